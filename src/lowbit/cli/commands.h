@@ -1,3 +1,4 @@
+// Each subcommand lives in its own file and registers itself on the top-level app.
 #pragma once
 
 namespace CLI { class App; }
@@ -5,5 +6,8 @@ namespace CLI { class App; }
 namespace lowbit::cli {
 
 int run(int argc, char** argv);
+
+void add_inspect(CLI::App& app);
+void add_convert(CLI::App& app);
 
 }  // namespace lowbit::cli

@@ -6,13 +6,25 @@
 
 namespace lowbit::cli {
 
+// Exit status: 0 success, 1 usage or I/O failure, 2 bad input file.
 int run(int argc, char** argv) {
   CLI::App app{"lowbit: quantize, convert and inspect LLM weights"};
   app.require_subcommand(1);
+  add_inspect(app);
+  add_convert(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const FormatError& e) {
+    std::fprintf(stderr, "lowbit: error: %s\n", e.what());
+    return 2;
+  } catch (const IoError& e) {
+    std::fprintf(stderr, "lowbit: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lowbit: error: %s\n", e.what());
+    return 1;
   }
   return 0;
 }

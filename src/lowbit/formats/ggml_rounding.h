@@ -1,0 +1,40 @@
+// Float-to-integer conversions exactly as ggml's reference quantizers get them on
+// x86-64, shared by the block formats that must match ggml byte for byte.
+//
+// C leaves a float-to-integer conversion undefined when the value is NaN or out of
+// range, and ggml reaches that case: when a block's scale d is denormal, 1/d overflows
+// to Inf and x/d becomes +-Inf or NaN. x86-64 (cvttss2si, and glibc's lroundf, which
+// falls back to a plain cast) then yields the "integer indefinite" value INT_MIN, and
+// a narrowing to a byte keeps its low byte. Reproducing that here keeps our bytes equal
+// to llama-quantize's for such blocks instead of relying on undefined behaviour.
+#pragma once
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace lowbit::ggml_rounding {
+
+static_assert(std::endian::native == std::endian::little,
+              "ggml block layouts are little-endian; memcpy of the fields assumes it");
+
+// (int32_t)v: truncation toward zero; INT32_MIN for NaN and out-of-range values.
+inline int32_t truncate_to_int32(float v) {
+  if (!(v >= -0x1.0p31f && v < 0x1.0p31f)) return std::numeric_limits<int32_t>::min();
+  return static_cast<int32_t>(v);
+}
+
+// (int8_t)v: the low byte of the 32-bit truncation, read as signed.
+inline int8_t truncate_to_int8(float v) { return static_cast<int8_t>(truncate_to_int32(v)); }
+
+// (uint8_t)v: the low byte of the 32-bit truncation.
+inline uint8_t truncate_to_uint8(float v) { return static_cast<uint8_t>(truncate_to_int32(v)); }
+
+// lroundf(v): nearest integer, halves away from zero; INT64_MIN for NaN and out of range.
+inline int64_t lround_half_away(float v) {
+  if (!(v >= -0x1.0p63f && v < 0x1.0p63f)) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(std::round(v));
+}
+
+}  // namespace lowbit::ggml_rounding

@@ -1,0 +1,113 @@
+#include "lowbit/formats/iq4_nl.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "lowbit/core/float_bits.h"
+
+namespace lowbit {
+namespace {
+
+// Below this block maximum ggml gives up and writes a zero scale (GROUP_MAX_EPS).
+constexpr float kZeroBlockThreshold = 1e-15f;
+// Scale candidates tried on each side of the plain max/127 guess.
+constexpr int kScaleSearchSteps = 7;
+
+float level(int index) { return float(kIq4nlLevels[index]); }
+
+// Index of the level nearest to v; ties go to the upper level. Same comparisons as
+// ggml's best_index_int8, so NaN lands where it lands there (index 15).
+int nearest_level(float v) {
+  if (v <= level(0)) return 0;
+  if (v >= level(15)) return 15;
+  int lo = 0;
+  int hi = 15;
+  while (hi - lo > 1) {
+    const int mid = (lo + hi) / 2;
+    if (v < level(mid)) hi = mid; else lo = mid;
+  }
+  return v - level(hi - 1) < level(hi) - v ? hi - 1 : hi;
+}
+
+// The two sums of a weighted least-squares fit x ~ d * level, given codes chosen for
+// the inverse scale id. The best d is sum_qx / sum_q2 and its gain is d * sum_qx.
+struct Fit {
+  float sum_qx = 0.0f;
+  float sum_q2 = 0.0f;
+};
+
+Fit fit_for_inverse_scale(const float* x, const float* w, float id) {
+  Fit fit;
+  for (int j = 0; j < 32; ++j) {
+    const float q = level(nearest_level(id * x[j]));
+    fit.sum_qx += w[j] * q * x[j];
+    fit.sum_q2 += w[j] * q * q;
+  }
+  return fit;
+}
+
+float search_scale(const float* x) {
+  float w[32];
+  for (int j = 0; j < 32; ++j) w[j] = x[j] * x[j];
+
+  float amax = 0.0f;
+  float max = 0.0f;
+  for (int j = 0; j < 32; ++j) {
+    const float ax = std::fabs(x[j]);
+    if (ax > amax) {
+      amax = ax;
+      max = x[j];
+    }
+  }
+  if (amax < kZeroBlockThreshold) return 0.0f;
+
+  // Start with the element of largest magnitude on the outermost level, -127.
+  const float first_d = -max / level(0);
+  const Fit first = fit_for_inverse_scale(x, w, 1.0f / first_d);
+  float d = first.sum_q2 > 0.0f ? first.sum_qx / first.sum_q2 : 0.0f;
+  float best = d * first.sum_qx;
+
+  for (int step = -kScaleSearchSteps; step <= kScaleSearchSteps; ++step) {
+    const float id = float(step + kIq4nlLevels[0]) / max;
+    const Fit fit = fit_for_inverse_scale(x, w, id);
+    if (fit.sum_q2 > 0.0f && fit.sum_qx * fit.sum_qx > best * fit.sum_q2) {
+      d = fit.sum_qx / fit.sum_q2;
+      best = d * fit.sum_qx;
+    }
+  }
+  return d;
+}
+
+}  // namespace
+
+void dequantize_row_iq4_nl(const std::byte* src, float* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kIQ4_NLBlockSize; ++b) {
+    BlockIQ4_NL block;
+    std::memcpy(&block, src + b * int64_t(sizeof block), sizeof block);
+    const float d = fp16_to_fp32(block.d);
+    float* y = dst + b * kIQ4_NLBlockSize;
+    for (int j = 0; j < 16; ++j) {
+      y[j] = d * level(block.qs[j] & 0x0F);
+      y[j + 16] = d * level(block.qs[j] >> 4);
+    }
+  }
+}
+
+void quantize_row_iq4_nl_ref(const float* src, std::byte* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kIQ4_NLBlockSize; ++b) {
+    const float* x = src + b * kIQ4_NLBlockSize;
+    const float d = search_scale(x);
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+
+    BlockIQ4_NL block;
+    block.d = fp32_to_fp16(d);
+    for (int j = 0; j < 16; ++j) {
+      const int lo = nearest_level(id * x[j]);
+      const int hi = nearest_level(id * x[j + 16]);
+      block.qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+    std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+  }
+}
+
+}  // namespace lowbit

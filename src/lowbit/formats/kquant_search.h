@@ -1,0 +1,88 @@
+// Shared pieces of ggml's K-quant formats (Q2_K..Q6_K): the per-sub-block scale
+// searches that ggml-quants.c calls make_qx_quants / make_q3_quants /
+// make_qkx2_quants, its nearest_int rounding, the 6-bit scale/min packing shared by
+// Q4_K and Q5_K, and unaligned block access.
+//
+// Everything here reproduces ggml's reference (no importance matrix) arithmetic
+// operation by operation, in float, in the same order: the K-quant GGUF files lowbit
+// writes must be byte-identical to what llama-quantize writes. Changing an expression
+// (even a + b + c into a + (b + c)) changes output bytes.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace lowbit::kquant {
+
+static_assert(std::endian::native == std::endian::little,
+              "K-quant blocks are stored little-endian, as GGUF requires");
+
+inline constexpr int kSuperBlock = 256;  // ggml's QK_K
+
+// Below this a sub-block counts as all zeros (ggml's GROUP_MAX_EPS).
+inline constexpr float kGroupMaxEps = 1e-15f;
+
+// Number of 256-weight super-blocks in n weights; throws std::invalid_argument when n
+// is negative or not a multiple of 256 (callers check with row_bytes() first).
+int64_t super_block_count(int64_t n, const char* format);
+
+// Round to nearest, ties to even, by adding 1.5 * 2^23 and reading the mantissa: the
+// same integer ggml gets. Exact for |v| <= 2^22; beyond that (or for Inf/NaN, which
+// ggml reaches on denormal input) it returns ggml's same wrapped value, which the
+// callers then clamp.
+inline int nearest_int(float v) {
+  const float shifted = v + 12582912.f;
+  return (std::bit_cast<int32_t>(shifted) & 0x007fffff) - 0x00400000;
+}
+
+// Symmetric quantization of x[0..n) to L[i] = l + nmax, l in [-nmax, nmax-1],
+// minimizing sum x^2 (x - scale*l)^2 over 18 trial scales around -nmax/max.
+// Returns scale (0 for an all-zero group). This is make_qx_quants with rmse_type 1
+// and no importance weights, the only form the reference quantizers use (Q6_K).
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L);
+
+// Symmetric quantization like make_qx_quants, then up to 5 passes of coordinate
+// descent moving single L[i] while the x^2-weighted fit improves (make_q3_quants with
+// do_rmse, as Q3_K uses it). L[i] = l + nmax on return.
+float make_q3_quants(int n, int nmax, const float* x, int8_t* L);
+
+// Asymmetric quantization x ~= scale * L[i] - the_min, L[i] in [0, nmax], the_min >= 0,
+// trying nstep+1 scales (rmin + rdelta*is + nmax)/(max-min) and keeping the least
+// weighted error (absolute if use_mad, else squared). Laux is n bytes of scratch.
+float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
+                       float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
+                       bool use_mad);
+
+// Q4_K/Q5_K pack 8 six-bit scales and 8 six-bit mins into 12 bytes: for j < 4, bytes j
+// and j+4 hold scale j and min j in their low 6 bits; for j >= 4 byte j+4 holds the
+// low nibbles of scale j and min j, and their top 2 bits sit in the top bits of bytes
+// j-4 (scale) and j (min).
+void get_scale_min_k4(int j, const uint8_t* packed, uint8_t* scale, uint8_t* min);
+
+// The shared body of the Q4_K and Q5_K reference quantizers for one super-block of
+// 256 weights: per-32 scale/min search, 6-bit scale packing, fp16 super-scales, and the
+// final quants L[0..256) in [0, nmax] against the rounded scales.
+struct ScaleMinK4 {
+  uint16_t d;           // fp16 super-scale of the sub-block scales
+  uint16_t dmin;        // fp16 super-scale of the sub-block mins
+  uint8_t scales[12];   // packed as get_scale_min_k4 reads them
+};
+ScaleMinK4 quantize_super_block_k4(const float* x, int nmax, float rmin, int nstep,
+                                   uint8_t* L);
+
+// Blocks are read and written through memcpy: tensor data need not be aligned for the
+// block's uint16_t fields.
+template <typename Block>
+Block load_block(const std::byte* src, int64_t index) {
+  Block b;
+  std::memcpy(&b, src + index * int64_t(sizeof(Block)), sizeof(Block));
+  return b;
+}
+template <typename Block>
+void store_block(const Block& b, std::byte* dst, int64_t index) {
+  std::memcpy(dst + index * int64_t(sizeof(Block)), &b, sizeof(Block));
+}
+
+}  // namespace lowbit::kquant

@@ -1,0 +1,26 @@
+// Q2_K: ggml's 2-bit K-quant, 2.625 bits per weight (84 bytes per 256 weights).
+// Sixteen sub-blocks of 16 weights, each with a 4-bit scale and a 4-bit min:
+//   x = d * (scales[j] & 0xF) * q - dmin * (scales[j] >> 4),   q in 0..3.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace lowbit {
+
+// Layout of ggml-common.h's block_q2_K.
+struct BlockQ2K {
+  uint8_t scales[16];  // low nibble: scale, high nibble: min, of sub-block j
+  uint8_t qs[64];      // weight 128*h + 32*s + l is bits 2s..2s+1 of qs[32*h + l]
+  uint16_t d;          // fp16 super-scale of the scales
+  uint16_t dmin;       // fp16 super-scale of the mins
+};
+static_assert(sizeof(BlockQ2K) == 84);
+
+void dequantize_row_q2_K(const std::byte* src, float* dst, int64_t n);
+
+// ggml's quantize_row_q2_K_ref, byte for byte. It is what ggml_quantize_chunk
+// (llama-quantize) runs for Q2_K without an importance matrix.
+void quantize_row_q2_K_ref(const float* src, std::byte* dst, int64_t n);
+
+}  // namespace lowbit

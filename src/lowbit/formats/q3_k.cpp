@@ -1,0 +1,109 @@
+#include "lowbit/formats/q3_k.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "lowbit/core/float_bits.h"
+#include "lowbit/formats/kquant_search.h"
+
+namespace lowbit {
+
+using kquant::kSuperBlock;
+using kquant::nearest_int;
+
+namespace {
+
+// The 6-bit scale of sub-block j, 0..63 (stored with a +32 bias).
+int unpack_scale(const uint8_t* scales, int j) {
+  const int low = j < 8 ? (scales[j] & 0xF) : (scales[j - 8] >> 4);
+  const int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+  return low | (high << 4);
+}
+
+}  // namespace
+
+void dequantize_row_q3_K(const std::byte* src, float* dst, int64_t n) {
+  const int64_t nb = kquant::super_block_count(n, "Q3_K");
+  for (int64_t i = 0; i < nb; ++i) {
+    const auto b = kquant::load_block<BlockQ3K>(src, i);
+    const float d_all = fp16_to_fp32(b.d);
+    float* y = dst + i * kSuperBlock;
+    for (int k = 0; k < kSuperBlock; ++k) {
+      const int half = k / 128;
+      const int shift = 2 * ((k % 128) / 32);
+      const int l = k % 32;
+      const float dl = d_all * static_cast<float>(unpack_scale(b.scales, k / 16) - 32);
+      const int low = (b.qs[32 * half + l] >> shift) & 3;
+      const bool high = (b.hmask[l] >> (k / 32)) & 1;
+      y[k] = dl * static_cast<float>(low - (high ? 0 : 4));
+    }
+  }
+}
+
+void quantize_row_q3_K_ref(const float* src, std::byte* dst, int64_t n) {
+  const int64_t nb = kquant::super_block_count(n, "Q3_K");
+  constexpr int kSub = 16;
+  constexpr int kCount = kSuperBlock / kSub;
+  for (int64_t i = 0; i < nb; ++i) {
+    const float* x = src + i * kSuperBlock;
+    BlockQ3K b{};
+    int8_t L[kSuperBlock];
+    float scales[kCount];
+
+    // The scale of largest magnitude, with its sign (the first one on ties).
+    float max_scale = 0;
+    float amax = 0;
+    for (int j = 0; j < kCount; ++j) {
+      scales[j] = kquant::make_q3_quants(kSub, 4, x + kSub * j, L + kSub * j);
+      const float a = std::fabs(scales[j]);
+      if (a > amax) {
+        amax = a;
+        max_scale = scales[j];
+      }
+    }
+
+    if (max_scale != 0.0f) {
+      const float iscale = -32.f / max_scale;
+      for (int j = 0; j < kCount; ++j) {
+        // ggml narrows nearest_int to int8_t before clamping to [-32, 31].
+        const int l8 = static_cast<int8_t>(nearest_int(iscale * scales[j]));
+        const int l = std::max(-32, std::min(31, l8)) + 32;
+        if (j < 8)
+          b.scales[j] = static_cast<uint8_t>(l & 0xF);
+        else
+          b.scales[j - 8] = static_cast<uint8_t>(b.scales[j - 8] | ((l & 0xF) << 4));
+        b.scales[8 + j % 4] = static_cast<uint8_t>(b.scales[8 + j % 4] | ((l >> 4) << (2 * (j / 4))));
+      }
+      b.d = fp32_to_fp16(1 / iscale);
+    } else {
+      b.d = fp32_to_fp16(0.f);
+    }
+
+    // Requantize against the rounded scales; a zero scale keeps the search's quants.
+    for (int j = 0; j < kCount; ++j) {
+      const float d = fp16_to_fp32(b.d) * static_cast<float>(unpack_scale(b.scales, j) - 32);
+      if (d == 0.0f) continue;
+      for (int l = 0; l < kSub; ++l) {
+        const int q = nearest_int(x[kSub * j + l] / d);
+        L[kSub * j + l] = static_cast<int8_t>(std::max(-4, std::min(3, q)) + 4);
+      }
+    }
+
+    // High bits go to hmask: weight k sets bit k/32 of hmask[k%32].
+    for (int k = 0; k < kSuperBlock; ++k) {
+      if (L[k] > 3) {
+        b.hmask[k % 32] = static_cast<uint8_t>(b.hmask[k % 32] | (1 << (k / 32)));
+        L[k] = static_cast<int8_t>(L[k] - 4);
+      }
+    }
+    for (int half = 0; half < 2; ++half) {
+      const int8_t* Lh = L + 128 * half;
+      for (int l = 0; l < 32; ++l)
+        b.qs[32 * half + l] = static_cast<uint8_t>(Lh[l] | (Lh[l + 32] << 2) |
+                                                   (Lh[l + 64] << 4) | (Lh[l + 96] << 6));
+    }
+    kquant::store_block(b, dst, i);
+  }
+}
+
+}  // namespace lowbit

@@ -1,0 +1,28 @@
+// Q3_K: ggml's 3-bit K-quant, 3.4375 bits per weight (110 bytes per 256 weights).
+// Sixteen sub-blocks of 16 weights, each with a signed 6-bit scale, no min:
+//   x = d * (s[j] - 32) * (q - 4),   q in 0..7 (2 low bits in qs, high bit in hmask),
+// where s[j] in 0..63 is packed into the 12 scale bytes as described below.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace lowbit {
+
+// Layout of ggml-common.h's block_q3_K.
+struct BlockQ3K {
+  uint8_t hmask[32];   // bit b of hmask[l]: high bit of weight 32*b + l
+  uint8_t qs[64];      // low 2 bits, packed like Q2_K's qs
+  uint8_t scales[12];  // s[j] low nibble in byte j (j<8) or high nibble of byte j-8;
+                       // its top 2 bits at bit 2*(j/4) of byte 8 + j%4
+  uint16_t d;          // fp16 super-scale
+};
+static_assert(sizeof(BlockQ3K) == 110);
+
+void dequantize_row_q3_K(const std::byte* src, float* dst, int64_t n);
+
+// ggml's quantize_row_q3_K_ref, byte for byte. It is what ggml_quantize_chunk
+// (llama-quantize) runs for Q3_K without an importance matrix.
+void quantize_row_q3_K_ref(const float* src, std::byte* dst, int64_t n);
+
+}  // namespace lowbit

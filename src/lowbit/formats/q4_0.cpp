@@ -1,0 +1,59 @@
+#include "lowbit/formats/q4_0.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "lowbit/core/float_bits.h"
+#include "lowbit/formats/ggml_rounding.h"
+
+namespace lowbit {
+namespace {
+
+// ggml: MIN(15, (int8_t)(x/d + 8.5f)), stored into a uint8_t.
+int code_for(float scaled) {
+  return std::min(15, int{ggml_rounding::truncate_to_int8(scaled + 8.5f)});
+}
+
+}  // namespace
+
+void dequantize_row_q4_0(const std::byte* src, float* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kQ4_0BlockSize; ++b) {
+    BlockQ4_0 block;
+    std::memcpy(&block, src + b * int64_t(sizeof block), sizeof block);
+    const float d = fp16_to_fp32(block.d);
+    float* y = dst + b * kQ4_0BlockSize;
+    for (int j = 0; j < 16; ++j) {
+      y[j] = float((block.qs[j] & 0x0F) - 8) * d;
+      y[j + 16] = float((block.qs[j] >> 4) - 8) * d;
+    }
+  }
+}
+
+void quantize_row_q4_0_ref(const float* src, std::byte* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kQ4_0BlockSize; ++b) {
+    const float* x = src + b * kQ4_0BlockSize;
+    // The signed value of largest magnitude: its sign decides which end gets code 0.
+    float amax = 0.0f;
+    float max = 0.0f;
+    for (int j = 0; j < 32; ++j) {
+      if (amax < std::fabs(x[j])) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    }
+    const float d = max / -8.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+
+    BlockQ4_0 block;
+    block.d = fp32_to_fp16(d);
+    for (int j = 0; j < 16; ++j) {
+      const int lo = code_for(x[j] * id);
+      const int hi = code_for(x[j + 16] * id);
+      block.qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+    std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+  }
+}
+
+}  // namespace lowbit

@@ -1,0 +1,66 @@
+#include "lowbit/formats/q5_0.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "lowbit/core/float_bits.h"
+#include "lowbit/formats/ggml_rounding.h"
+
+namespace lowbit {
+namespace {
+
+// ggml: MIN(31, (int8_t)(x/d + 16.5f)), stored into a uint8_t.
+uint8_t code_for(float scaled) {
+  return static_cast<uint8_t>(std::min(31, int{ggml_rounding::truncate_to_int8(scaled + 16.5f)}));
+}
+
+}  // namespace
+
+void dequantize_row_q5_0(const std::byte* src, float* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kQ5_0BlockSize; ++b) {
+    BlockQ5_0 block;
+    std::memcpy(&block, src + b * int64_t(sizeof block), sizeof block);
+    uint32_t qh;
+    std::memcpy(&qh, block.qh, sizeof qh);
+    const float d = fp16_to_fp32(block.d);
+    float* y = dst + b * kQ5_0BlockSize;
+    for (int j = 0; j < 16; ++j) {
+      const int lo = (block.qs[j] & 0x0F) | int(((qh >> j) & 1u) << 4);
+      const int hi = (block.qs[j] >> 4) | int(((qh >> (j + 16)) & 1u) << 4);
+      y[j] = float(lo - 16) * d;
+      y[j + 16] = float(hi - 16) * d;
+    }
+  }
+}
+
+void quantize_row_q5_0_ref(const float* src, std::byte* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kQ5_0BlockSize; ++b) {
+    const float* x = src + b * kQ5_0BlockSize;
+    float amax = 0.0f;
+    float max = 0.0f;
+    for (int j = 0; j < 32; ++j) {
+      if (amax < std::fabs(x[j])) {
+        amax = std::fabs(x[j]);
+        max = x[j];
+      }
+    }
+    const float d = max / -16.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+
+    BlockQ5_0 block;
+    block.d = fp32_to_fp16(d);
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+      const uint8_t lo = code_for(x[j] * id);
+      const uint8_t hi = code_for(x[j + 16] * id);
+      block.qs[j] = static_cast<uint8_t>((lo & 0x0F) | ((hi & 0x0F) << 4));
+      qh |= uint32_t((lo >> 4) & 1u) << j;
+      qh |= uint32_t((hi >> 4) & 1u) << (j + 16);
+    }
+    std::memcpy(block.qh, &qh, sizeof qh);
+    std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+  }
+}
+
+}  // namespace lowbit

@@ -1,0 +1,57 @@
+#include "lowbit/formats/q5_1.h"
+
+#include <cfloat>
+#include <cstring>
+
+#include "lowbit/core/float_bits.h"
+#include "lowbit/formats/ggml_rounding.h"
+
+namespace lowbit {
+
+void dequantize_row_q5_1(const std::byte* src, float* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kQ5_1BlockSize; ++b) {
+    BlockQ5_1 block;
+    std::memcpy(&block, src + b * int64_t(sizeof block), sizeof block);
+    uint32_t qh;
+    std::memcpy(&qh, block.qh, sizeof qh);
+    const float d = fp16_to_fp32(block.d);
+    const float m = fp16_to_fp32(block.m);
+    float* y = dst + b * kQ5_1BlockSize;
+    for (int j = 0; j < 16; ++j) {
+      const int lo = (block.qs[j] & 0x0F) | int(((qh >> j) & 1u) << 4);
+      const int hi = (block.qs[j] >> 4) | int(((qh >> (j + 16)) & 1u) << 4);
+      y[j] = float(lo) * d + m;
+      y[j + 16] = float(hi) * d + m;
+    }
+  }
+}
+
+void quantize_row_q5_1_ref(const float* src, std::byte* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kQ5_1BlockSize; ++b) {
+    const float* x = src + b * kQ5_1BlockSize;
+    float min = FLT_MAX;
+    float max = -FLT_MAX;
+    for (int j = 0; j < 32; ++j) {
+      if (x[j] < min) min = x[j];
+      if (x[j] > max) max = x[j];
+    }
+    const float d = (max - min) / 31.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+
+    BlockQ5_1 block;
+    block.d = fp32_to_fp16(d);
+    block.m = fp32_to_fp16(min);
+    uint32_t qh = 0;
+    for (int j = 0; j < 16; ++j) {
+      const uint8_t lo = ggml_rounding::truncate_to_uint8((x[j] - min) * id + 0.5f);
+      const uint8_t hi = ggml_rounding::truncate_to_uint8((x[j + 16] - min) * id + 0.5f);
+      block.qs[j] = static_cast<uint8_t>((lo & 0x0F) | ((hi & 0x0F) << 4));
+      qh |= uint32_t((lo >> 4) & 1u) << j;
+      qh |= uint32_t((hi >> 4) & 1u) << (j + 16);
+    }
+    std::memcpy(block.qh, &qh, sizeof qh);
+    std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+  }
+}
+
+}  // namespace lowbit

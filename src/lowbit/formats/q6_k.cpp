@@ -1,0 +1,100 @@
+#include "lowbit/formats/q6_k.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "lowbit/core/float_bits.h"
+#include "lowbit/formats/kquant_search.h"
+
+namespace lowbit {
+
+using kquant::kSuperBlock;
+using kquant::nearest_int;
+
+namespace {
+
+// Where weight k's bits live (see BlockQ6K).
+struct Q6Position {
+  int ql_index;
+  int ql_shift;
+  int qh_index;
+  int qh_shift;
+};
+
+Q6Position q6_position(int k) {
+  const int half = k / 128;
+  const int s = (k % 128) / 32;
+  const int l = k % 32;
+  return {64 * half + 32 * (s % 2) + l, 4 * (s / 2), 32 * half + l, 2 * s};
+}
+
+}  // namespace
+
+void dequantize_row_q6_K(const std::byte* src, float* dst, int64_t n) {
+  const int64_t nb = kquant::super_block_count(n, "Q6_K");
+  for (int64_t i = 0; i < nb; ++i) {
+    const auto b = kquant::load_block<BlockQ6K>(src, i);
+    const float d = fp16_to_fp32(b.d);
+    float* y = dst + i * kSuperBlock;
+    for (int k = 0; k < kSuperBlock; ++k) {
+      const Q6Position p = q6_position(k);
+      const int low = (b.ql[p.ql_index] >> p.ql_shift) & 0xF;
+      const int high = (b.qh[p.qh_index] >> p.qh_shift) & 3;
+      const int q = (low | (high << 4)) - 32;
+      y[k] = d * static_cast<float>(b.scales[k / 16]) * static_cast<float>(q);
+    }
+  }
+}
+
+void quantize_row_q6_K_ref(const float* src, std::byte* dst, int64_t n) {
+  const int64_t nb = kquant::super_block_count(n, "Q6_K");
+  constexpr int kSub = 16;
+  constexpr int kCount = kSuperBlock / kSub;
+  for (int64_t i = 0; i < nb; ++i) {
+    const float* x = src + i * kSuperBlock;
+    BlockQ6K b{};
+    int8_t L[kSuperBlock];
+    float scales[kCount];
+
+    // The scale of largest magnitude, with its sign (the first one on ties).
+    float max_scale = 0;
+    float max_abs_scale = 0;
+    for (int j = 0; j < kCount; ++j) {
+      scales[j] = kquant::make_qx_quants(kSub, 32, x + kSub * j, L + kSub * j);
+      const float a = std::fabs(scales[j]);
+      if (a > max_abs_scale) {
+        max_abs_scale = a;
+        max_scale = scales[j];
+      }
+    }
+    if (max_abs_scale < kquant::kGroupMaxEps) {
+      // An all-zero block, d included: ggml writes it without quantizing.
+      kquant::store_block(b, dst, i);
+      continue;
+    }
+
+    const float iscale = -128.f / max_scale;
+    b.d = fp32_to_fp16(1 / iscale);
+    for (int j = 0; j < kCount; ++j)
+      b.scales[j] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[j])));
+
+    // Requantize against the rounded scales; a zero scale keeps the search's quants.
+    for (int j = 0; j < kCount; ++j) {
+      const float d = fp16_to_fp32(b.d) * static_cast<float>(b.scales[j]);
+      if (d == 0.0f) continue;
+      for (int l = 0; l < kSub; ++l) {
+        const int q = nearest_int(x[kSub * j + l] / d);
+        L[kSub * j + l] = static_cast<int8_t>(std::max(-32, std::min(31, q)) + 32);
+      }
+    }
+
+    for (int k = 0; k < kSuperBlock; ++k) {
+      const Q6Position p = q6_position(k);
+      b.ql[p.ql_index] = static_cast<uint8_t>(b.ql[p.ql_index] | ((L[k] & 0xF) << p.ql_shift));
+      b.qh[p.qh_index] = static_cast<uint8_t>(b.qh[p.qh_index] | ((L[k] >> 4) << p.qh_shift));
+    }
+    kquant::store_block(b, dst, i);
+  }
+}
+
+}  // namespace lowbit

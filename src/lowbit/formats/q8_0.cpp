@@ -1,0 +1,40 @@
+#include "lowbit/formats/q8_0.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "lowbit/core/float_bits.h"
+#include "lowbit/formats/ggml_rounding.h"
+
+namespace lowbit {
+
+void dequantize_row_q8_0(const std::byte* src, float* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
+    BlockQ8_0 block;
+    std::memcpy(&block, src + b * int64_t(sizeof block), sizeof block);
+    const float d = fp16_to_fp32(block.d);
+    float* y = dst + b * kQ8_0BlockSize;
+    for (int j = 0; j < 32; ++j) y[j] = float(block.qs[j]) * d;
+  }
+}
+
+void quantize_row_q8_0_ref(const float* src, std::byte* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
+    const float* x = src + b * kQ8_0BlockSize;
+    float amax = 0.0f;
+    for (int j = 0; j < 32; ++j) {
+      const float a = std::fabs(x[j]);
+      amax = amax > a ? amax : a;  // ggml's MAX(), which lets a NaN through unlike fmax
+    }
+
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+
+    BlockQ8_0 block;
+    block.d = fp32_to_fp16(d);
+    for (int j = 0; j < 32; ++j) block.qs[j] = ggml_rounding::truncate_to_int8(std::round(x[j] * id));
+    std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+  }
+}
+
+}  // namespace lowbit

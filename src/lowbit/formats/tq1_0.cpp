@@ -1,0 +1,80 @@
+#include "lowbit/formats/tq1_0.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "lowbit/core/float_bits.h"
+#include "lowbit/formats/ggml_rounding.h"
+
+namespace lowbit {
+namespace {
+
+constexpr uint8_t kPow3[5] = {1, 3, 9, 27, 81};
+
+// The byte holding base-3 number `code` (< 243) as the fraction code / 243 of 256,
+// rounded up so that the decoder's truncating multiply lands inside each digit.
+uint8_t fraction_byte(uint8_t code) { return static_cast<uint8_t>((code * 256 + 242) / 243); }
+
+// Trit n (0 = most significant) of a packed byte.
+int trit_at(uint8_t packed, int n) {
+  const auto shifted = static_cast<uint8_t>(packed * kPow3[n]);
+  return (shifted * 3) >> 8;
+}
+
+// ggml: int xi = lroundf(x * id) + 1; then q = q * 3 + xi in uint8_t arithmetic.
+uint8_t append_trit(uint8_t code, float scaled) {
+  const int trit = static_cast<int>(ggml_rounding::lround_half_away(scaled) + 1);
+  return static_cast<uint8_t>(code * 3 + trit);
+}
+
+}  // namespace
+
+void dequantize_row_tq1_0(const std::byte* src, float* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kTQ1_0BlockSize; ++b) {
+    BlockTQ1_0 block;
+    std::memcpy(&block, src + b * int64_t(sizeof block), sizeof block);
+    const float d = fp16_to_fp32(block.d);
+    float* y = dst + b * kTQ1_0BlockSize;
+    for (int n5 = 0; n5 < 5; ++n5)
+      for (int m = 0; m < 32; ++m) y[32 * n5 + m] = float(trit_at(block.qs[m], n5) - 1) * d;
+    for (int n5 = 0; n5 < 5; ++n5)
+      for (int m = 0; m < 16; ++m)
+        y[160 + 16 * n5 + m] = float(trit_at(block.qs[32 + m], n5) - 1) * d;
+    for (int n4 = 0; n4 < 4; ++n4)
+      for (int j = 0; j < 4; ++j) y[240 + 4 * n4 + j] = float(trit_at(block.qh[j], n4) - 1) * d;
+  }
+}
+
+void quantize_row_tq1_0_ref(const float* src, std::byte* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kTQ1_0BlockSize; ++b) {
+    const float* x = src + b * kTQ1_0BlockSize;
+    float amax = 0.0f;
+    for (int j = 0; j < 256; ++j) {
+      const float a = std::fabs(x[j]);
+      amax = amax > a ? amax : a;  // ggml's MAX()
+    }
+    const float d = amax;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+
+    BlockTQ1_0 block;
+    block.d = fp32_to_fp16(d);
+    for (int m = 0; m < 32; ++m) {
+      uint8_t code = 0;
+      for (int n5 = 0; n5 < 5; ++n5) code = append_trit(code, x[m + 32 * n5] * id);
+      block.qs[m] = fraction_byte(code);
+    }
+    for (int m = 0; m < 16; ++m) {
+      uint8_t code = 0;
+      for (int n5 = 0; n5 < 5; ++n5) code = append_trit(code, x[160 + m + 16 * n5] * id);
+      block.qs[32 + m] = fraction_byte(code);
+    }
+    for (int j = 0; j < 4; ++j) {
+      uint8_t code = 0;
+      for (int n4 = 0; n4 < 4; ++n4) code = append_trit(code, x[240 + j + 4 * n4] * id);
+      block.qh[j] = fraction_byte(static_cast<uint8_t>(code * 3));  // fifth trit: 0
+    }
+    std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+  }
+}
+
+}  // namespace lowbit

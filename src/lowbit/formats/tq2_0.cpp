@@ -1,0 +1,54 @@
+#include "lowbit/formats/tq2_0.h"
+
+#include <cmath>
+#include <cstring>
+
+#include "lowbit/core/float_bits.h"
+#include "lowbit/formats/ggml_rounding.h"
+
+namespace lowbit {
+
+void dequantize_row_tq2_0(const std::byte* src, float* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kTQ2_0BlockSize; ++b) {
+    BlockTQ2_0 block;
+    std::memcpy(&block, src + b * int64_t(sizeof block), sizeof block);
+    const float d = fp16_to_fp32(block.d);
+    float* y = dst + b * kTQ2_0BlockSize;
+    for (int half = 0; half < 2; ++half)
+      for (int n4 = 0; n4 < 4; ++n4)
+        for (int m = 0; m < 32; ++m) {
+          const int code = (block.qs[32 * half + m] >> (2 * n4)) & 3;
+          y[128 * half + 32 * n4 + m] = float(code - 1) * d;
+        }
+  }
+}
+
+void quantize_row_tq2_0_ref(const float* src, std::byte* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kTQ2_0BlockSize; ++b) {
+    const float* x = src + b * kTQ2_0BlockSize;
+    float amax = 0.0f;
+    for (int j = 0; j < 256; ++j) {
+      const float a = std::fabs(x[j]);
+      amax = amax > a ? amax : a;  // ggml's MAX()
+    }
+    const float d = amax;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+
+    BlockTQ2_0 block;
+    block.d = fp32_to_fp16(d);
+    for (int half = 0; half < 2; ++half)
+      for (int m = 0; m < 32; ++m) {
+        unsigned packed = 0;
+        for (int n4 = 0; n4 < 4; ++n4) {
+          // ggml: int xi = lroundf(x * id) + 1; q += (xi & 3) << 2n.
+          const auto code = static_cast<int>(
+              ggml_rounding::lround_half_away(x[128 * half + 32 * n4 + m] * id) + 1);
+          packed += unsigned(code & 3) << (2 * n4);
+        }
+        block.qs[32 * half + m] = static_cast<uint8_t>(packed);
+      }
+    std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+  }
+}
+
+}  // namespace lowbit

@@ -69,44 +69,95 @@ void f64_to_float(const std::byte* src, float* dst, int64_t n) {
 }
 
 using D = DType;
-// Block sizes and bytes per block follow ggml's type_traits table.
+using M = Method;
+
+// The fast round-to-nearest quantizer of formats whose reference is already as fast as
+// ggml's own (ggml runs the same scalar *_ref code for them in llama-quantize).
+template <FromFloatFn Ref>
+void rtn(const float* src, std::byte* dst, int64_t n, const QuantOptions&) {
+  Ref(src, dst, n);
+}
+
+// One row per type. Block sizes, bytes per block and vec_dot types follow ggml's
+// type_traits table.
 const std::array kTypes = {
-    TypeTraits{D::F32, "F32", 1, 4, true, f32_to_float, f32_from_float},
-    TypeTraits{D::F16, "F16", 1, 2, true, half_to_float<fp16_to_fp32>, half_from_float<fp32_to_fp16>},
-    TypeTraits{D::BF16, "BF16", 1, 2, true, half_to_float<bf16_to_fp32>, half_from_float<fp32_to_bf16>},
-    TypeTraits{D::Q4_0, "Q4_0", 32, 18, true, dequantize_row_q4_0, quantize_row_q4_0_ref},
-    TypeTraits{D::Q4_1, "Q4_1", 32, 20, true, dequantize_row_q4_1, quantize_row_q4_1_ref},
-    TypeTraits{D::Q5_0, "Q5_0", 32, 22, true, dequantize_row_q5_0, quantize_row_q5_0_ref},
-    TypeTraits{D::Q5_1, "Q5_1", 32, 24, true, dequantize_row_q5_1, quantize_row_q5_1_ref},
-    TypeTraits{D::Q8_0, "Q8_0", 32, 34, true, dequantize_row_q8_0, quantize_row_q8_0_ref},
-    TypeTraits{D::Q8_1, "Q8_1", 32, 36, true, nullptr, nullptr},
-    TypeTraits{D::Q2_K, "Q2_K", 256, 84, true, dequantize_row_q2_K, quantize_row_q2_K_ref},
-    TypeTraits{D::Q3_K, "Q3_K", 256, 110, true, dequantize_row_q3_K, quantize_row_q3_K_ref},
-    TypeTraits{D::Q4_K, "Q4_K", 256, 144, true, dequantize_row_q4_K, quantize_row_q4_K_ref},
-    TypeTraits{D::Q5_K, "Q5_K", 256, 176, true, dequantize_row_q5_K, quantize_row_q5_K_ref},
-    TypeTraits{D::Q6_K, "Q6_K", 256, 210, true, dequantize_row_q6_K, quantize_row_q6_K_ref},
-    TypeTraits{D::Q8_K, "Q8_K", 256, 292, true, nullptr, nullptr},
-    TypeTraits{D::IQ2_XXS, "IQ2_XXS", 256, 66, true, nullptr, nullptr},
-    TypeTraits{D::IQ2_XS, "IQ2_XS", 256, 74, true, nullptr, nullptr},
-    TypeTraits{D::IQ3_XXS, "IQ3_XXS", 256, 98, true, nullptr, nullptr},
-    TypeTraits{D::IQ1_S, "IQ1_S", 256, 50, true, nullptr, nullptr},
-    TypeTraits{D::IQ4_NL, "IQ4_NL", 32, 18, true, dequantize_row_iq4_nl, quantize_row_iq4_nl_ref},
-    TypeTraits{D::IQ3_S, "IQ3_S", 256, 110, true, nullptr, nullptr},
-    TypeTraits{D::IQ2_S, "IQ2_S", 256, 82, true, nullptr, nullptr},
-    TypeTraits{D::IQ4_XS, "IQ4_XS", 256, 136, true, nullptr, nullptr},
-    TypeTraits{D::I8, "I8", 1, 1, true, int_to_float<int8_t>, nullptr},
-    TypeTraits{D::I16, "I16", 1, 2, true, int_to_float<int16_t>, nullptr},
-    TypeTraits{D::I32, "I32", 1, 4, true, int_to_float<int32_t>, nullptr},
-    TypeTraits{D::I64, "I64", 1, 8, true, int_to_float<int64_t>, nullptr},
-    TypeTraits{D::F64, "F64", 1, 8, true, f64_to_float, nullptr},
-    TypeTraits{D::IQ1_M, "IQ1_M", 256, 56, true, nullptr, nullptr},
-    TypeTraits{D::TQ1_0, "TQ1_0", 256, 54, true, dequantize_row_tq1_0, quantize_row_tq1_0_ref},
-    TypeTraits{D::TQ2_0, "TQ2_0", 256, 66, true, dequantize_row_tq2_0, quantize_row_tq2_0_ref},
-    TypeTraits{D::MXFP4, "MXFP4", 32, 17, true, nullptr, nullptr},
-    TypeTraits{D::U8, "U8", 1, 1, false, int_to_float<uint8_t>, nullptr},
-    TypeTraits{D::F8_E4M3, "F8_E4M3", 1, 1, false, fp8_to_float<fp8_e4m3_to_fp32>, nullptr},
-    TypeTraits{D::F8_E5M2, "F8_E5M2", 1, 1, false, fp8_to_float<fp8_e5m2_to_fp32>, nullptr},
-    TypeTraits{D::BOOL, "BOOL", 1, 1, false, int_to_float<uint8_t>, nullptr},
+    TypeTraits{.type = D::F32, .name = "F32", .block_size = 1, .block_bytes = 4, .in_ggml = true,
+               .to_float = f32_to_float, .from_float = f32_from_float, .vec_dot_type = D::F32,
+               .quantize = {rtn<f32_from_float>}},
+    TypeTraits{.type = D::F16, .name = "F16", .block_size = 1, .block_bytes = 2, .in_ggml = true,
+               .to_float = half_to_float<fp16_to_fp32>, .from_float = half_from_float<fp32_to_fp16>,
+               .vec_dot_type = D::F16, .quantize = {rtn<half_from_float<fp32_to_fp16>>}},
+    TypeTraits{.type = D::BF16, .name = "BF16", .block_size = 1, .block_bytes = 2, .in_ggml = true,
+               .to_float = half_to_float<bf16_to_fp32>, .from_float = half_from_float<fp32_to_bf16>,
+               .vec_dot_type = D::BF16, .quantize = {rtn<half_from_float<fp32_to_bf16>>}},
+    TypeTraits{.type = D::Q4_0, .name = "Q4_0", .block_size = 32, .block_bytes = 18, .in_ggml = true,
+               .to_float = dequantize_row_q4_0, .from_float = quantize_row_q4_0_ref,
+               .vec_dot_type = D::Q8_0, .quantize = {rtn<quantize_row_q4_0_ref>}},
+    TypeTraits{.type = D::Q4_1, .name = "Q4_1", .block_size = 32, .block_bytes = 20, .in_ggml = true,
+               .to_float = dequantize_row_q4_1, .from_float = quantize_row_q4_1_ref,
+               .vec_dot_type = D::Q8_1, .quantize = {rtn<quantize_row_q4_1_ref>}},
+    TypeTraits{.type = D::Q5_0, .name = "Q5_0", .block_size = 32, .block_bytes = 22, .in_ggml = true,
+               .to_float = dequantize_row_q5_0, .from_float = quantize_row_q5_0_ref,
+               .vec_dot_type = D::Q8_0, .quantize = {rtn<quantize_row_q5_0_ref>}},
+    TypeTraits{.type = D::Q5_1, .name = "Q5_1", .block_size = 32, .block_bytes = 24, .in_ggml = true,
+               .to_float = dequantize_row_q5_1, .from_float = quantize_row_q5_1_ref,
+               .vec_dot_type = D::Q8_1, .quantize = {rtn<quantize_row_q5_1_ref>}},
+    TypeTraits{.type = D::Q8_0, .name = "Q8_0", .block_size = 32, .block_bytes = 34, .in_ggml = true,
+               .to_float = dequantize_row_q8_0, .from_float = quantize_row_q8_0_ref,
+               .vec_dot_type = D::Q8_0, .quantize = {rtn<quantize_row_q8_0_ref>}},
+    TypeTraits{.type = D::Q8_1, .name = "Q8_1", .block_size = 32, .block_bytes = 36, .in_ggml = true},
+    TypeTraits{.type = D::Q2_K, .name = "Q2_K", .block_size = 256, .block_bytes = 84, .in_ggml = true,
+               .to_float = dequantize_row_q2_K, .from_float = quantize_row_q2_K_ref,
+               .vec_dot_type = D::Q8_K, .quantize = {rtn<quantize_row_q2_K_ref>}},
+    TypeTraits{.type = D::Q3_K, .name = "Q3_K", .block_size = 256, .block_bytes = 110, .in_ggml = true,
+               .to_float = dequantize_row_q3_K, .from_float = quantize_row_q3_K_ref,
+               .vec_dot_type = D::Q8_K, .quantize = {rtn<quantize_row_q3_K_ref>}},
+    TypeTraits{.type = D::Q4_K, .name = "Q4_K", .block_size = 256, .block_bytes = 144, .in_ggml = true,
+               .to_float = dequantize_row_q4_K, .from_float = quantize_row_q4_K_ref,
+               .vec_dot_type = D::Q8_K, .quantize = {rtn<quantize_row_q4_K_ref>}},
+    TypeTraits{.type = D::Q5_K, .name = "Q5_K", .block_size = 256, .block_bytes = 176, .in_ggml = true,
+               .to_float = dequantize_row_q5_K, .from_float = quantize_row_q5_K_ref,
+               .vec_dot_type = D::Q8_K, .quantize = {rtn<quantize_row_q5_K_ref>}},
+    TypeTraits{.type = D::Q6_K, .name = "Q6_K", .block_size = 256, .block_bytes = 210, .in_ggml = true,
+               .to_float = dequantize_row_q6_K, .from_float = quantize_row_q6_K_ref,
+               .vec_dot_type = D::Q8_K, .quantize = {rtn<quantize_row_q6_K_ref>}},
+    TypeTraits{.type = D::Q8_K, .name = "Q8_K", .block_size = 256, .block_bytes = 292, .in_ggml = true},
+    TypeTraits{.type = D::IQ2_XXS, .name = "IQ2_XXS", .block_size = 256, .block_bytes = 66, .in_ggml = true},
+    TypeTraits{.type = D::IQ2_XS, .name = "IQ2_XS", .block_size = 256, .block_bytes = 74, .in_ggml = true},
+    TypeTraits{.type = D::IQ3_XXS, .name = "IQ3_XXS", .block_size = 256, .block_bytes = 98, .in_ggml = true},
+    TypeTraits{.type = D::IQ1_S, .name = "IQ1_S", .block_size = 256, .block_bytes = 50, .in_ggml = true},
+    TypeTraits{.type = D::IQ4_NL, .name = "IQ4_NL", .block_size = 32, .block_bytes = 18, .in_ggml = true,
+               .to_float = dequantize_row_iq4_nl, .from_float = quantize_row_iq4_nl_ref,
+               .vec_dot_type = D::Q8_0, .quantize = {rtn<quantize_row_iq4_nl_ref>}},
+    TypeTraits{.type = D::IQ3_S, .name = "IQ3_S", .block_size = 256, .block_bytes = 110, .in_ggml = true},
+    TypeTraits{.type = D::IQ2_S, .name = "IQ2_S", .block_size = 256, .block_bytes = 82, .in_ggml = true},
+    TypeTraits{.type = D::IQ4_XS, .name = "IQ4_XS", .block_size = 256, .block_bytes = 136, .in_ggml = true},
+    TypeTraits{.type = D::I8, .name = "I8", .block_size = 1, .block_bytes = 1, .in_ggml = true,
+               .to_float = int_to_float<int8_t>},
+    TypeTraits{.type = D::I16, .name = "I16", .block_size = 1, .block_bytes = 2, .in_ggml = true,
+               .to_float = int_to_float<int16_t>},
+    TypeTraits{.type = D::I32, .name = "I32", .block_size = 1, .block_bytes = 4, .in_ggml = true,
+               .to_float = int_to_float<int32_t>},
+    TypeTraits{.type = D::I64, .name = "I64", .block_size = 1, .block_bytes = 8, .in_ggml = true,
+               .to_float = int_to_float<int64_t>},
+    TypeTraits{.type = D::F64, .name = "F64", .block_size = 1, .block_bytes = 8, .in_ggml = true,
+               .to_float = f64_to_float},
+    TypeTraits{.type = D::IQ1_M, .name = "IQ1_M", .block_size = 256, .block_bytes = 56, .in_ggml = true},
+    TypeTraits{.type = D::TQ1_0, .name = "TQ1_0", .block_size = 256, .block_bytes = 54, .in_ggml = true,
+               .to_float = dequantize_row_tq1_0, .from_float = quantize_row_tq1_0_ref,
+               .vec_dot_type = D::Q8_K, .quantize = {rtn<quantize_row_tq1_0_ref>}},
+    TypeTraits{.type = D::TQ2_0, .name = "TQ2_0", .block_size = 256, .block_bytes = 66, .in_ggml = true,
+               .to_float = dequantize_row_tq2_0, .from_float = quantize_row_tq2_0_ref,
+               .vec_dot_type = D::Q8_K, .quantize = {rtn<quantize_row_tq2_0_ref>}},
+    TypeTraits{.type = D::MXFP4, .name = "MXFP4", .block_size = 32, .block_bytes = 17, .in_ggml = true},
+    TypeTraits{.type = D::U8, .name = "U8", .block_size = 1, .block_bytes = 1, .in_ggml = false,
+               .to_float = int_to_float<uint8_t>},
+    TypeTraits{.type = D::F8_E4M3, .name = "F8_E4M3", .block_size = 1, .block_bytes = 1, .in_ggml = false,
+               .to_float = fp8_to_float<fp8_e4m3_to_fp32>},
+    TypeTraits{.type = D::F8_E5M2, .name = "F8_E5M2", .block_size = 1, .block_bytes = 1, .in_ggml = false,
+               .to_float = fp8_to_float<fp8_e5m2_to_fp32>},
+    TypeTraits{.type = D::BOOL, .name = "BOOL", .block_size = 1, .block_bytes = 1, .in_ggml = false,
+               .to_float = int_to_float<uint8_t>},
 };
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -117,7 +168,17 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
+constexpr std::array<std::string_view, kMethodCount> kMethodNames = {"rtn", "hqq", "search", "absmean"};
+
 }  // namespace
+
+std::string_view method_name(Method m) { return kMethodNames[static_cast<size_t>(m)]; }
+
+std::optional<Method> find_method(std::string_view name) {
+  for (size_t k = 0; k < kMethodNames.size(); ++k)
+    if (iequals(kMethodNames[k], name)) return static_cast<Method>(k);
+  return std::nullopt;
+}
 
 const TypeTraits* find_type(uint32_t id) {
   for (const auto& t : kTypes)

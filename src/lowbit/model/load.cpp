@@ -6,6 +6,8 @@
 
 #include "lowbit/core/error.h"
 #include "lowbit/io/gguf_model.h"
+#include "lowbit/io/hf_model.h"
+#include "lowbit/io/llama2c.h"
 
 namespace lowbit {
 
@@ -25,16 +27,26 @@ FileKind detect_file_kind(const std::string& path) {
   return FileKind::Llama2c;
 }
 
+namespace {
+
+// llama2.c keeps its tokenizer in a separate file; by convention `tokenizer.bin`
+// sits beside the checkpoint.
+std::string llama2c_tokenizer_for(const std::string& checkpoint, const LoadOptions& options) {
+  if (!options.tokenizer_path.empty()) return options.tokenizer_path;
+  const auto beside = std::filesystem::path(checkpoint).parent_path() / "tokenizer.bin";
+  return std::filesystem::is_regular_file(beside) ? beside.string() : std::string();
+}
+
+}  // namespace
+
 Model load_model(const std::string& path, const LoadOptions& options) {
   switch (detect_file_kind(path)) {
     case FileKind::Gguf: return load_gguf_model(path);
     case FileKind::Safetensors:
-    case FileKind::HuggingFaceDir:
-    case FileKind::Llama2c:
-      break;
+    case FileKind::HuggingFaceDir: return load_hf_model(path);
+    case FileKind::Llama2c: return load_llama2c(path, llama2c_tokenizer_for(path, options));
   }
-  (void)options;
-  throw FormatError(path, "file", "format not supported yet");
+  throw FormatError(path, "file", "unrecognized model file");
 }
 
 }  // namespace lowbit

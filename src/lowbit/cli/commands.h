@@ -9,5 +9,6 @@ int run(int argc, char** argv);
 
 void add_inspect(CLI::App& app);
 void add_convert(CLI::App& app);
+void add_quantize(CLI::App& app);
 
 }  // namespace lowbit::cli

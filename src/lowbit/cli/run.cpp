@@ -12,6 +12,7 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   add_inspect(app);
   add_convert(app);
+  add_quantize(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

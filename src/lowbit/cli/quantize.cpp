@@ -1,0 +1,153 @@
+// lowbit quantize IN OUT TYPE: a drop-in for llama-quantize's common use.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <unistd.h>
+
+#include "lowbit/cli/commands.h"
+#include "lowbit/formats/registry.h"
+#include "lowbit/model/load.h"
+#include "lowbit/quant/quantize_model.h"
+
+namespace lowbit::cli {
+namespace {
+
+struct QuantizeArgs {
+  std::string in, out, type;
+  std::string method;
+  std::vector<std::string> tensor_types;
+  std::string output_type, embedding_type;
+  bool pure = false, allow_requantize = false, dry_run = false;
+  int threads = 0;
+  std::string nan = "error";
+  std::string tokenizer;
+  float lp_norm = 0.7f;
+};
+
+DType parse_type(const std::string& name, const char* flag) {
+  const TypeTraits* t = find_type(name);
+  if (t == nullptr || t->from_float == nullptr) {
+    std::string known;
+    for (const auto& tt : all_types())
+      if (tt.from_float) (known += ' ') += tt.name;
+    throw CLI::ValidationError(flag, "unknown or unsupported type \"" + name + "\"; supported:" + known);
+  }
+  return t->type;
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s;
+  for (size_t k = 0; k < shape.size(); ++k) {
+    if (k) s += 'x';
+    s += std::to_string(shape[k]);
+  }
+  return s;
+}
+
+void print_plan(const std::vector<TensorPlan>& plans) {
+  std::printf("  %-36s %-14s %-6s -> %-7s %-8s %s\n", "tensor", "shape", "from", "to", "method", "note");
+  for (const auto& p : plans)
+    std::printf("  %-36s %-14s %-6s -> %-7s %-8s %s\n", p.tensor->name.c_str(),
+                shape_string(p.tensor->shape).c_str(), std::string(traits(p.tensor->type).name).c_str(),
+                std::string(traits(p.type).name).c_str(), std::string(method_name(p.method)).c_str(),
+                p.note.c_str());
+}
+
+// A one-line progress bar with throughput and ETA, redrawn in place on a terminal.
+class ProgressBar {
+ public:
+  void update(const QuantizeProgress& p) {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double frac = p.bytes_total ? double(p.bytes_done) / double(p.bytes_total) : 1.0;
+    const double eta = frac > 0 ? elapsed * (1.0 - frac) / frac : 0.0;
+    const int width = 30, filled = static_cast<int>(frac * width);
+    std::string bar(size_t(filled), '#');
+    bar.resize(size_t(width), '.');
+    std::fprintf(stderr, "\r[%s] %3d%% %zu/%zu tensors  %.1f s elapsed  ETA %.0f s  %-32.32s", bar.c_str(),
+                 static_cast<int>(frac * 100), p.tensor_index, p.tensor_count, elapsed, eta,
+                 p.plan ? p.plan->tensor->name.c_str() : "done");
+    if (p.plan == nullptr) std::fprintf(stderr, "\n");
+  }
+
+ private:
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+void quantize(const QuantizeArgs& args) {
+  QuantizeRequest req;
+  req.type = parse_type(args.type, "TYPE");
+  if (!args.method.empty()) {
+    auto m = find_method(args.method);
+    if (!m) throw CLI::ValidationError("--method", "unknown method \"" + args.method + "\"");
+    req.method = *m;
+  }
+  for (const auto& spec : args.tensor_types) {
+    try {
+      req.rules.push_back(parse_tensor_type_rule(spec));
+    } catch (const std::invalid_argument& e) {
+      throw CLI::ValidationError("--tensor-type", e.what());
+    }
+  }
+  if (!args.output_type.empty()) req.output_type = parse_type(args.output_type, "--output-tensor-type");
+  if (!args.embedding_type.empty()) req.embedding_type = parse_type(args.embedding_type, "--token-embedding-type");
+  req.pure = args.pure;
+  req.allow_requantize = args.allow_requantize;
+  req.threads = args.threads;
+  req.nan = args.nan == "zero" ? NanPolicy::Zero : NanPolicy::Error;
+  req.options.lp_norm = args.lp_norm;
+
+  const Model model = load_model(args.in, LoadOptions{args.tokenizer});
+  for (const auto& w : model.warnings) std::fprintf(stderr, "lowbit: warning: %s\n", w.c_str());
+  const auto plans = plan_quantization(model, req);
+  const uint64_t size = planned_output_size(model, req, plans);
+  uint64_t params = 0;
+  for (const auto& p : plans) params += uint64_t(p.tensor->numel());
+  const double bpw = params ? 8.0 * double(size) / double(params) : 0.0;
+
+  if (args.dry_run) {
+    print_plan(plans);
+    std::printf("\noutput: %llu bytes (%.2f MiB), %.3f bits per weight over %llu weights (nothing written)\n",
+                (unsigned long long)size, double(size) / (1 << 20), bpw, (unsigned long long)params);
+    return;
+  }
+  for (const auto& p : plans)
+    if (!p.note.empty() && p.tensor->shape.size() >= 2)
+      std::fprintf(stderr, "lowbit: %s: %s\n", p.tensor->name.c_str(), p.note.c_str());
+  ProgressBar bar;
+  std::function<void(const QuantizeProgress&)> on_progress;
+  if (::isatty(STDERR_FILENO)) on_progress = [&bar](const QuantizeProgress& p) { bar.update(p); };
+  const auto start = std::chrono::steady_clock::now();
+  const QuantizeReport report = quantize_model(model, req, plans, args.out, on_progress);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (report.nan_replaced)
+    std::fprintf(stderr, "lowbit: warning: replaced %llu non-finite weights with 0\n",
+                 (unsigned long long)report.nan_replaced);
+  std::printf("wrote %s: %llu bytes (%.2f MiB), %.3f bits per weight, %.2f s\n", args.out.c_str(),
+              (unsigned long long)size, double(size) / (1 << 20), bpw, secs);
+}
+
+}  // namespace
+
+void add_quantize(CLI::App& app) {
+  auto a = std::make_shared<QuantizeArgs>();
+  CLI::App* cmd = app.add_subcommand("quantize", "Quantize a model into a GGUF file llama.cpp runs");
+  cmd->add_option("in", a->in, "GGUF (F32/F16/BF16), safetensors file/directory, or llama2.c checkpoint")
+      ->required();
+  cmd->add_option("out", a->out, "Output .gguf path")->required();
+  cmd->add_option("type", a->type, "Target type: Q4_K, Q8_0, Q4_0, IQ4_NL, TQ2_0, ...")->required();
+  cmd->add_option("--method", a->method, "rtn, hqq, search or absmean (default: each format's own)");
+  cmd->add_option("--tensor-type", a->tensor_types, "REGEX=TYPE for tensors whose name matches (repeatable)");
+  cmd->add_option("--output-tensor-type", a->output_type, "Type of output.weight");
+  cmd->add_option("--token-embedding-type", a->embedding_type, "Type of token_embd.weight");
+  cmd->add_flag("--pure", a->pure, "Every weight matrix gets TYPE (no output.weight upgrade to Q6_K)");
+  cmd->add_flag("--allow-requantize", a->allow_requantize, "Allow quantizing already-quantized tensors");
+  cmd->add_option("--threads", a->threads, "Worker threads (0 = all cores)")->capture_default_str();
+  cmd->add_flag("--dry-run", a->dry_run, "Print each tensor's type and the exact output size; write nothing");
+  cmd->add_option("--nan", a->nan, "Non-finite weights: error (default) or zero")
+      ->check(CLI::IsMember({"error", "zero"}));
+  cmd->add_option("--lp-norm", a->lp_norm, "p of HQQ's lp loss")->capture_default_str();
+  cmd->add_option("--tokenizer", a->tokenizer, "llama2.c tokenizer .bin (llama2.c checkpoints only)");
+  cmd->callback([a] { quantize(*a); });
+}
+
+}  // namespace lowbit::cli

@@ -1,0 +1,37 @@
+// HQQ: Half-Quadratic Quantization (Badri & Shaji, 2023), calibration-free.
+//
+// For an affine block x ≈ d*q + m with codes q in [0, qmax], HQQ keeps the step d and
+// moves the zero-point to minimise the lp loss sum |x - x̂|^p with p < 1, which ignores
+// outliers better than L2. It splits the problem with an auxiliary error e and alternates
+//   q  = clamp(round(x/d + z), 0, qmax),   x̂ = d*(q - z)              (z = -m/d)
+//   e  = shrink_p(x - x̂, beta)  = sign(r) * max(|r| - |r|^(p-1)/beta, 0)
+//   z  = mean(q - (x - e)/d)                                        (closed form)
+//   beta *= kappa
+// stopping when the mean absolute error stops falling, as the reference code does.
+// Unlike the reference (one early-stop test per tensor), lowbit tests per block and
+// returns the best zero seen, never a worse one than it started from.
+#pragma once
+
+#include <cstdint>
+
+#include "lowbit/formats/registry.h"
+
+namespace lowbit::quant {
+
+struct AffineParams {
+  float d = 0.0f;  // step
+  float m = 0.0f;  // offset: x ≈ d*q + m
+};
+
+// Codes for x under p (round to nearest, clamped to [0, qmax]).
+void affine_codes(const float* x, int n, int qmax, AffineParams p, uint8_t* q);
+
+// sum |x - (d*q + m)|^lp over the block for the codes affine_codes would choose;
+// lp = 2 gives the squared L2 error.
+double affine_error(const float* x, int n, int qmax, AffineParams p, float lp);
+
+// Refines p.m by HQQ with options' lp_norm, beta, kappa and iterations. Returns p
+// unchanged when d is 0 (constant block) or when no step lowers the lp error.
+AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, const QuantOptions& options);
+
+}  // namespace lowbit::quant

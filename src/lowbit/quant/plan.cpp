@@ -1,0 +1,102 @@
+#include "lowbit/quant/plan.h"
+
+#include <stdexcept>
+
+#include "lowbit/core/error.h"
+
+namespace lowbit {
+namespace {
+
+bool is_float_source(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
+
+bool fits(DType type, const Tensor& t) {
+  return !t.shape.empty() && t.cols() % traits(type).block_size == 0;
+}
+
+DType fallback_of(DType t) {
+  switch (t) {
+    case DType::TQ1_0: case DType::TQ2_0: return DType::Q4_0;
+    case DType::Q2_K: case DType::Q3_K: return DType::IQ4_NL;
+    case DType::Q4_K: return DType::Q5_0;
+    case DType::Q5_K: return DType::Q5_1;
+    case DType::Q6_K: return DType::Q8_0;
+    default: return DType::F16;
+  }
+}
+
+// llama-quantize (without --pure) keeps the output projection at 6 bits or more: it is
+// the most sensitive matrix of a Llama model.
+DType default_output_type(DType target) {
+  return traits(target).bits_per_weight() < 6.5 ? DType::Q6_K : target;
+}
+
+}  // namespace
+
+TensorTypeRule parse_tensor_type_rule(const std::string& spec) {
+  const size_t eq = spec.rfind('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+    throw std::invalid_argument("--tensor-type expects REGEX=TYPE, got \"" + spec + "\"");
+  const std::string pattern = spec.substr(0, eq), type_name = spec.substr(eq + 1);
+  const TypeTraits* t = find_type(type_name);
+  if (t == nullptr || t->from_float == nullptr)
+    throw std::invalid_argument("--tensor-type: unknown or unsupported type \"" + type_name + "\"");
+  try {
+    return {pattern, std::regex(pattern), t->type};
+  } catch (const std::regex_error& e) {
+    throw std::invalid_argument("--tensor-type: bad regex \"" + pattern + "\": " + e.what());
+  }
+}
+
+Method method_for(const TypeTraits& type, std::optional<Method> wanted, std::string* note) {
+  if (wanted && type.quantizer(*wanted) != nullptr) return *wanted;
+  const Method m = type.quantizer(type.default_method) ? type.default_method : Method::Rtn;
+  if (wanted && note)
+    *note += std::string(method_name(*wanted)) + " does not apply to " + std::string(type.name) +
+             ", using " + std::string(method_name(m)) + "; ";
+  return m;
+}
+
+std::vector<TensorPlan> plan_quantization(const Model& model, const QuantizeRequest& request) {
+  std::vector<TensorPlan> plans;
+  for (const Tensor& t : model.tensors) {
+    TensorPlan p;
+    p.tensor = &t;
+    const TypeTraits& src = traits(t.type);
+    // Only weight matrices are quantized; norms and biases stay F32 as in llama.cpp.
+    if (t.shape.size() < 2) {
+      p.type = DType::F32;
+    } else {
+      p.type = request.type;
+      if (t.name == "output.weight")
+        p.type = request.output_type.value_or(request.pure ? request.type : default_output_type(request.type));
+      if (t.name == "token_embd.weight" && request.embedding_type) p.type = *request.embedding_type;
+      for (const auto& rule : request.rules)
+        if (std::regex_search(t.name, rule.regex)) {
+          p.type = rule.type;
+          break;
+        }
+      if (!is_float_source(t.type) && t.type != p.type && !request.allow_requantize)
+        throw FormatError(model.source_path, "tensor \"" + t.name + "\"",
+                          "is already quantized (" + std::string(src.name) +
+                              "); pass --allow-requantize to quantize it again");
+      for (DType wanted = p.type; !fits(p.type, t);) {
+        p.type = fallback_of(p.type);
+        if (!fits(p.type, t)) p.type = DType::F16;
+        p.note += "row length " + std::to_string(t.cols()) + " is not a multiple of " +
+                  std::string(traits(wanted).name) + "'s block of " +
+                  std::to_string(traits(wanted).block_size) + ", using " + std::string(traits(p.type).name) + "; ";
+        wanted = p.type;
+      }
+    }
+    if (t.type != p.type && src.to_float == nullptr)
+      throw FormatError(model.source_path, "tensor \"" + t.name + "\"",
+                        "type " + std::string(src.name) + " cannot be decoded");
+    p.method = t.type == p.type ? Method::Rtn : method_for(traits(p.type), request.method, &p.note);
+    if (t.type == p.type) p.note += "kept as " + std::string(src.name) + "; ";
+    if (p.note.size() >= 2) p.note.resize(p.note.size() - 2);
+    plans.push_back(std::move(p));
+  }
+  return plans;
+}
+
+}  // namespace lowbit

@@ -16,7 +16,8 @@ int run(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // CLI11 prints the message (or --help); any usage error is exit status 1.
+    return app.exit(e) == 0 ? 0 : 1;
   } catch (const FormatError& e) {
     std::fprintf(stderr, "lowbit: error: %s\n", e.what());
     return 2;

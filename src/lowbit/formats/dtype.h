@@ -20,4 +20,12 @@ enum class DType : uint32_t {
   U8 = 1000, F8_E4M3 = 1001, F8_E5M2 = 1002, BOOL = 1003,
 };
 
+// lowbit-native affine formats (formats/affine_native.h), too many to enumerate:
+// id = 1100 + 10 * bits + layout, bits 1..8, layout 0..4 = groups of 16, 32, 64, 128,
+// 256 ("A4G64" = 1142), layout 5 = per-channel codes ("A4PC" = 1145).
+inline constexpr int kAffinePerChannelLayout = 5;
+constexpr DType affine_native_dtype(int bits, int layout) {
+  return static_cast<DType>(1100 + 10 * bits + layout);
+}
+
 }  // namespace lowbit

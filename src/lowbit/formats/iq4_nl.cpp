@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/quant/search.h"
 
 namespace lowbit {
 namespace {
@@ -78,6 +79,25 @@ float search_scale(const float* x) {
   return d;
 }
 
+constexpr std::array<float, 16> kLevelsAsFloat = [] {
+  std::array<float, 16> out{};
+  for (size_t k = 0; k < out.size(); ++k) out[k] = float(kIq4nlLevels[k]);
+  return out;
+}();
+
+// A block with the (already fp16-exact) scale d and the nearest levels for it.
+BlockIQ4_NL encode_with_scale(const float* x, float d) {
+  const float id = d != 0.0f && std::isfinite(1.0f / d) ? 1.0f / d : 0.0f;
+  BlockIQ4_NL block;
+  block.d = fp32_to_fp16(d);
+  for (int j = 0; j < 16; ++j) {
+    const int lo = quant::nearest_codebook_index(kLevelsAsFloat, x[j] * id);
+    const int hi = quant::nearest_codebook_index(kLevelsAsFloat, x[j + 16] * id);
+    block.qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+  }
+  return block;
+}
+
 }  // namespace
 
 void dequantize_row_iq4_nl(const std::byte* src, float* dst, int64_t n) {
@@ -107,6 +127,19 @@ void quantize_row_iq4_nl_ref(const float* src, std::byte* dst, int64_t n) {
       block.qs[j] = static_cast<uint8_t>(lo | (hi << 4));
     }
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+  }
+}
+
+void quantize_row_iq4_nl_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
+  const int64_t blocks = quant::whole_blocks(n, kIQ4_NLBlockSize, "IQ4_NL");
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* x = src + b * kIQ4_NLBlockSize;
+    const float d = quant::search_codebook_scale(x, int{kIQ4_NLBlockSize}, kLevelsAsFloat, options,
+                                                 quant::stored_as_fp16);
+    const BlockIQ4_NL block = encode_with_scale(x, d);
+    quant::write_closer_than_reference(x, int{kIQ4_NLBlockSize}, reinterpret_cast<const std::byte*>(&block),
+                                       sizeof block, quantize_row_iq4_nl_ref, dequantize_row_iq4_nl, 2.0f,
+                                       dst + b * int64_t(sizeof block));
   }
 }
 

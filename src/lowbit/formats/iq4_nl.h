@@ -20,6 +20,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lowbit/formats/registry.h"
+
 namespace lowbit {
 
 struct BlockIQ4_NL {
@@ -38,5 +40,12 @@ inline constexpr std::array<int8_t, 16> kIq4nlLevels = {
 void dequantize_row_iq4_nl(const std::byte* src, float* dst, int64_t n);
 // Byte-identical to ggml's quantize_iq4_nl(src, dst, 1, n, nullptr).
 void quantize_row_iq4_nl_ref(const float* src, std::byte* dst, int64_t n);
+
+// Method::Search: per block, quant::search_codebook_scale over the 16 levels (the
+// extreme tried on -127 and on +113, with clipping, an unweighted least-squares refit
+// and Lloyd steps), an fp16 scale and the levels re-picked for it; the block is written
+// only if it decodes closer (L2) than the reference's, so it is never worse than
+// ggml's own +-7-step search on L2.
+void quantize_row_iq4_nl_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options);
 
 }  // namespace lowbit

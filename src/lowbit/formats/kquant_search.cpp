@@ -208,6 +208,14 @@ void get_scale_min_k4(int j, const uint8_t* packed, uint8_t* scale, uint8_t* min
   }
 }
 
+void pack_scale_min_k4(const uint8_t* scales, const uint8_t* mins, uint8_t* packed) {
+  for (int j = 0; j < 4; ++j) {
+    packed[j] = static_cast<uint8_t>((scales[j] & 63) | ((scales[j + 4] >> 4) << 6));
+    packed[j + 4] = static_cast<uint8_t>((mins[j] & 63) | ((mins[j + 4] >> 4) << 6));
+    packed[j + 8] = static_cast<uint8_t>((scales[j + 4] & 0xF) | ((mins[j + 4] & 0xF) << 4));
+  }
+}
+
 ScaleMinK4 quantize_super_block_k4(const float* x, int nmax, float rmin, int nstep,
                                    uint8_t* L) {
   constexpr int kSub = 32;

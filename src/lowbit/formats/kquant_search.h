@@ -60,6 +60,8 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
 // low nibbles of scale j and min j, and their top 2 bits sit in the top bits of bytes
 // j-4 (scale) and j (min).
 void get_scale_min_k4(int j, const uint8_t* packed, uint8_t* scale, uint8_t* min);
+// The inverse: packs scales[0..8) and mins[0..8), each 0..63, into 12 bytes.
+void pack_scale_min_k4(const uint8_t* scales, const uint8_t* mins, uint8_t* packed);
 
 // The shared body of the Q4_K and Q5_K reference quantizers for one super-block of
 // 256 weights: per-32 scale/min search, 6-bit scale packing, fp16 super-scales, and the

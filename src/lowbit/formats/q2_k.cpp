@@ -5,6 +5,8 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/registry.h"
+#include "lowbit/quant/kquant_methods.h"
 
 namespace lowbit {
 
@@ -94,6 +96,55 @@ void quantize_row_q2_K_ref(const float* src, std::byte* dst, int64_t n) {
     }
     kquant::store_block(b, dst, i);
   }
+}
+
+namespace {
+
+void pack_q2_K(const kquant::SuperBlockParams& p, std::byte* block) {
+  BlockQ2K b{};
+  b.d = p.d;
+  b.dmin = p.dmin;
+  for (int j = 0; j < 16; ++j) b.scales[j] = static_cast<uint8_t>(p.scales[j] | (p.mins[j] << 4));
+  for (int k = 0; k < kSuperBlock; ++k) {
+    const int index = 32 * (k / 128) + k % 32;
+    b.qs[index] = static_cast<uint8_t>(b.qs[index] | (p.codes[k] << (2 * ((k % 128) / 32))));
+  }
+  kquant::store_block(b, block, 0);
+}
+
+void unpack_q2_K(const std::byte* block, kquant::SuperBlockParams& p) {
+  const auto b = kquant::load_block<BlockQ2K>(block, 0);
+  p.d = b.d;
+  p.dmin = b.dmin;
+  for (int j = 0; j < 16; ++j) {
+    p.scales[j] = static_cast<int16_t>(b.scales[j] & 0xF);
+    p.mins[j] = static_cast<uint8_t>(b.scales[j] >> 4);
+  }
+  for (int k = 0; k < kSuperBlock; ++k)
+    p.codes[k] = static_cast<int8_t>((b.qs[32 * (k / 128) + k % 32] >> (2 * ((k % 128) / 32))) & 3);
+}
+
+// Four levels per sub-block of 16: least squares often wants the range clipped, so
+// the scan maps the range onto 2..4 steps (ggml's: 2.5..4).
+constexpr kquant::KQuantCodec kCodec{
+    .name = "Q2_K", .block_bytes = sizeof(BlockQ2K), .sub_size = 16,
+    .code_min = 0, .code_max = 3, .scale_min = 0, .scale_max = 15, .min_max = 15,
+    .t_lo = 2.0f, .t_hi = 4.0f,
+    .rtn = quantize_row_q2_K_ref, .decode = dequantize_row_q2_K,
+    .pack = pack_q2_K, .unpack = unpack_q2_K};
+
+}  // namespace
+
+const kquant::KQuantCodec& q2_K_codec() { return kCodec; }
+
+void quantize_row_q2_K_search(const float* src, std::byte* dst, int64_t n,
+                              const QuantOptions& options) {
+  kquant::quantize_search(kCodec, src, dst, n, options);
+}
+
+void quantize_row_q2_K_hqq(const float* src, std::byte* dst, int64_t n,
+                           const QuantOptions& options) {
+  kquant::quantize_hqq(kCodec, src, dst, n, options);
 }
 
 }  // namespace lowbit

@@ -8,6 +8,11 @@
 
 namespace lowbit {
 
+struct QuantOptions;
+namespace kquant {
+struct KQuantCodec;
+}
+
 // Layout of ggml-common.h's block_q2_K.
 struct BlockQ2K {
   uint8_t scales[16];  // low nibble: scale, high nibble: min, of sub-block j
@@ -22,5 +27,16 @@ void dequantize_row_q2_K(const std::byte* src, float* dst, int64_t n);
 // ggml's quantize_row_q2_K_ref, byte for byte. It is what ggml_quantize_chunk
 // (llama-quantize) runs for Q2_K without an importance matrix.
 void quantize_row_q2_K_ref(const float* src, std::byte* dst, int64_t n);
+
+// The search and HQQ methods (quant/kquant_methods.h): search minimises the squared
+// error of what decodes, hqq the lp error with HQQ-moved mins; per super-block neither
+// is ever worse than the reference on its own objective.
+void quantize_row_q2_K_search(const float* src, std::byte* dst, int64_t n,
+                              const QuantOptions& options);
+void quantize_row_q2_K_hqq(const float* src, std::byte* dst, int64_t n,
+                           const QuantOptions& options);
+
+// Q2_K's layout and grids as the K-quant methods see them.
+const kquant::KQuantCodec& q2_K_codec();
 
 }  // namespace lowbit

@@ -5,6 +5,8 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/registry.h"
+#include "lowbit/quant/kquant_methods.h"
 
 namespace lowbit {
 
@@ -104,6 +106,61 @@ void quantize_row_q3_K_ref(const float* src, std::byte* dst, int64_t n) {
     }
     kquant::store_block(b, dst, i);
   }
+}
+
+namespace {
+
+void pack_q3_K(const kquant::SuperBlockParams& p, std::byte* block) {
+  BlockQ3K b{};
+  b.d = p.d;
+  for (int j = 0; j < 16; ++j) {
+    const int s = p.scales[j] + 32;  // -32..31 stored with a +32 bias
+    if (j < 8)
+      b.scales[j] = static_cast<uint8_t>(b.scales[j] | (s & 0xF));
+    else
+      b.scales[j - 8] = static_cast<uint8_t>(b.scales[j - 8] | ((s & 0xF) << 4));
+    b.scales[8 + j % 4] = static_cast<uint8_t>(b.scales[8 + j % 4] | ((s >> 4) << (2 * (j / 4))));
+  }
+  for (int k = 0; k < kSuperBlock; ++k) {
+    const int q = p.codes[k] + 4;  // -4..3 stored as 0..7
+    if (q > 3) b.hmask[k % 32] = static_cast<uint8_t>(b.hmask[k % 32] | (1 << (k / 32)));
+    const int index = 32 * (k / 128) + k % 32;
+    b.qs[index] = static_cast<uint8_t>(b.qs[index] | ((q & 3) << (2 * ((k % 128) / 32))));
+  }
+  kquant::store_block(b, block, 0);
+}
+
+void unpack_q3_K(const std::byte* block, kquant::SuperBlockParams& p) {
+  const auto b = kquant::load_block<BlockQ3K>(block, 0);
+  p.d = b.d;
+  p.dmin = 0;
+  for (int j = 0; j < 16; ++j) {
+    p.scales[j] = static_cast<int16_t>(unpack_scale(b.scales, j) - 32);
+    p.mins[j] = 0;
+  }
+  for (int k = 0; k < kSuperBlock; ++k) {
+    const int low = (b.qs[32 * (k / 128) + k % 32] >> (2 * ((k % 128) / 32))) & 3;
+    const int high = (b.hmask[k % 32] >> (k / 32)) & 1;
+    p.codes[k] = static_cast<int8_t>(low + 4 * high - 4);
+  }
+}
+
+// Eight levels per sub-block of 16, -4..3: the absmax goes onto code -3.5..-5 (or,
+// mirrored, +2.5..+4); the range was tuned on LLM-like weights.
+constexpr kquant::KQuantCodec kCodec{
+    .name = "Q3_K", .block_bytes = sizeof(BlockQ3K), .sub_size = 16,
+    .code_min = -4, .code_max = 3, .scale_min = -32, .scale_max = 31, .min_max = 0,
+    .t_lo = 3.5f, .t_hi = 5.0f,
+    .rtn = quantize_row_q3_K_ref, .decode = dequantize_row_q3_K,
+    .pack = pack_q3_K, .unpack = unpack_q3_K};
+
+}  // namespace
+
+const kquant::KQuantCodec& q3_K_codec() { return kCodec; }
+
+void quantize_row_q3_K_search(const float* src, std::byte* dst, int64_t n,
+                              const QuantOptions& options) {
+  kquant::quantize_search(kCodec, src, dst, n, options);
 }
 
 }  // namespace lowbit

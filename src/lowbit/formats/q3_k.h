@@ -9,6 +9,11 @@
 
 namespace lowbit {
 
+struct QuantOptions;
+namespace kquant {
+struct KQuantCodec;
+}
+
 // Layout of ggml-common.h's block_q3_K.
 struct BlockQ3K {
   uint8_t hmask[32];   // bit b of hmask[l]: high bit of weight 32*b + l
@@ -24,5 +29,13 @@ void dequantize_row_q3_K(const std::byte* src, float* dst, int64_t n);
 // ggml's quantize_row_q3_K_ref, byte for byte. It is what ggml_quantize_chunk
 // (llama-quantize) runs for Q3_K without an importance matrix.
 void quantize_row_q3_K_ref(const float* src, std::byte* dst, int64_t n);
+
+// The search method (quant/kquant_methods.h): least squared error of what decodes,
+// never above the reference's per super-block. No hqq: Q3_K has no zero-point.
+void quantize_row_q3_K_search(const float* src, std::byte* dst, int64_t n,
+                              const QuantOptions& options);
+
+// Q3_K's layout and grids as the K-quant methods see them.
+const kquant::KQuantCodec& q3_K_codec();
 
 }  // namespace lowbit

@@ -6,6 +6,7 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/ggml_rounding.h"
+#include "lowbit/quant/search.h"
 
 namespace lowbit {
 namespace {
@@ -13,6 +14,16 @@ namespace {
 // ggml: MIN(15, (int8_t)(x/d + 8.5f)), stored into a uint8_t.
 int code_for(float scaled) {
   return std::min(15, int{ggml_rounding::truncate_to_int8(scaled + 8.5f)});
+}
+
+// A block with the (already fp16-exact) scale d and the nearest codes for it.
+BlockQ4_0 encode_with_scale(const float* x, float d) {
+  int q[kQ4_0BlockSize];
+  quant::symmetric_grid_codes(x, int{kQ4_0BlockSize}, -8, 7, d, q);
+  BlockQ4_0 block;
+  block.d = fp32_to_fp16(d);
+  for (int j = 0; j < 16; ++j) block.qs[j] = static_cast<uint8_t>((q[j] + 8) | ((q[j + 16] + 8) << 4));
+  return block;
 }
 
 }  // namespace
@@ -53,6 +64,18 @@ void quantize_row_q4_0_ref(const float* src, std::byte* dst, int64_t n) {
       block.qs[j] = static_cast<uint8_t>(lo | (hi << 4));
     }
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+  }
+}
+
+void quantize_row_q4_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
+  const int64_t blocks = quant::whole_blocks(n, kQ4_0BlockSize, "Q4_0");
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* x = src + b * kQ4_0BlockSize;
+    const float d = quant::search_symmetric_scale(x, int{kQ4_0BlockSize}, -8, 7, options, quant::stored_as_fp16);
+    const BlockQ4_0 block = encode_with_scale(x, d);
+    quant::write_closer_than_reference(x, int{kQ4_0BlockSize}, reinterpret_cast<const std::byte*>(&block),
+                                       sizeof block, quantize_row_q4_0_ref, dequantize_row_q4_0, 2.0f,
+                                       dst + b * int64_t(sizeof block));
   }
 }
 

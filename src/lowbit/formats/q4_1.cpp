@@ -6,6 +6,7 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/ggml_rounding.h"
+#include "lowbit/quant/search.h"
 
 namespace lowbit {
 namespace {
@@ -13,6 +14,31 @@ namespace {
 // ggml: MIN(15, (int8_t)((x - min)/d + 0.5f)), stored into a uint8_t.
 int code_for(float scaled) {
   return std::min(15, int{ggml_rounding::truncate_to_int8(scaled + 0.5f)});
+}
+
+// A block with the (already fp16-exact) d and m and the nearest codes for them.
+BlockQ4_1 encode_with_params(const float* x, quant::AffineParams p) {
+  int q[kQ4_1BlockSize];
+  quant::affine_grid_codes(x, int{kQ4_1BlockSize}, 15, p, q);
+  BlockQ4_1 block;
+  block.d = fp32_to_fp16(p.d);
+  block.m = fp32_to_fp16(p.m);
+  for (int j = 0; j < 16; ++j) block.qs[j] = static_cast<uint8_t>(q[j] | (q[j + 16] << 4));
+  return block;
+}
+
+using ParamsFn = quant::AffineParams (*)(const float*, int, int, const QuantOptions&, quant::StoreFn);
+
+void quantize_with(ParamsFn choose, float objective_power, const float* src, std::byte* dst, int64_t n,
+                   const QuantOptions& options) {
+  const int64_t blocks = quant::whole_blocks(n, kQ4_1BlockSize, "Q4_1");
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* x = src + b * kQ4_1BlockSize;
+    const BlockQ4_1 block = encode_with_params(x, choose(x, int{kQ4_1BlockSize}, 15, options, quant::stored_as_fp16));
+    quant::write_closer_than_reference(x, int{kQ4_1BlockSize}, reinterpret_cast<const std::byte*>(&block),
+                                       sizeof block, quantize_row_q4_1_ref, dequantize_row_q4_1,
+                                       objective_power, dst + b * int64_t(sizeof block));
+  }
 }
 
 }  // namespace
@@ -53,6 +79,14 @@ void quantize_row_q4_1_ref(const float* src, std::byte* dst, int64_t n) {
     }
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
+}
+
+void quantize_row_q4_1_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
+  quantize_with(quant::search_affine_then_hqq, 2.0f, src, dst, n, options);
+}
+
+void quantize_row_q4_1_hqq(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
+  quantize_with(quant::hqq_from_min_max, options.lp_norm, src, dst, n, options);
 }
 
 }  // namespace lowbit

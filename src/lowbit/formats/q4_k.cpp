@@ -4,6 +4,8 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/registry.h"
+#include "lowbit/quant/kquant_methods.h"
 
 namespace lowbit {
 
@@ -45,6 +47,62 @@ void quantize_row_q4_K_ref(const float* src, std::byte* dst, int64_t n) {
         b.qs[32 * p + l] = static_cast<uint8_t>(L[64 * p + l] | (L[64 * p + 32 + l] << 4));
     kquant::store_block(b, dst, i);
   }
+}
+
+namespace {
+
+void pack_q4_K(const kquant::SuperBlockParams& p, std::byte* block) {
+  BlockQ4K b{};
+  b.d = p.d;
+  b.dmin = p.dmin;
+  uint8_t scales[8], mins[8];
+  for (int j = 0; j < 8; ++j) {
+    scales[j] = static_cast<uint8_t>(p.scales[j]);
+    mins[j] = p.mins[j];
+  }
+  kquant::pack_scale_min_k4(scales, mins, b.scales);
+  for (int k = 0; k < kSuperBlock; ++k) {
+    const int index = 32 * (k / 64) + k % 32;
+    b.qs[index] = static_cast<uint8_t>(b.qs[index] | (p.codes[k] << (4 * ((k / 32) % 2))));
+  }
+  kquant::store_block(b, block, 0);
+}
+
+void unpack_q4_K(const std::byte* block, kquant::SuperBlockParams& p) {
+  const auto b = kquant::load_block<BlockQ4K>(block, 0);
+  p.d = b.d;
+  p.dmin = b.dmin;
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    kquant::get_scale_min_k4(j, b.scales, &sc, &m);
+    p.scales[j] = sc;
+    p.mins[j] = m;
+  }
+  for (int k = 0; k < kSuperBlock; ++k)
+    p.codes[k] = static_cast<int8_t>((b.qs[32 * (k / 64) + k % 32] >> (4 * ((k / 32) % 2))) & 0xF);
+}
+
+// Sixteen levels per sub-block of 32: the range is mapped onto 13..16.5 steps
+// (ggml's: 14..16); the span was tuned on LLM-like weights.
+constexpr kquant::KQuantCodec kCodec{
+    .name = "Q4_K", .block_bytes = sizeof(BlockQ4K), .sub_size = 32,
+    .code_min = 0, .code_max = 15, .scale_min = 0, .scale_max = 63, .min_max = 63,
+    .t_lo = 13.0f, .t_hi = 16.5f,
+    .rtn = quantize_row_q4_K_ref, .decode = dequantize_row_q4_K,
+    .pack = pack_q4_K, .unpack = unpack_q4_K};
+
+}  // namespace
+
+const kquant::KQuantCodec& q4_K_codec() { return kCodec; }
+
+void quantize_row_q4_K_search(const float* src, std::byte* dst, int64_t n,
+                              const QuantOptions& options) {
+  kquant::quantize_search(kCodec, src, dst, n, options);
+}
+
+void quantize_row_q4_K_hqq(const float* src, std::byte* dst, int64_t n,
+                           const QuantOptions& options) {
+  kquant::quantize_hqq(kCodec, src, dst, n, options);
 }
 
 }  // namespace lowbit

@@ -6,6 +6,7 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/ggml_rounding.h"
+#include "lowbit/quant/search.h"
 
 namespace lowbit {
 namespace {
@@ -13,6 +14,24 @@ namespace {
 // ggml: MIN(31, (int8_t)(x/d + 16.5f)), stored into a uint8_t.
 uint8_t code_for(float scaled) {
   return static_cast<uint8_t>(std::min(31, int{ggml_rounding::truncate_to_int8(scaled + 16.5f)}));
+}
+
+// A block with the (already fp16-exact) scale d and the nearest codes for it.
+BlockQ5_0 encode_with_scale(const float* x, float d) {
+  int q[kQ5_0BlockSize];
+  quant::symmetric_grid_codes(x, int{kQ5_0BlockSize}, -16, 15, d, q);
+  BlockQ5_0 block;
+  block.d = fp32_to_fp16(d);
+  uint32_t qh = 0;
+  for (int j = 0; j < 16; ++j) {
+    const int lo = q[j] + 16;
+    const int hi = q[j + 16] + 16;
+    block.qs[j] = static_cast<uint8_t>((lo & 0x0F) | ((hi & 0x0F) << 4));
+    qh |= uint32_t(lo >> 4) << j;
+    qh |= uint32_t(hi >> 4) << (j + 16);
+  }
+  std::memcpy(block.qh, &qh, sizeof qh);
+  return block;
 }
 
 }  // namespace
@@ -60,6 +79,18 @@ void quantize_row_q5_0_ref(const float* src, std::byte* dst, int64_t n) {
     }
     std::memcpy(block.qh, &qh, sizeof qh);
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+  }
+}
+
+void quantize_row_q5_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
+  const int64_t blocks = quant::whole_blocks(n, kQ5_0BlockSize, "Q5_0");
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* x = src + b * kQ5_0BlockSize;
+    const float d = quant::search_symmetric_scale(x, int{kQ5_0BlockSize}, -16, 15, options, quant::stored_as_fp16);
+    const BlockQ5_0 block = encode_with_scale(x, d);
+    quant::write_closer_than_reference(x, int{kQ5_0BlockSize}, reinterpret_cast<const std::byte*>(&block),
+                                       sizeof block, quantize_row_q5_0_ref, dequantize_row_q5_0, 2.0f,
+                                       dst + b * int64_t(sizeof block));
   }
 }
 

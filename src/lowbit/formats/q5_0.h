@@ -12,6 +12,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lowbit/formats/registry.h"
+
 namespace lowbit {
 
 struct BlockQ5_0 {
@@ -27,5 +29,10 @@ inline constexpr int64_t kQ5_0BlockSize = 32;
 void dequantize_row_q5_0(const std::byte* src, float* dst, int64_t n);
 // Byte-identical to ggml's quantize_row_q5_0_ref.
 void quantize_row_q5_0_ref(const float* src, std::byte* dst, int64_t n);
+
+// Method::Search: per block, quant::search_symmetric_scale on the codes -16..15 with the
+// extreme tried on both ends (ggml only uses -16), an fp16 scale and the codes re-picked
+// for it; the block is written only if it decodes closer (L2) than the reference's.
+void quantize_row_q5_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options);
 
 }  // namespace lowbit

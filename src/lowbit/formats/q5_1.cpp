@@ -5,8 +5,43 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/ggml_rounding.h"
+#include "lowbit/quant/search.h"
 
 namespace lowbit {
+namespace {
+
+// A block with the (already fp16-exact) d and m and the nearest codes for them.
+BlockQ5_1 encode_with_params(const float* x, quant::AffineParams p) {
+  int q[kQ5_1BlockSize];
+  quant::affine_grid_codes(x, int{kQ5_1BlockSize}, 31, p, q);
+  BlockQ5_1 block;
+  block.d = fp32_to_fp16(p.d);
+  block.m = fp32_to_fp16(p.m);
+  uint32_t qh = 0;
+  for (int j = 0; j < 16; ++j) {
+    block.qs[j] = static_cast<uint8_t>((q[j] & 0x0F) | ((q[j + 16] & 0x0F) << 4));
+    qh |= uint32_t(q[j] >> 4) << j;
+    qh |= uint32_t(q[j + 16] >> 4) << (j + 16);
+  }
+  std::memcpy(block.qh, &qh, sizeof qh);
+  return block;
+}
+
+using ParamsFn = quant::AffineParams (*)(const float*, int, int, const QuantOptions&, quant::StoreFn);
+
+void quantize_with(ParamsFn choose, float objective_power, const float* src, std::byte* dst, int64_t n,
+                   const QuantOptions& options) {
+  const int64_t blocks = quant::whole_blocks(n, kQ5_1BlockSize, "Q5_1");
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* x = src + b * kQ5_1BlockSize;
+    const BlockQ5_1 block = encode_with_params(x, choose(x, int{kQ5_1BlockSize}, 31, options, quant::stored_as_fp16));
+    quant::write_closer_than_reference(x, int{kQ5_1BlockSize}, reinterpret_cast<const std::byte*>(&block),
+                                       sizeof block, quantize_row_q5_1_ref, dequantize_row_q5_1,
+                                       objective_power, dst + b * int64_t(sizeof block));
+  }
+}
+
+}  // namespace
 
 void dequantize_row_q5_1(const std::byte* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ5_1BlockSize; ++b) {
@@ -52,6 +87,14 @@ void quantize_row_q5_1_ref(const float* src, std::byte* dst, int64_t n) {
     std::memcpy(block.qh, &qh, sizeof qh);
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
+}
+
+void quantize_row_q5_1_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
+  quantize_with(quant::search_affine_then_hqq, 2.0f, src, dst, n, options);
+}
+
+void quantize_row_q5_1_hqq(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
+  quantize_with(quant::hqq_from_min_max, options.lp_norm, src, dst, n, options);
 }
 
 }  // namespace lowbit

@@ -4,6 +4,8 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/registry.h"
+#include "lowbit/quant/kquant_methods.h"
 
 namespace lowbit {
 
@@ -52,6 +54,67 @@ void quantize_row_q5_K_ref(const float* src, std::byte* dst, int64_t n) {
     }
     kquant::store_block(b, dst, i);
   }
+}
+
+namespace {
+
+void pack_q5_K(const kquant::SuperBlockParams& p, std::byte* block) {
+  BlockQ5K b{};
+  b.d = p.d;
+  b.dmin = p.dmin;
+  uint8_t scales[8], mins[8];
+  for (int j = 0; j < 8; ++j) {
+    scales[j] = static_cast<uint8_t>(p.scales[j]);
+    mins[j] = p.mins[j];
+  }
+  kquant::pack_scale_min_k4(scales, mins, b.scales);
+  for (int k = 0; k < kSuperBlock; ++k) {
+    const int q = p.codes[k];
+    if (q > 15) b.qh[k % 32] = static_cast<uint8_t>(b.qh[k % 32] | (1 << (k / 32)));
+    const int index = 32 * (k / 64) + k % 32;
+    b.qs[index] = static_cast<uint8_t>(b.qs[index] | ((q & 0xF) << (4 * ((k / 32) % 2))));
+  }
+  kquant::store_block(b, block, 0);
+}
+
+void unpack_q5_K(const std::byte* block, kquant::SuperBlockParams& p) {
+  const auto b = kquant::load_block<BlockQ5K>(block, 0);
+  p.d = b.d;
+  p.dmin = b.dmin;
+  for (int j = 0; j < 8; ++j) {
+    uint8_t sc, m;
+    kquant::get_scale_min_k4(j, b.scales, &sc, &m);
+    p.scales[j] = sc;
+    p.mins[j] = m;
+  }
+  for (int k = 0; k < kSuperBlock; ++k) {
+    const int low = (b.qs[32 * (k / 64) + k % 32] >> (4 * ((k / 32) % 2))) & 0xF;
+    const int high = (b.qh[k % 32] >> (k / 32)) & 1;
+    p.codes[k] = static_cast<int8_t>(low + 16 * high);
+  }
+}
+
+// Thirty-two levels per sub-block of 32: the range is mapped onto 27.5..32.5 steps
+// (ggml's: 30.5..32); the span was tuned on LLM-like weights.
+constexpr kquant::KQuantCodec kCodec{
+    .name = "Q5_K", .block_bytes = sizeof(BlockQ5K), .sub_size = 32,
+    .code_min = 0, .code_max = 31, .scale_min = 0, .scale_max = 63, .min_max = 63,
+    .t_lo = 27.5f, .t_hi = 32.5f,
+    .rtn = quantize_row_q5_K_ref, .decode = dequantize_row_q5_K,
+    .pack = pack_q5_K, .unpack = unpack_q5_K};
+
+}  // namespace
+
+const kquant::KQuantCodec& q5_K_codec() { return kCodec; }
+
+void quantize_row_q5_K_search(const float* src, std::byte* dst, int64_t n,
+                              const QuantOptions& options) {
+  kquant::quantize_search(kCodec, src, dst, n, options);
+}
+
+void quantize_row_q5_K_hqq(const float* src, std::byte* dst, int64_t n,
+                           const QuantOptions& options) {
+  kquant::quantize_hqq(kCodec, src, dst, n, options);
 }
 
 }  // namespace lowbit

@@ -5,6 +5,8 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/registry.h"
+#include "lowbit/quant/kquant_methods.h"
 
 namespace lowbit {
 
@@ -95,6 +97,56 @@ void quantize_row_q6_K_ref(const float* src, std::byte* dst, int64_t n) {
     }
     kquant::store_block(b, dst, i);
   }
+}
+
+namespace {
+
+void pack_q6_K(const kquant::SuperBlockParams& p, std::byte* block) {
+  BlockQ6K b{};
+  b.d = p.d;
+  for (int j = 0; j < 16; ++j) b.scales[j] = static_cast<int8_t>(p.scales[j]);
+  for (int k = 0; k < kSuperBlock; ++k) {
+    const int q = p.codes[k] + 32;  // -32..31 stored as 0..63
+    const Q6Position pos = q6_position(k);
+    b.ql[pos.ql_index] = static_cast<uint8_t>(b.ql[pos.ql_index] | ((q & 0xF) << pos.ql_shift));
+    b.qh[pos.qh_index] = static_cast<uint8_t>(b.qh[pos.qh_index] | ((q >> 4) << pos.qh_shift));
+  }
+  kquant::store_block(b, block, 0);
+}
+
+void unpack_q6_K(const std::byte* block, kquant::SuperBlockParams& p) {
+  const auto b = kquant::load_block<BlockQ6K>(block, 0);
+  p.d = b.d;
+  p.dmin = 0;
+  for (int j = 0; j < 16; ++j) {
+    p.scales[j] = b.scales[j];
+    p.mins[j] = 0;
+  }
+  for (int k = 0; k < kSuperBlock; ++k) {
+    const Q6Position pos = q6_position(k);
+    const int low = (b.ql[pos.ql_index] >> pos.ql_shift) & 0xF;
+    const int high = (b.qh[pos.qh_index] >> pos.qh_shift) & 3;
+    p.codes[k] = static_cast<int8_t>((low | (high << 4)) - 32);
+  }
+}
+
+// Sixty-four levels per sub-block of 16: the absmax goes onto code -26..-33.5 (or,
+// mirrored, +25..+32.5). A wide span finds better least-squares fits for small
+// sub-blocks than a fine one near 32 (tuned on LLM-like weights).
+constexpr kquant::KQuantCodec kCodec{
+    .name = "Q6_K", .block_bytes = sizeof(BlockQ6K), .sub_size = 16,
+    .code_min = -32, .code_max = 31, .scale_min = -128, .scale_max = 127, .min_max = 0,
+    .t_lo = 26.0f, .t_hi = 33.5f,
+    .rtn = quantize_row_q6_K_ref, .decode = dequantize_row_q6_K,
+    .pack = pack_q6_K, .unpack = unpack_q6_K};
+
+}  // namespace
+
+const kquant::KQuantCodec& q6_K_codec() { return kCodec; }
+
+void quantize_row_q6_K_search(const float* src, std::byte* dst, int64_t n,
+                              const QuantOptions& options) {
+  kquant::quantize_search(kCodec, src, dst, n, options);
 }
 
 }  // namespace lowbit

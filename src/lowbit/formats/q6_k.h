@@ -8,6 +8,11 @@
 
 namespace lowbit {
 
+struct QuantOptions;
+namespace kquant {
+struct KQuantCodec;
+}
+
 // Layout of ggml-common.h's block_q6_K. Within each 128-weight half h, weight
 // 128*h + 32*s + l (s = 0..3, l < 32) has its low nibble in ql[64*h + 32*(s%2) + l]
 // (low nibble for s < 2, high for s >= 2) and its top 2 bits at bits 2s..2s+1 of
@@ -25,5 +30,13 @@ void dequantize_row_q6_K(const std::byte* src, float* dst, int64_t n);
 // ggml's quantize_row_q6_K_ref, byte for byte. It is what ggml_quantize_chunk
 // (llama-quantize) runs for Q6_K without an importance matrix.
 void quantize_row_q6_K_ref(const float* src, std::byte* dst, int64_t n);
+
+// The search method (quant/kquant_methods.h): least squared error of what decodes,
+// never above the reference's per super-block. No hqq: Q6_K has no zero-point.
+void quantize_row_q6_K_search(const float* src, std::byte* dst, int64_t n,
+                              const QuantOptions& options);
+
+// Q6_K's layout and grids as the K-quant methods see them.
+const kquant::KQuantCodec& q6_K_codec();
 
 }  // namespace lowbit

@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lowbit/formats/registry.h"
+
 namespace lowbit {
 
 struct BlockQ8_0 {
@@ -25,5 +27,11 @@ inline constexpr int64_t kQ8_0BlockSize = 32;
 void dequantize_row_q8_0(const std::byte* src, float* dst, int64_t n);
 // Byte-identical to ggml's quantize_row_q8_0_ref.
 void quantize_row_q8_0_ref(const float* src, std::byte* dst, int64_t n);
+
+// Method::Search: per block, quant::search_symmetric_scale on the codes -127..127 (the
+// range ggml's quantizer writes; -128 is left alone so that no consumer sees a code
+// ggml never produces), an fp16 scale and the codes re-picked for it; the block is
+// written only if it decodes closer (L2) than the reference's.
+void quantize_row_q8_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options);
 
 }  // namespace lowbit

@@ -5,6 +5,7 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/ggml_rounding.h"
+#include "lowbit/quant/search.h"
 
 namespace lowbit {
 namespace {
@@ -25,6 +26,56 @@ int trit_at(uint8_t packed, int n) {
 uint8_t append_trit(uint8_t code, float scaled) {
   const int trit = static_cast<int>(ggml_rounding::lround_half_away(scaled) + 1);
   return static_cast<uint8_t>(code * 3 + trit);
+}
+
+// A block with the (already fp16-exact) scale d and the nearest trits for it, packed
+// as quantize_row_tq1_0_ref packs them.
+BlockTQ1_0 encode_with_scale(const float* x, float d) {
+  int q[kTQ1_0BlockSize];
+  quant::symmetric_grid_codes(x, int{kTQ1_0BlockSize}, -1, 1, d, q);
+  auto trit = [&](int i) { return q[i] + 1; };
+  BlockTQ1_0 block;
+  block.d = fp32_to_fp16(d);
+  for (int m = 0; m < 32; ++m) {
+    int code = 0;
+    for (int n5 = 0; n5 < 5; ++n5) code = code * 3 + trit(m + 32 * n5);
+    block.qs[m] = fraction_byte(static_cast<uint8_t>(code));
+  }
+  for (int m = 0; m < 16; ++m) {
+    int code = 0;
+    for (int n5 = 0; n5 < 5; ++n5) code = code * 3 + trit(160 + m + 16 * n5);
+    block.qs[32 + m] = fraction_byte(static_cast<uint8_t>(code));
+  }
+  for (int j = 0; j < 4; ++j) {
+    int code = 0;
+    for (int n4 = 0; n4 < 4; ++n4) code = code * 3 + trit(240 + j + 4 * n4);
+    block.qh[j] = fraction_byte(static_cast<uint8_t>(code * 3));  // fifth trit: 0
+  }
+  return block;
+}
+
+// BitNet's gamma: mean |x| over the block (0 for an all-zero block).
+float absmean_scale(const float* x, int n, const QuantOptions&, quant::StoreFn store) {
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) sum += std::fabs(x[i]);
+  return store(static_cast<float>(sum / n));
+}
+
+float searched_scale(const float* x, int n, const QuantOptions& options, quant::StoreFn store) {
+  return quant::search_symmetric_scale(x, n, -1, 1, options, store);
+}
+
+using ScaleFn = float (*)(const float*, int, const QuantOptions&, quant::StoreFn);
+
+void quantize_with(ScaleFn choose, const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
+  const int64_t blocks = quant::whole_blocks(n, kTQ1_0BlockSize, "TQ1_0");
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* x = src + b * kTQ1_0BlockSize;
+    const BlockTQ1_0 block = encode_with_scale(x, choose(x, int{kTQ1_0BlockSize}, options, quant::stored_as_fp16));
+    quant::write_closer_than_reference(x, int{kTQ1_0BlockSize}, reinterpret_cast<const std::byte*>(&block),
+                                       sizeof block, quantize_row_tq1_0_ref, dequantize_row_tq1_0, 2.0f,
+                                       dst + b * int64_t(sizeof block));
+  }
 }
 
 }  // namespace
@@ -75,6 +126,14 @@ void quantize_row_tq1_0_ref(const float* src, std::byte* dst, int64_t n) {
     }
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
+}
+
+void quantize_row_tq1_0_absmean(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
+  quantize_with(absmean_scale, src, dst, n, options);
+}
+
+void quantize_row_tq1_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
+  quantize_with(searched_scale, src, dst, n, options);
 }
 
 }  // namespace lowbit

@@ -2,6 +2,12 @@
 // version 3 is written. Layout: "GGUF", u32 version, u64 tensor count, u64 metadata
 // count, the key-value pairs, the tensor infos (name, dims, ggml type, offset), zero
 // padding to the alignment, then the tensor data, each tensor aligned.
+//
+// The same code reads and writes LBIT, lowbit's own container for tensor types ggml
+// lacks (ids >= 1000, e.g. formats/affine_native.h): GGUF v3's exact layout with the
+// magic "LBIT" and the key lowbit.container_version (u32 1). llama.cpp and gguf-py stop
+// at the magic ("invalid magic") instead of misreading tensors of unknown types.
+// Recommended extension: .lbit.
 #pragma once
 
 #include <cstddef>
@@ -27,6 +33,11 @@ std::string_view type_name(ValueType t);
 
 constexpr uint32_t kDefaultAlignment = 32;
 constexpr int kMaxDims = 4;  // GGML_MAX_DIMS
+
+// Which magic a file carries ("GGUF" or "LBIT").
+enum class Container : uint8_t { Gguf, Lbit };
+constexpr std::string_view kLbitVersionKey = "lowbit.container_version";
+constexpr uint32_t kLbitVersion = 1;
 
 // One metadata value. Integers are held widened (u for unsigned, i for signed, f for
 // floats) with `type` remembering the exact on-disk type, so a file written back is
@@ -81,6 +92,7 @@ class File {
   static File open(const std::string& path);
   static File parse(std::span<const std::byte> bytes, const std::string& name_for_errors);
 
+  Container container = Container::Gguf;  // LBIT files may hold non-ggml types
   uint32_t version = 3;
   uint32_t alignment = kDefaultAlignment;
   uint64_t data_offset = 0;  // absolute offset of the data section
@@ -104,12 +116,16 @@ class File {
 // through write_data (in as many chunks as convenient), then finish() pads, checks that
 // every tensor got exactly its size and renames the temporary file into place.
 // Nothing appears at `path` unless finish() succeeds.
+//
+// The writer owns lowbit.container_version: any copy in `metadata` is dropped, and an
+// LBIT file gets the current version as its first key. A GGUF file refuses tensor
+// types ggml lacks (FormatError), since no ggml reader could load them.
 class Writer {
  public:
   // `tensors[i].offset` is ignored and recomputed; `alignment` comes from the
   // general.alignment key when present.
   Writer(const std::string& path, const std::vector<KeyValue>& metadata,
-         std::vector<TensorInfo> tensors);
+         std::vector<TensorInfo> tensors, Container container = Container::Gguf);
   void write_data(std::span<const std::byte> chunk);
   void finish();
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
@@ -124,6 +140,7 @@ class Writer {
 
 // Exact size in bytes of the header (including padding to the alignment) a Writer
 // would produce; used for --dry-run size reports.
-uint64_t header_size(const std::vector<KeyValue>& metadata, const std::vector<TensorInfo>& tensors);
+uint64_t header_size(const std::vector<KeyValue>& metadata, const std::vector<TensorInfo>& tensors,
+                     Container container = Container::Gguf);
 
 }  // namespace lowbit::gguf

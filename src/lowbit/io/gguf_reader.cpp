@@ -34,8 +34,11 @@ class Parser {
 
   void parse(File& f) {
     const auto magic = r_.take_string(4, "magic");
-    if (magic != "GGUF") r_.fail_at(0, "magic", "not a GGUF file (expected \"GGUF\")");
+    if (magic == "LBIT") f.container = Container::Lbit;
+    else if (magic != "GGUF") r_.fail_at(0, "magic", "not a GGUF or LBIT file (expected \"GGUF\" or \"LBIT\")");
     f.version = r_.read<uint32_t>("version");
+    if (f.container == Container::Lbit && f.version != 3)
+      r_.fail_at(4, "version", "LBIT files use GGUF version 3's layout, got " + std::to_string(f.version));
     if (f.version != 2 && f.version != 3)
       r_.fail_at(4, "version", "unsupported GGUF version " + std::to_string(f.version) +
                                    " (lowbit reads 2 and 3)");
@@ -69,10 +72,11 @@ class Parser {
         r_.fail("general.alignment", "must be a u32 power of two, got " + a->to_display());
       f.alignment = static_cast<uint32_t>(a->u);
     }
+    if (f.container == Container::Lbit) check_lbit_version(f);
 
     std::unordered_set<std::string> names;
     f.tensors.reserve(n_tensors);
-    for (uint64_t k = 0; k < n_tensors; ++k) f.tensors.push_back(read_tensor_info(k, names));
+    for (uint64_t k = 0; k < n_tensors; ++k) f.tensors.push_back(read_tensor_info(k, names, f.container));
 
     uint64_t header_end = r_.offset();
     f.data_offset = align_up(header_end, f.alignment, "data section");
@@ -80,6 +84,15 @@ class Parser {
   }
 
  private:
+  void check_lbit_version(const File& f) const {
+    const std::string field(kLbitVersionKey);
+    const Value* v = f.find(kLbitVersionKey);
+    if (v == nullptr) r_.fail(field, "missing: every LBIT file names its container version");
+    if (v->type != ValueType::UINT32 || v->u != kLbitVersion)
+      r_.fail(field, "unsupported LBIT container version " + v->to_display() + " (lowbit reads u32 " +
+                         std::to_string(kLbitVersion) + ")");
+  }
+
   std::string read_string(const std::string& field) {
     const uint64_t n = r_.read<uint64_t>(field + ".length");
     if (n > r_.remaining())
@@ -130,7 +143,7 @@ class Parser {
     return v;
   }
 
-  TensorInfo read_tensor_info(uint64_t k, std::unordered_set<std::string>& names) {
+  TensorInfo read_tensor_info(uint64_t k, std::unordered_set<std::string>& names, Container container) {
     TensorInfo t;
     const uint64_t at = r_.offset();
     t.name = read_string("tensor_info[" + std::to_string(k) + "].name");
@@ -150,8 +163,13 @@ class Parser {
     const uint64_t type_at = r_.offset();
     const uint32_t type = r_.read<uint32_t>(field + ".type");
     const TypeTraits* tt = find_type(type);
-    if (tt == nullptr || !tt->in_ggml)
-      r_.fail_at(type_at, field + ".type", "unknown ggml type " + std::to_string(type));
+    // Types ggml lacks are valid only in LBIT files, where no ggml reader will look.
+    if (container == Container::Lbit && tt == nullptr)
+      r_.fail_at(type_at, field + ".type", "unknown lowbit type " + std::to_string(type));
+    if (container == Container::Gguf && (tt == nullptr || !tt->in_ggml))
+      r_.fail_at(type_at, field + ".type",
+                 "unknown ggml type " + std::to_string(type) +
+                     (tt ? " (" + std::string(tt->name) + " is a lowbit type, valid only in LBIT files)" : ""));
     t.type = tt->type;
     if (!t.ne.empty() && t.ne[0] % uint64_t(tt->block_size) != 0)
       r_.fail_at(dims_at, field + ".ne[0]",

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "lowbit/core/error.h"
+#include "lowbit/formats/registry.h"
 #include "lowbit/io/gguf.h"
 
 namespace lowbit::gguf {
@@ -61,19 +62,39 @@ uint32_t alignment_of(const std::vector<KeyValue>& metadata) {
   return kDefaultAlignment;
 }
 
+// A GGUF file may only hold types a ggml reader knows.
+void check_types_fit(const std::vector<TensorInfo>& tensors, Container container, const std::string& file) {
+  if (container == Container::Lbit) return;
+  for (const auto& t : tensors) {
+    const TypeTraits* tt = find_type(static_cast<uint32_t>(t.type));
+    if (tt != nullptr && tt->in_ggml) continue;
+    const std::string type = tt ? std::string(tt->name) : "type " + std::to_string(static_cast<uint32_t>(t.type));
+    throw FormatError(file, "tensor \"" + t.name + "\".type",
+                      type + " is not a ggml type; write an LBIT file (.lbit) to store it");
+  }
+}
+
 // Fills in offsets and returns the encoded header, padded to the alignment.
-std::string encode_header(const std::vector<KeyValue>& metadata, std::vector<TensorInfo>& tensors) {
+std::string encode_header(const std::vector<KeyValue>& metadata, std::vector<TensorInfo>& tensors,
+                          Container container, const std::string& file) {
+  check_types_fit(tensors, container, file);
   const uint32_t alignment = alignment_of(metadata);
+  const bool lbit = container == Container::Lbit;
+  uint64_t kv_count = lbit ? 1 : 0;
+  for (const auto& kv : metadata) kv_count += kv.key != kLbitVersionKey;
   Encoder e;
-  e.out += "GGUF";
+  e.out += lbit ? "LBIT" : "GGUF";
   e.put<uint32_t>(3);
   e.put<uint64_t>(tensors.size());
-  e.put<uint64_t>(metadata.size());
-  for (const auto& kv : metadata) {
-    e.put_string(kv.key);
-    e.put(static_cast<uint32_t>(kv.value.type));
-    e.put_value(kv.value);
-  }
+  e.put<uint64_t>(kv_count);
+  auto put_kv = [&e](const std::string& key, const Value& value) {
+    e.put_string(key);
+    e.put(static_cast<uint32_t>(value.type));
+    e.put_value(value);
+  };
+  if (lbit) put_kv(std::string(kLbitVersionKey), Value::uint32(kLbitVersion));
+  for (const auto& kv : metadata)
+    if (kv.key != kLbitVersionKey) put_kv(kv.key, kv.value);
   uint64_t offset = 0;
   for (auto& t : tensors) {
     t.offset = offset;
@@ -90,15 +111,16 @@ std::string encode_header(const std::vector<KeyValue>& metadata, std::vector<Ten
 
 }  // namespace
 
-uint64_t header_size(const std::vector<KeyValue>& metadata, const std::vector<TensorInfo>& tensors) {
+uint64_t header_size(const std::vector<KeyValue>& metadata, const std::vector<TensorInfo>& tensors,
+                     Container container) {
   std::vector<TensorInfo> copy = tensors;
-  return encode_header(metadata, copy).size();
+  return encode_header(metadata, copy, container, "(planned output)").size();
 }
 
 Writer::Writer(const std::string& path, const std::vector<KeyValue>& metadata,
-               std::vector<TensorInfo> tensors)
+               std::vector<TensorInfo> tensors, Container container)
     : out_(path), tensors_(std::move(tensors)), alignment_(alignment_of(metadata)) {
-  const std::string header = encode_header(metadata, tensors_);
+  const std::string header = encode_header(metadata, tensors_, container, path);
   out_.write(header.data(), header.size());
 }
 

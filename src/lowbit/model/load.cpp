@@ -20,10 +20,13 @@ FileKind detect_file_kind(const std::string& path) {
   char magic[4] = {};
   std::ifstream in(path, std::ios::binary);
   in.read(magic, 4);
-  if (in.gcount() == 4 && std::memcmp(magic, "GGUF", 4) == 0) return FileKind::Gguf;
+  // GGUF, or lowbit's LBIT container (GGUF's layout under its own magic).
+  if (in.gcount() == 4 && (std::memcmp(magic, "GGUF", 4) == 0 || std::memcmp(magic, "LBIT", 4) == 0))
+    return FileKind::Gguf;
   if (fs::path(path).extension() == ".safetensors" || fs::path(path).filename() == "model.safetensors.index.json")
     return FileKind::Safetensors;
-  if (fs::path(path).extension() == ".gguf") return FileKind::Gguf;  // let the parser explain
+  if (fs::path(path).extension() == ".gguf" || fs::path(path).extension() == ".lbit")
+    return FileKind::Gguf;  // let the parser explain
   return FileKind::Llama2c;
 }
 

@@ -31,6 +31,14 @@ std::vector<gguf::TensorInfo> output_infos(const std::vector<TensorPlan>& plans)
   return infos;
 }
 
+// lowbit-native types (those ggml lacks) can only live in lowbit's LBIT container,
+// which llama.cpp refuses by its magic instead of misreading.
+gguf::Container container_for(const std::vector<TensorPlan>& plans) {
+  for (const auto& p : plans)
+    if (!traits(p.type).in_ggml) return gguf::Container::Lbit;
+  return gguf::Container::Gguf;
+}
+
 // Asks the kernel to reclaim the input pages of a finished tensor, so resident memory
 // does not grow with the model. MADV_PAGEOUT never changes contents (unlike
 // MADV_DONTNEED, which would zero heap-backed tensors such as permuted Q/K copies):
@@ -136,7 +144,7 @@ uint64_t planned_output_size(const Model& model, const QuantizeRequest& request,
   uint64_t alignment = gguf::kDefaultAlignment;
   for (const auto& kv : metadata)
     if (kv.key == "general.alignment") alignment = kv.value.u;
-  uint64_t size = gguf::header_size(metadata, infos);
+  uint64_t size = gguf::header_size(metadata, infos, container_for(plans));
   for (const auto& info : infos) size += (info.nbytes + alignment - 1) / alignment * alignment;
   return size;
 }
@@ -145,7 +153,7 @@ QuantizeReport quantize_model(const Model& model, const QuantizeRequest& request
                               const std::vector<TensorPlan>& plans, const std::string& out_path,
                               const std::function<void(const QuantizeProgress&)>& on_progress) {
   QuantizeReport report;
-  gguf::Writer w(out_path, quantized_metadata(model, request), output_infos(plans));
+  gguf::Writer w(out_path, quantized_metadata(model, request), output_infos(plans), container_for(plans));
   QuantizeProgress progress;
   progress.tensor_count = plans.size();
   for (const auto& p : plans) progress.bytes_total += p.tensor->data.size();

@@ -1,4 +1,5 @@
-// Quantizes a whole model into a GGUF file, streaming: each tensor is decoded, checked
+// Quantizes a whole model into a GGUF file (or, when any tensor gets a lowbit-native
+// type such as A4G64, lowbit's LBIT container), streaming: each tensor is decoded, checked
 // for NaN/Inf, quantized and written in chunks of rows, so peak memory is a few chunk
 // buffers (plus the input pages the kernel maps in, which are released after each
 // tensor), whatever the model size.

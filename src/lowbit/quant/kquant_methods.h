@@ -1,0 +1,85 @@
+// The search and HQQ quantizers of ggml's K-quants (Q2_K..Q6_K), written once for all
+// five formats over a format-neutral view of a 256-weight super-block.
+//
+// Every K-quant super-block decodes sub-block j's codes c as
+//     x = (d * scale[j]) * c - dmin * min[j]
+// with fp16 super-scales d and dmin, small integer scales and mins (dmin and the mins
+// are zero for the symmetric formats Q3_K and Q6_K), computed in float exactly in that
+// order by the dequantizers. The methods work on those numbers; each format supplies
+// its bit packing and its grids (KQuantCodec).
+//
+// search: minimises the plain squared error of what decodes, in three stages.
+//   1. Per sub-block, options.search_candidates scales (a wider span than ggml's) each
+//      get their codes and a least-squares refit of step and offset; the best fit is
+//      the sub-block's continuous target.
+//   2. The super-scales d (and dmin) and the integer sub-block scales (and mins) are
+//      chosen jointly: candidate super-scales that put some target exactly on the
+//      grid are ranked by a quadratic model of every sub-block's extra error; the best
+//      two, and ggml's own encoding, are refined on the real codes (codes ->
+//      least-squares refit -> back onto the grid, then single grid steps of scale
+//      and min while the error falls), and the lowest total error wins.
+//   3. Affine formats: an HQQ zero-point step per sub-block, kept where it lowers
+//      the error.
+//   ggml's reference encoding is kept for any super-block where the result is not
+//   strictly better, so search never loses to rtn on L2 per super-block.
+// hqq: the affine formats only. ggml's encoding with each sub-block's min moved by
+//   HQQ under the lp loss and re-rounded to the min grid (both neighbours tried, codes
+//   recomputed); per super-block the lower lp error of rtn and hqq wins.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/registry.h"
+
+namespace lowbit::kquant {
+
+inline constexpr int kMaxSubBlocks = 16;
+
+// The integer content of one super-block. codes are signed (Q3_K: -4..3, Q6_K:
+// -32..31) or unsigned (Q2_K: 0..3, Q4_K: 0..15, Q5_K: 0..31), all fitting int8_t.
+struct SuperBlockParams {
+  uint16_t d = 0;     // fp16
+  uint16_t dmin = 0;  // fp16; 0 in formats without mins
+  int16_t scales[kMaxSubBlocks] = {};
+  uint8_t mins[kMaxSubBlocks] = {};
+  int8_t codes[kSuperBlock] = {};
+};
+
+// What the methods need to know about one K-quant format.
+struct KQuantCodec {
+  const char* name;
+  size_t block_bytes;
+  int sub_size;                      // weights per sub-block (16 or 32)
+  int code_min, code_max;            // range of codes
+  int scale_min, scale_max;          // range of the integer sub-block scales
+  int min_max;                       // mins are 0..min_max; 0 = symmetric format
+  // Search's per-sub-block scan: the sub-block's range (affine) or signed absmax
+  // (symmetric, onto the negative end) is mapped onto t code steps, t spread evenly
+  // over [t_lo, t_hi]. Symmetric formats spend a third of the candidates on the
+  // mirrored mapping (the absmax onto the positive end), t over [t_lo - 1, t_hi - 1].
+  float t_lo, t_hi;
+  FromFloatFn rtn;                   // ggml's reference quantizer
+  ToFloatFn decode;                  // the format's dequantizer
+  void (*pack)(const SuperBlockParams& params, std::byte* block);
+  void (*unpack)(const std::byte* block, SuperBlockParams& params);
+};
+
+// n is a multiple of 256 (throws std::invalid_argument otherwise, like the reference).
+void quantize_search(const KQuantCodec& codec, const float* src, std::byte* dst, int64_t n,
+                     const QuantOptions& options);
+// Affine codecs only (min_max > 0).
+void quantize_hqq(const KQuantCodec& codec, const float* src, std::byte* dst, int64_t n,
+                  const QuantOptions& options);
+
+// Decodes params exactly as the codec's dequantizer decodes codec.pack(params): the
+// methods compare candidates on this, without packing them.
+void decode_params(const KQuantCodec& codec, const SuperBlockParams& params, float* y);
+
+// Sum of squared differences, and sum |x - y|^p, in double, in index order: the
+// objectives the methods compare candidates on.
+double squared_error(const float* x, const float* y, int n);
+double lp_error(const float* x, const float* y, int n, float p);
+
+}  // namespace lowbit::kquant

@@ -1,0 +1,475 @@
+#include "lowbit/quant/search.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "lowbit/core/float_bits.h"
+#include "lowbit/quant/float4.h"
+
+namespace lowbit::quant {
+namespace {
+
+using f4::F4;
+using f4::Sums;
+using f4::accumulate;
+using f4::splat;
+
+inline float clamp_to(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
+
+// Lloyd steps (refit -> round -> re-pick codes) after the candidate scan.
+constexpr int kLloydSteps = 3;
+
+// The largest block write_closer_than_reference handles (K-quant super-blocks).
+constexpr int kMaxBlockElements = 256;
+constexpr size_t kMaxBlockBytes = 512;
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+// 1/d, or 0 when d is 0 or so small (a float denormal) that 1/d overflows: the codes
+// then come out 0 instead of from Inf/NaN arithmetic.
+inline float finite_inverse(float d) {
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  return std::isfinite(id) ? id : 0.0f;
+}
+
+// Sums of one pass of a symmetric grid at a fixed step: the least-squares step for the
+// chosen codes is sqx / sqq, and err is the squared error at the step itself.
+struct SymmetricPass {
+  double sqx = 0.0;
+  double sqq = 0.0;
+  double err = 0.0;
+};
+
+// Integer grid [lo, hi].
+struct UniformGrid {
+  float lo, hi;
+  F4 nearest(F4 v) const { return f4::round(f4::clamp(v, splat(lo), splat(hi))); }
+  float nearest(float v) const { return f4::round(clamp_to(v, lo, hi)); }
+};
+
+// Sorted levels; nearest() adds up the steps whose midpoint v has reached, which is
+// branch-free and vectorises, unlike a binary search. Ties go to the upper level.
+struct CodebookGrid {
+  static constexpr int kMaxLevels = 64;
+  int count = 0;
+  float first = 0.0f;
+  std::array<float, kMaxLevels> midpoint{};
+  std::array<float, kMaxLevels> step{};
+
+  explicit CodebookGrid(std::span<const float> levels) {
+    count = static_cast<int>(levels.size());
+    first = levels.front();
+    for (int k = 0; k + 1 < count; ++k) {
+      midpoint[size_t(k)] = 0.5f * (levels[size_t(k)] + levels[size_t(k) + 1]);
+      step[size_t(k)] = levels[size_t(k) + 1] - levels[size_t(k)];
+    }
+  }
+  F4 nearest(F4 v) const {
+    F4 q = splat(first);
+    for (int k = 0; k + 1 < count; ++k)
+      q += v >= splat(midpoint[size_t(k)]) ? splat(step[size_t(k)]) : splat(0.0f);
+    return q;
+  }
+};
+
+template <class Grid>
+SymmetricPass symmetric_pass(const float* x, int n, const Grid& grid, float d) {
+  SymmetricPass out;
+  const float id = finite_inverse(d);
+  if (id == 0.0f) {  // every code 0
+    for (int i = 0; i < n; ++i) out.err += double(x[i]) * double(x[i]);
+    return out;
+  }
+  const F4 vid = splat(id), vd = splat(d);
+  const auto sums = accumulate<3>(x, n, [&](F4 v, F4 w, int, Sums<3>& acc) {
+    const F4 q = grid.nearest(v * vid) * w;
+    acc[0] += q * v;
+    acc[1] += q * q;
+    const F4 r = v - vd * q;
+    acc[2] += r * r;
+  });
+  out.sqx = sums[0];
+  out.sqq = sums[1];
+  out.err = std::isfinite(sums[2]) ? sums[2] : kInf;
+  return out;
+}
+
+// The moments of one candidate pass at inverse step id (no error term).
+template <class Grid>
+SymmetricPass symmetric_fit(const float* x, int n, const Grid& grid, float id) {
+  const F4 vid = splat(id);
+  const auto sums = accumulate<2>(x, n, [&](F4 v, F4 w, int, Sums<2>& acc) {
+    const F4 q = grid.nearest(v * vid) * w;
+    acc[0] += q * v;
+    acc[1] += q * q;
+  });
+  return {sums[0], sums[1], 0.0};
+}
+
+float keep(StoreFn store, float v) { return store ? store(v) : v; }
+
+// One way of mapping the block's extreme onto an end of the grid.
+struct Side {
+  float end;   // the grid value the extreme lands on (negative or positive)
+  int levels;  // non-zero levels on that side of zero
+};
+
+// The scan and Lloyd steps behind search_symmetric_scale and search_codebook_scale.
+// With a grid symmetric about zero only one side is tried, and the extreme's magnitude
+// is used so that the step comes out positive.
+template <class Grid>
+float search_scale(const float* x, int n, const Grid& grid, const Side* sides, int side_count,
+                   bool symmetric, const QuantOptions& options, StoreFn store) {
+  // sum |x| and max |x| four lanes at a time, then the first element reaching the max.
+  F4 lane_max = splat(0.0f);
+  const double sum_abs = accumulate<1>(x, n, [&](F4 v, F4, int, Sums<1>& acc) {
+    acc[0] += f4::abs(v);
+    lane_max = f4::max(lane_max, f4::abs(v));
+  })[0];
+  const float amax = std::max(std::max(lane_max[0], lane_max[1]), std::max(lane_max[2], lane_max[3]));
+  if (!(amax > 0.0f)) return 0.0f;
+  float signed_max = amax;
+  if (!symmetric) signed_max = *std::find_if(x, x + n, [amax](float v) { return std::fabs(v) == amax; });
+  const float mean_abs = static_cast<float>(sum_abs / n);
+
+  const int total = std::max(1, options.search_candidates);
+  const int per_side = std::max(1, (total + side_count - 1) / side_count);
+  // The refitted step of the best candidate is best_sqx / best_sqq; the error it removes,
+  // sqx^2 / sqq, is compared by cross-multiplying (no division per candidate).
+  double best_sqx = 0.0, best_sqq = 0.0;
+  float best_d = signed_max / sides[0].end;
+  for (int s = 0; s < side_count; ++s) {
+    // Candidates are walked as inverse steps, from the extreme exactly on the end level
+    // up by a constant factor to the smallest step.
+    const float top = signed_max / sides[s].end;
+    const float floor_mag =
+        std::max(mean_abs, amax * (1.0f - 2.0f / float(sides[s].levels + 1))) / std::fabs(sides[s].end);
+    const float ratio = std::min(1.0f, floor_mag / std::fabs(top));
+    const float growth = per_side == 1 ? 1.0f : 1.0f / f4::abs_pow(splat(ratio), 1.0f / float(per_side - 1))[0];
+    float id = finite_inverse(top);
+    for (int k = 0; k < per_side && id != 0.0f && std::isfinite(id); ++k, id *= growth) {
+      const SymmetricPass p = symmetric_fit(x, n, grid, id);
+      if (p.sqq > 0.0 && (best_sqq == 0.0 || p.sqx * p.sqx * best_sqq > best_sqx * best_sqx * p.sqq)) {
+        best_sqx = p.sqx;
+        best_sqq = p.sqq;
+      }
+    }
+  }
+  if (best_sqq > 0.0) best_d = static_cast<float>(best_sqx / best_sqq);
+
+  float d = keep(store, best_d);
+  SymmetricPass at = symmetric_pass(x, n, grid, d);
+  for (int step = 0; step < kLloydSteps && at.sqq > 0.0; ++step) {
+    const float next = keep(store, static_cast<float>(at.sqx / at.sqq));
+    if (next == d || !std::isfinite(next)) break;
+    const SymmetricPass then = symmetric_pass(x, n, grid, next);
+    if (!(then.err < at.err)) break;
+    d = next;
+    at = then;
+  }
+  return d;
+}
+
+// Sums of one affine pass, over u = x - origin (centring keeps the closed-form error
+// free of cancellation when the block sits far from zero).
+struct AffineSums {
+  double sq = 0.0, sqq = 0.0, squ = 0.0;
+};
+
+AffineSums affine_pass(const float* u, int n, float qmax, float offset, float id) {
+  const F4 voff = splat(offset), vid = splat(id), zero = splat(0.0f), top = splat(qmax);
+  const auto sums = accumulate<3>(u, n, [&](F4 v, F4 w, int, Sums<3>& acc) {
+    const F4 q = f4::round(f4::clamp((v - voff) * vid, zero, top)) * w;
+    acc[0] += q;
+    acc[1] += q * q;
+    acc[2] += q * v;
+  });
+  return {sums[0], sums[1], sums[2]};
+}
+
+// Least-squares (d, m) of u ≈ d*q + m for the codes behind s (su = sum u); not ok
+// when the codes are all equal or the fitted step is not positive.
+struct AffineFit {
+  bool ok = false;
+  double d = 0.0, m = 0.0;
+};
+
+AffineFit affine_fit(const AffineSums& s, int n, double su) {
+  AffineFit f;
+  const double det = n * s.sqq - s.sq * s.sq;
+  if (!(det > 0.0)) return f;
+  f.d = (n * s.squ - s.sq * su) / det;
+  if (!(f.d > 0.0)) return f;
+  f.m = (su - f.d * s.sq) / n;
+  f.ok = true;
+  return f;
+}
+
+// The candidate sub-ranges of search_affine_range, as fractions of the block's range
+// cut off the bottom and the top: the uncut range (ggml's) first, then rows r = 1, 2...
+// of a triangle, row r holding the r + 1 splits of a total cut of r units between the
+// two ends. The triangle has as many rows as `count` candidates fill, and its last row
+// cuts 1.5 steps (1.5 / qmax of the range) in total.
+class RangeCuts {
+ public:
+  RangeCuts(int count, int qmax) {
+    int rows = 0;
+    for (int used = 1; used < count; used += ++rows + 1) {
+    }
+    unit_ = 1.5f / float(qmax) / float(std::max(rows, 1));
+  }
+  float bottom() const { return unit_ * float(j_); }
+  float top() const { return unit_ * float(row_ - j_); }
+  void next() {
+    if (++j_ > row_) {
+      ++row_;
+      j_ = 0;
+    }
+  }
+
+ private:
+  float unit_ = 0.0f;
+  int row_ = 0, j_ = 0;
+};
+
+}  // namespace
+
+float stored_as_fp16(float v) { return fp16_to_fp32(fp32_to_fp16(v)); }
+
+double squared_error(const float* x, const float* y, int n) {
+  double e[4] = {};  // four running sums, so that the additions overlap
+  int i = 0;
+  for (; i + 4 <= n; i += 4)
+    for (int l = 0; l < 4; ++l) {
+      const double r = double(x[i + l]) - double(y[i + l]);
+      e[l] += r * r;
+    }
+  for (; i < n; ++i) {
+    const double r = double(x[i]) - double(y[i]);
+    e[0] += r * r;
+  }
+  return (e[0] + e[1]) + (e[2] + e[3]);
+}
+
+double lp_error(const float* x, const float* y, int n, float p) {
+  if (p == 2.0f) return squared_error(x, y, n);
+  double e = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const double r = std::fabs(double(x[i]) - double(y[i]));
+    e += p == 1.0f ? r : std::pow(r, double(p));
+  }
+  return e;
+}
+
+double lp_error_fast(const float* x, const float* y, int n, float p) {
+  if (p == 2.0f) return squared_error(x, y, n);
+  if (!(p > 0.0f && p <= f4::kMaxFastPower)) return lp_error(x, y, n, p);
+  F4 acc = splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) acc += f4::abs_pow(f4::load(x + i) - f4::load(y + i), p);
+  double e = f4::sum(acc);
+  for (; i < n; ++i) e += std::pow(std::fabs(double(x[i]) - double(y[i])), double(p));
+  return e;
+}
+
+bool closer_in_lp(const float* x, const float* a, const float* b, int n, float p) {
+  if (p == 2.0f) return squared_error(x, a, n) < squared_error(x, b, n);
+  // The fast sums are within ~2e-6 of the exact ones; only a near tie needs pow.
+  constexpr double kMargin = 1e-5;
+  const double ea = lp_error_fast(x, a, n, p), eb = lp_error_fast(x, b, n, p);
+  if (ea < eb * (1.0 - kMargin)) return true;
+  if (ea > eb * (1.0 + kMargin)) return false;
+  return lp_error(x, a, n, p) < lp_error(x, b, n, p);
+}
+
+float search_symmetric_scale(const float* x, int n, int qmin, int qmax, const QuantOptions& options,
+                             StoreFn store) {
+  if (!(qmin <= 0 && qmax > 0))
+    throw std::invalid_argument("search_symmetric_scale: need qmin <= 0 < qmax");
+  const UniformGrid grid{float(qmin), float(qmax)};
+  const Side both[2] = {{float(qmax), qmax}, {float(qmin), -qmin}};
+  const bool symmetric = -qmin == qmax;
+  return search_scale(x, n, grid, both, qmin == 0 || symmetric ? 1 : 2, symmetric, options, store);
+}
+
+float search_codebook_scale(const float* x, int n, std::span<const float> levels,
+                            const QuantOptions& options, StoreFn store) {
+  if (levels.size() < 2 || levels.size() > size_t(CodebookGrid::kMaxLevels) ||
+      !(levels.front() < 0.0f && levels.back() > 0.0f))
+    throw std::invalid_argument("search_codebook_scale: need 2..64 sorted levels spanning zero");
+  const CodebookGrid grid(levels);
+  const int negative = static_cast<int>(std::count_if(levels.begin(), levels.end(), [](float v) { return v < 0; }));
+  const int positive = static_cast<int>(std::count_if(levels.begin(), levels.end(), [](float v) { return v > 0; }));
+  const Side both[2] = {{levels.back(), positive}, {levels.front(), negative}};
+  const bool symmetric = levels.front() == -levels.back();
+  return search_scale(x, n, grid, both, symmetric ? 1 : 2, symmetric, options, store);
+}
+
+int nearest_codebook_index(std::span<const float> levels, float v) {
+  int index = 0;
+  for (size_t k = 0; k + 1 < levels.size(); ++k)
+    if (v >= 0.5f * (levels[k] + levels[k + 1])) index = int(k) + 1;
+  return index;
+}
+
+AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOptions& options,
+                                 StoreFn store) {
+  if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("search_affine_range: need 1..256 weights");
+  F4 lane_min = splat(x[0]), lane_max = splat(x[0]);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    lane_min = f4::min(lane_min, f4::load(x + i));
+    lane_max = f4::max(lane_max, f4::load(x + i));
+  }
+  float min = std::min(std::min(lane_min[0], lane_min[1]), std::min(lane_min[2], lane_min[3]));
+  float max = std::max(std::max(lane_max[0], lane_max[1]), std::max(lane_max[2], lane_max[3]));
+  for (; i < n; ++i) {
+    min = std::min(min, x[i]);
+    max = std::max(max, x[i]);
+  }
+  if (!(max > min)) return {0.0f, keep(store, min)};
+
+  float u[kMaxBlockElements];
+  for (int j = 0; j < n; ++j) u[j] = x[j] - min;
+  const double su = accumulate<1>(u, n, [](F4 v, F4, int, Sums<1>& acc) { acc[0] += v; })[0];
+  const float range = max - min;
+  const float fq = float(qmax);
+
+  // For fixed codes, the least-squares fit removes (n squ - sq su)^2 / (n det) of the
+  // error (det = n sqq - sq^2); candidates are ranked on that by cross-multiplying.
+  const int count = std::max(1, options.search_candidates);
+  AffineSums best;
+  double best_num = 0.0, best_det = 0.0;
+  RangeCuts cut(count, qmax);
+  for (int k = 0; k < count; ++k, cut.next()) {
+    const float lo = cut.bottom() * range, hi = range * (1.0f - cut.top());
+    if (!(hi > lo)) continue;
+    const float id = fq / (hi - lo);
+    if (!std::isfinite(id)) continue;
+    const AffineSums s = affine_pass(u, n, fq, lo, id);
+    const double det = n * s.sqq - s.sq * s.sq;
+    const double slope = n * s.squ - s.sq * su;  // > 0: the fitted step is positive
+    if (!(det > 0.0 && slope > 0.0)) continue;
+    const double num = slope * slope;
+    if (best_det == 0.0 || num * best_det > best_num * det) {
+      best = s;
+      best_num = num;
+      best_det = det;
+    }
+  }
+  AffineParams p{range / fq, min};
+  const AffineFit fit = affine_fit(best, n, su);
+  if (best_det > 0.0 && fit.ok) p = {static_cast<float>(fit.d), static_cast<float>(fit.m + double(min))};
+  p = {keep(store, p.d), keep(store, p.m)};
+
+  // Lloyd steps on the stored values, in x's own coordinates.
+  double err = affine_grid_error(x, n, qmax, p);
+  for (int step = 0; step < kLloydSteps && p.d > 0.0f; ++step) {
+    const float offset = p.m - min;
+    const AffineFit f = affine_fit(affine_pass(u, n, fq, offset, finite_inverse(p.d)), n, su);
+    if (!f.ok) break;
+    const AffineParams next{keep(store, static_cast<float>(f.d)),
+                            keep(store, static_cast<float>(f.m + double(min)))};
+    if (next.d == p.d && next.m == p.m) break;
+    const double next_err = affine_grid_error(x, n, qmax, next);
+    if (!(next_err < err)) break;
+    p = next;
+    err = next_err;
+  }
+  return p;
+}
+
+double symmetric_grid_error(const float* x, int n, int qmin, int qmax, float d) {
+  return symmetric_pass(x, n, UniformGrid{float(qmin), float(qmax)}, d).err;
+}
+
+double affine_grid_error(const float* x, int n, int qmax, AffineParams p, float lp) {
+  if (lp != 2.0f) {
+    float y[kMaxBlockElements];
+    if (n > kMaxBlockElements) throw std::invalid_argument("affine_grid_error: block longer than 256");
+    affine_grid_decode(x, n, qmax, p, y);
+    return lp_error(x, y, n, lp);
+  }
+  if (!(p.d > 0.0f) || finite_inverse(p.d) == 0.0f) {  // every code 0
+    double e = 0.0;
+    for (int i = 0; i < n; ++i) e += (double(x[i]) - p.m) * (double(x[i]) - p.m);
+    return e;
+  }
+  const F4 vid = splat(finite_inverse(p.d)), vd = splat(p.d), vm = splat(p.m), zero = splat(0.0f),
+           top = splat(float(qmax));
+  const auto sums = accumulate<1>(x, n, [&](F4 v, F4 w, int, Sums<1>& acc) {
+    const F4 q = f4::round(f4::clamp((v - vm) * vid, zero, top));
+    const F4 r = (v - (q * vd + vm)) * w;
+    acc[0] += r * r;
+  });
+  return std::isfinite(sums[0]) ? sums[0] : kInf;
+}
+
+void symmetric_grid_codes(const float* x, int n, int qmin, int qmax, float d, int* q) {
+  const UniformGrid grid{float(qmin), float(qmax)};
+  const float id = finite_inverse(d);
+  for (int i = 0; i < n; ++i) q[i] = static_cast<int>(grid.nearest(x[i] * id));
+}
+
+void affine_grid_codes(const float* x, int n, int qmax, AffineParams p, int* q) {
+  const float id = p.d > 0.0f ? finite_inverse(p.d) : 0.0f, fq = float(qmax);
+  for (int i = 0; i < n; ++i) q[i] = static_cast<int>(f4::round(clamp_to((x[i] - p.m) * id, 0.0f, fq)));
+}
+
+AffineParams search_affine_then_hqq(const float* x, int n, int qmax, const QuantOptions& options,
+                                    StoreFn store) {
+  const AffineParams searched = search_affine_range(x, n, qmax, options, store);
+  AffineParams refined = hqq_refine_zero(x, n, qmax, searched, options);
+  refined.m = keep(store, refined.m);
+  return affine_grid_error(x, n, qmax, refined) < affine_grid_error(x, n, qmax, searched) ? refined
+                                                                                         : searched;
+}
+
+AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOptions& options,
+                              StoreFn store) {
+  if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("hqq_from_min_max: need 1..256 weights");
+  const auto [min, max] = std::minmax_element(x, x + n);
+  const AffineParams start{keep(store, (*max - *min) / float(qmax)), keep(store, *min)};
+  AffineParams refined = hqq_refine_zero(x, n, qmax, start, options);
+  refined.m = keep(store, refined.m);
+  if (refined.m == start.m) return start;
+  float from_start[kMaxBlockElements], from_refined[kMaxBlockElements];
+  affine_grid_decode(x, n, qmax, start, from_start);
+  affine_grid_decode(x, n, qmax, refined, from_refined);
+  return closer_in_lp(x, from_refined, from_start, n, options.lp_norm) ? refined : start;
+}
+
+void affine_grid_decode(const float* x, int n, int qmax, AffineParams p, float* y) {
+  const float id = p.d > 0.0f ? finite_inverse(p.d) : 0.0f, fq = float(qmax);
+  for (int i = 0; i < n; ++i) y[i] = f4::round(clamp_to((x[i] - p.m) * id, 0.0f, fq)) * p.d + p.m;
+}
+
+void write_closer_than_reference(const float* x, int n, const std::byte* candidate,
+                                 size_t block_bytes, FromFloatFn reference, ToFloatFn decode,
+                                 float p, std::byte* dst) {
+  if (n <= 0 || n > kMaxBlockElements || block_bytes > kMaxBlockBytes)
+    throw std::invalid_argument("write_closer_than_reference: block too large");
+  std::array<std::byte, kMaxBlockBytes> ref;
+  float from_candidate[kMaxBlockElements], from_ref[kMaxBlockElements];
+  reference(x, ref.data(), n);
+  decode(candidate, from_candidate, n);
+  decode(ref.data(), from_ref, n);
+  auto finite = [n](const float* y) { return std::all_of(y, y + n, [](float v) { return std::isfinite(v); }); };
+  const bool take = finite(from_candidate) && (!finite(from_ref) || closer_in_lp(x, from_candidate, from_ref, n, p));
+  std::memcpy(dst, take ? candidate : ref.data(), block_bytes);
+}
+
+int64_t whole_blocks(int64_t n, int64_t block_size, const char* format) {
+  if (n < 0 || n % block_size != 0)
+    throw std::invalid_argument(std::string(format) + ": " + std::to_string(n) +
+                                " weights is not a whole number of " + std::to_string(block_size) +
+                                "-weight blocks");
+  return n / block_size;
+}
+
+}  // namespace lowbit::quant

@@ -1,0 +1,106 @@
+// Format-independent per-block searches behind Method::Search, and the helpers every
+// optimising method shares (error measures, "keep whichever decodes closer").
+//
+// Each search takes one block x[0..n) and returns the parameters to store. A format
+// that stores its scale in reduced precision passes `store` (e.g. stored_as_fp16): the
+// searches then round every finalist through it and pick the codes for the *rounded*
+// value, so what they compare is what will decode. With store = nullptr the parameters
+// stay float (a caller that quantizes them further itself, like the K-quants).
+//
+// All three searches work the same way:
+//   1. ~options.search_candidates candidate scales (or ranges) are tried; for each, the
+//      codes are chosen by rounding and the scale (and offset) refitted by least
+//      squares for those codes; the candidates are ranked by that refitted L2 error.
+//   2. The winner is rounded through `store`, its codes re-picked, and a few
+//      Lloyd steps (refit -> round -> re-pick codes) are taken while the L2 error
+//      falls. Each step can only lower the error before rounding, so they settle fast.
+// The searches themselves allocate nothing and do no per-element pow or libm rounding.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "lowbit/formats/registry.h"
+#include "lowbit/quant/hqq.h"
+
+namespace lowbit::quant {
+
+// How a format stores a scale or offset: returns the value that will decode.
+using StoreFn = float (*)(float);
+float stored_as_fp16(float v);  // fp16 round trip (Inf above 65504, like the format)
+
+// sum (x - y)^2 and sum |x - y|^p over n elements, accumulated in double.
+double squared_error(const float* x, const float* y, int n);
+double lp_error(const float* x, const float* y, int n, float p);
+// lp_error through a polynomial pow (f4::abs_pow) for 0 < p <= 1.5: within ~2e-6
+// relative of lp_error and many times faster; exact lp_error for other p.
+double lp_error_fast(const float* x, const float* y, int n, float p);
+// Whether x is strictly closer to a than to b in sum |x - y|^p -- decided on the fast
+// sums, and on the exact ones when those are within 1e-5 of each other.
+bool closer_in_lp(const float* x, const float* a, const float* b, int n, float p);
+
+// Symmetric uniform grid: x ≈ d * q with integer q in [qmin, qmax], qmin <= 0 < qmax
+// (Q4_0: -8..7, Q8_0: -127..127, ternary: -1..1). When |qmin| != qmax both ways of
+// putting the block's extreme on an end of the grid are tried (ggml's Q4_0 always maps
+// it onto -8). Candidate steps are spread geometrically from amax/L (no clipping,
+// ggml's choice) down to max(mean|x|, amax * (1 - 2/(L+1))) / L, L = the grid end the
+// extreme lands on: the fewer the levels, the more clipping can pay. For the ternary
+// grid that interval is [mean|x|, max|x|], BitNet's absmean and ggml's absmax.
+// Returns d (rounded through store), 0 for an all-zero block.
+float search_symmetric_scale(const float* x, int n, int qmin, int qmax, const QuantOptions& options,
+                             StoreFn store = nullptr);
+
+// The same over a non-uniform codebook: x ≈ d * levels[k], levels sorted ascending with
+// levels.front() < 0 < levels.back() and at most 64 entries (IQ4_NL's 16 levels). The
+// extreme is tried on levels.front() and on levels.back(); L in the clipping floor is
+// the number of levels on that side of zero.
+float search_codebook_scale(const float* x, int n, std::span<const float> levels,
+                            const QuantOptions& options, StoreFn store = nullptr);
+
+// Index of the level nearest to v in a sorted codebook (ties go to the upper level).
+int nearest_codebook_index(std::span<const float> levels, float v);
+
+// Affine grid: x ≈ d * q + m, q in [0, qmax]. Candidates are sub-ranges [lo, hi] of
+// [min x, max x] (the full range is ggml's choice): the codes are picked on the
+// candidate's grid, then (d, m) refitted by least squares. Returns d > 0 (rounded
+// through store) or, for a constant block, d = 0 and m = that constant. n <= 256.
+AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOptions& options,
+                                 StoreFn store = nullptr);
+
+// The error of the best codes for a fixed symmetric d / affine p (codes by rounding,
+// clamped to the grid), i.e. of what a block encoded with those parameters decodes to:
+// squared L2, or sum |x - x̂|^lp.
+double symmetric_grid_error(const float* x, int n, int qmin, int qmax, float d);
+double affine_grid_error(const float* x, int n, int qmax, AffineParams p, float lp = 2.0f);
+// Those codes: q[i] in [qmin, qmax] (all 0 when d = 0), and in [0, qmax].
+void symmetric_grid_codes(const float* x, int n, int qmin, int qmax, float d, int* q);
+void affine_grid_codes(const float* x, int n, int qmax, AffineParams p, int* q);
+// What those codes decode to: y[i] = q[i] * d + m.
+void affine_grid_decode(const float* x, int n, int qmax, AffineParams p, float* y);
+
+// Method::Search of an affine format: search_affine_range, then one HQQ zero-point
+// refinement of its result (the new m stored too); whichever has the lower L2 error.
+AffineParams search_affine_then_hqq(const float* x, int n, int qmax, const QuantOptions& options,
+                                    StoreFn store = nullptr);
+
+// Method::Hqq of an affine format: ggml's (d, m) = ((max - min) / qmax, min) as
+// stored, with m moved by hqq_refine_zero and stored again -- if that lowers the
+// lp error (p = options.lp_norm) of what decodes.
+AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOptions& options,
+                              StoreFn store = nullptr);  // n <= 256
+
+// The last step of every method: `candidate` is one encoded block of x; the format's
+// reference quantizer encodes x too, both are decoded, and whichever lies closer to x
+// under sum |x - x̂|^p (p = 2: L2) is written to dst -- the reference on ties and
+// whenever the candidate decodes to something non-finite. This is what makes every
+// method never worse than rtn on its own objective, block by block. n <= 256.
+void write_closer_than_reference(const float* x, int n, const std::byte* candidate,
+                                 size_t block_bytes, FromFloatFn reference, ToFloatFn decode,
+                                 float p, std::byte* dst);
+
+// Number of blocks in n weights; throws std::invalid_argument when n is negative or
+// not a whole number of blocks.
+int64_t whole_blocks(int64_t n, int64_t block_size, const char* format);
+
+}  // namespace lowbit::quant

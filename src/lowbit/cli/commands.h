@@ -10,5 +10,6 @@ int run(int argc, char** argv);
 void add_inspect(CLI::App& app);
 void add_convert(CLI::App& app);
 void add_quantize(CLI::App& app);
+void add_qerror(CLI::App& app);
 
 }  // namespace lowbit::cli

@@ -13,6 +13,7 @@ int run(int argc, char** argv) {
   add_inspect(app);
   add_convert(app);
   add_quantize(app);
+  add_qerror(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/quant/search.h"
+#include "lowbit/quant/ternary.h"
 
 namespace lowbit {
 namespace {
@@ -52,30 +53,6 @@ BlockTQ1_0 encode_with_scale(const float* x, float d) {
     block.qh[j] = fraction_byte(static_cast<uint8_t>(code * 3));  // fifth trit: 0
   }
   return block;
-}
-
-// BitNet's gamma: mean |x| over the block (0 for an all-zero block).
-float absmean_scale(const float* x, int n, const QuantOptions&, quant::StoreFn store) {
-  double sum = 0.0;
-  for (int i = 0; i < n; ++i) sum += std::fabs(x[i]);
-  return store(static_cast<float>(sum / n));
-}
-
-float searched_scale(const float* x, int n, const QuantOptions& options, quant::StoreFn store) {
-  return quant::search_symmetric_scale(x, n, -1, 1, options, store);
-}
-
-using ScaleFn = float (*)(const float*, int, const QuantOptions&, quant::StoreFn);
-
-void quantize_with(ScaleFn choose, const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  const int64_t blocks = quant::whole_blocks(n, kTQ1_0BlockSize, "TQ1_0");
-  for (int64_t b = 0; b < blocks; ++b) {
-    const float* x = src + b * kTQ1_0BlockSize;
-    const BlockTQ1_0 block = encode_with_scale(x, choose(x, int{kTQ1_0BlockSize}, options, quant::stored_as_fp16));
-    quant::write_closer_than_reference(x, int{kTQ1_0BlockSize}, reinterpret_cast<const std::byte*>(&block),
-                                       sizeof block, quantize_row_tq1_0_ref, dequantize_row_tq1_0, 2.0f,
-                                       dst + b * int64_t(sizeof block));
-  }
 }
 
 }  // namespace
@@ -128,12 +105,22 @@ void quantize_row_tq1_0_ref(const float* src, std::byte* dst, int64_t n) {
   }
 }
 
+namespace {
+
+void quantize_ternary_blocks(quant::TernaryScaleFn choose, const float* src, std::byte* dst, int64_t n,
+                             const QuantOptions& options) {
+  quant::quantize_ternary_blocks<BlockTQ1_0, kTQ1_0BlockSize, encode_with_scale, quantize_row_tq1_0_ref,
+                                 dequantize_row_tq1_0>(choose, src, dst, n, options, "TQ1_0");
+}
+
+}  // namespace
+
 void quantize_row_tq1_0_absmean(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_with(absmean_scale, src, dst, n, options);
+  quantize_ternary_blocks(quant::absmean_scale, src, dst, n, options);
 }
 
 void quantize_row_tq1_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_with(searched_scale, src, dst, n, options);
+  quantize_ternary_blocks(quant::searched_ternary_scale, src, dst, n, options);
 }
 
 }  // namespace lowbit

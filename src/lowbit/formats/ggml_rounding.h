@@ -37,4 +37,17 @@ inline int64_t lround_half_away(float v) {
   return static_cast<int64_t>(std::round(v));
 }
 
+// The element of largest magnitude, with its sign (the first one on ties; 0 for an
+// all-zero block), as ggml's symmetric quantizers scan for it: its sign decides which
+// end of the code range it maps to.
+inline float signed_absmax(const float* x, int n) {
+  float amax = 0.0f, max = 0.0f;
+  for (int j = 0; j < n; ++j)
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  return max;
+}
+
 }  // namespace lowbit::ggml_rounding

@@ -44,15 +44,7 @@ void dequantize_row_q4_0(const std::byte* src, float* dst, int64_t n) {
 void quantize_row_q4_0_ref(const float* src, std::byte* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ4_0BlockSize; ++b) {
     const float* x = src + b * kQ4_0BlockSize;
-    // The signed value of largest magnitude: its sign decides which end gets code 0.
-    float amax = 0.0f;
-    float max = 0.0f;
-    for (int j = 0; j < 32; ++j) {
-      if (amax < std::fabs(x[j])) {
-        amax = std::fabs(x[j]);
-        max = x[j];
-      }
-    }
+    const float max = ggml_rounding::signed_absmax(x, 32);
     const float d = max / -8.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
 

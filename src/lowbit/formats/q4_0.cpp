@@ -7,6 +7,7 @@
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/quant/search.h"
+#include "lowbit/core/multiversion.h"
 
 namespace lowbit {
 namespace {
@@ -28,7 +29,7 @@ BlockQ4_0 encode_with_scale(const float* x, float d) {
 
 }  // namespace
 
-void dequantize_row_q4_0(const std::byte* src, float* dst, int64_t n) {
+LOWBIT_MULTIVERSION void dequantize_row_q4_0(const std::byte* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ4_0BlockSize; ++b) {
     BlockQ4_0 block;
     std::memcpy(&block, src + b * int64_t(sizeof block), sizeof block);
@@ -41,7 +42,7 @@ void dequantize_row_q4_0(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
-void quantize_row_q4_0_ref(const float* src, std::byte* dst, int64_t n) {
+LOWBIT_MULTIVERSION void quantize_row_q4_0_ref(const float* src, std::byte* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ4_0BlockSize; ++b) {
     const float* x = src + b * kQ4_0BlockSize;
     const float max = ggml_rounding::signed_absmax(x, 32);

@@ -6,6 +6,7 @@
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/quant/search.h"
+#include "lowbit/core/multiversion.h"
 
 namespace lowbit {
 namespace {
@@ -43,7 +44,7 @@ void quantize_with(ParamsFn choose, float objective_power, const float* src, std
 
 }  // namespace
 
-void dequantize_row_q5_1(const std::byte* src, float* dst, int64_t n) {
+LOWBIT_MULTIVERSION void dequantize_row_q5_1(const std::byte* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ5_1BlockSize; ++b) {
     BlockQ5_1 block;
     std::memcpy(&block, src + b * int64_t(sizeof block), sizeof block);
@@ -61,7 +62,7 @@ void dequantize_row_q5_1(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
-void quantize_row_q5_1_ref(const float* src, std::byte* dst, int64_t n) {
+LOWBIT_MULTIVERSION void quantize_row_q5_1_ref(const float* src, std::byte* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ5_1BlockSize; ++b) {
     const float* x = src + b * kQ5_1BlockSize;
     float min = FLT_MAX;

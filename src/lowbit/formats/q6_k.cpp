@@ -7,6 +7,7 @@
 #include "lowbit/formats/kquant_search.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/quant/kquant_methods.h"
+#include "lowbit/core/multiversion.h"
 
 namespace lowbit {
 
@@ -48,7 +49,7 @@ void dequantize_row_q6_K(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
-void quantize_row_q6_K_ref(const float* src, std::byte* dst, int64_t n) {
+LOWBIT_MULTIVERSION void quantize_row_q6_K_ref(const float* src, std::byte* dst, int64_t n) {
   const int64_t nb = kquant::super_block_count(n, "Q6_K");
   constexpr int kSub = 16;
   constexpr int kCount = kSuperBlock / kSub;

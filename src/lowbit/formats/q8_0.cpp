@@ -6,6 +6,7 @@
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/quant/search.h"
+#include "lowbit/core/multiversion.h"
 
 namespace lowbit {
 namespace {
@@ -22,7 +23,7 @@ BlockQ8_0 encode_with_scale(const float* x, float d) {
 
 }  // namespace
 
-void dequantize_row_q8_0(const std::byte* src, float* dst, int64_t n) {
+LOWBIT_MULTIVERSION void dequantize_row_q8_0(const std::byte* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
     BlockQ8_0 block;
     std::memcpy(&block, src + b * int64_t(sizeof block), sizeof block);
@@ -32,7 +33,7 @@ void dequantize_row_q8_0(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
-void quantize_row_q8_0_ref(const float* src, std::byte* dst, int64_t n) {
+LOWBIT_MULTIVERSION void quantize_row_q8_0_ref(const float* src, std::byte* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
     const float* x = src + b * kQ8_0BlockSize;
     float amax = 0.0f;

@@ -7,6 +7,7 @@
 #include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/quant/search.h"
 #include "lowbit/quant/ternary.h"
+#include "lowbit/core/multiversion.h"
 
 namespace lowbit {
 namespace {
@@ -73,7 +74,7 @@ void dequantize_row_tq1_0(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
-void quantize_row_tq1_0_ref(const float* src, std::byte* dst, int64_t n) {
+LOWBIT_MULTIVERSION void quantize_row_tq1_0_ref(const float* src, std::byte* dst, int64_t n) {
   for (int64_t b = 0; b < n / kTQ1_0BlockSize; ++b) {
     const float* x = src + b * kTQ1_0BlockSize;
     float amax = 0.0f;

@@ -18,12 +18,6 @@ struct InspectArgs {
   bool all_metadata = false;
 };
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t k = 0; k < shape.size(); ++k) s += (k ? ", " : "") + std::to_string(shape[k]);
-  return s + "]";
-}
-
 std::vector<std::pair<std::string, std::string>> metadata_summary(const std::string& path,
                                                                   size_t max_items) {
   std::vector<std::pair<std::string, std::string>> out;

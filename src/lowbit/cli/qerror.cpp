@@ -25,12 +25,6 @@ struct QErrorArgs {
   int threads = 0;
 };
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s;
-  for (size_t k = 0; k < shape.size(); ++k) (s += k ? "x" : "") += std::to_string(shape[k]);
-  return s;
-}
-
 std::string type_name(DType t) { return std::string(traits(t).name); }
 std::string method_string(Method m) { return std::string(method_name(m)); }
 
@@ -145,7 +139,7 @@ std::string to_csv(const QErrorReport& report, double p) {
   std::string out = "tensor,shape,source_type,format,method,bits_per_weight,weights,rel_l2,max_abs_err,lp_err,snr_db,note\n";
   for (const auto& t : report.tensors)
     for (size_t c = 0; c < report.choices.size(); ++c)
-      out += csv_row(t.name, shape_string(t.shape), type_name(t.source_type), report.choices[c], t.results[c], p);
+      out += csv_row(t.name, shape_string(t.shape, true), type_name(t.source_type), report.choices[c], t.results[c], p);
   for (size_t c = 0; c < report.choices.size(); ++c) {
     ChoiceResult total{report.totals[c], report.tensors_measured[c] ? "" : "no tensor fits"};
     out += csv_row("TOTAL", "", "", report.choices[c], total, p);
@@ -230,7 +224,7 @@ void qerror(const QErrorArgs& args) {
   print_header();
   const auto start = std::chrono::steady_clock::now();
   const QErrorReport report = measure_model(model, request, [&](const TensorErrors& t) {
-    const std::string shape = shape_string(t.shape);
+    const std::string shape = shape_string(t.shape, true);
     for (size_t c = 0; c < request.choices.size(); ++c)
       print_result(t.name, shape, request.choices[c], t.results[c], request.p);
     std::fflush(stdout);

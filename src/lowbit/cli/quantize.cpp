@@ -35,20 +35,11 @@ DType parse_type(const std::string& name, const char* flag) {
   return t->type;
 }
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s;
-  for (size_t k = 0; k < shape.size(); ++k) {
-    if (k) s += 'x';
-    s += std::to_string(shape[k]);
-  }
-  return s;
-}
-
 void print_plan(const std::vector<TensorPlan>& plans) {
   std::printf("  %-36s %-14s %-6s -> %-7s %-8s %s\n", "tensor", "shape", "from", "to", "method", "note");
   for (const auto& p : plans)
     std::printf("  %-36s %-14s %-6s -> %-7s %-8s %s\n", p.tensor->name.c_str(),
-                shape_string(p.tensor->shape).c_str(), std::string(traits(p.tensor->type).name).c_str(),
+                shape_string(p.tensor->shape, true).c_str(), std::string(traits(p.tensor->type).name).c_str(),
                 std::string(traits(p.type).name).c_str(), std::string(method_name(p.method)).c_str(),
                 p.note.c_str());
 }

@@ -50,12 +50,6 @@ CheckpointPaths locate(const std::string& path) {
   return p;
 }
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 struct ExpectedShape {
   std::vector<int64_t> shape;
   const char* meaning;  // which config.json fields the dimensions come from

@@ -41,6 +41,17 @@ struct Tensor {
   int64_t cols() const { return shape.empty() ? 1 : shape.back(); }
 };
 
+// A shape for messages and tables: "[512, 64]", or "512x64" when compact.
+inline std::string shape_string(const std::vector<int64_t>& shape, bool compact = false) {
+  std::string s = compact ? "" : "[";
+  for (size_t k = 0; k < shape.size(); ++k) {
+    if (k) s += compact ? "x" : ", ";
+    s += std::to_string(shape[k]);
+  }
+  if (!compact) s += ']';
+  return s;
+}
+
 struct RopeScaling {
   std::string type;                   // "" (none), "linear", "yarn", "llama3", "dynamic"...
   double factor = 1.0;

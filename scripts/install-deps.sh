@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs everything lowbit needs to build and test on Debian 12: the compilers and
 # libraries from Debian's packages, and the Python oracle (llama.cpp's `gguf` package)
-# from PyPI into the `python3` first on PATH. Safe to run again.
+# from PyPI into the `python3` first on PATH. PyTorch comes from Debian and serves
+# Debian's /usr/bin/python3 (the forward-pass reference tests). Safe to run again.
 set -euo pipefail
 
 packages=(
   cmake make g++ clang libclang-rt-14-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libhwy-dev libomp-dev
-  python3 python3-pip
+  libicu-dev python3 python3-pip
+  python3-torch python3-numpy
 )
 missing=()
 for p in "${packages[@]}"; do

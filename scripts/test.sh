@@ -7,5 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
 export LOWBIT_SHARED="${LOWBIT_SHARED:-$(cd .. && pwd)/shared}"
+bash scripts/get-models.sh
+export LOWBIT_MODELS="${LOWBIT_MODELS:-$PWD/.models}"
 ctest --test-dir build --output-on-failure -j"$(nproc)"
 bash scripts/fuzz.sh "${LOWBIT_FUZZ_SECONDS:-45}"

@@ -34,6 +34,12 @@ class MetadataReader {
     if (!v->as_string()) fail(key, "expected a string, got " + v->to_display());
     return *v->as_string();
   }
+  std::optional<bool> boolean(const std::string& key) const {
+    const Value* v = f_.find(key);
+    if (v == nullptr) return std::nullopt;
+    if (v->type != ValueType::BOOL) fail(key, "expected a bool, got " + v->to_display());
+    return v->b;
+  }
   const Value* array(const std::string& key, ValueType elem) const {
     const Value* v = f_.find(key);
     if (v == nullptr) return nullptr;
@@ -99,6 +105,10 @@ void read_vocab(const MetadataReader& m, Model& model) {
   }
   if (const Value* mg = m.array("tokenizer.ggml.merges", ValueType::STRING))
     for (const auto& x : mg->items) v.merges.push_back(x.str);
+  v.pre = m.string("tokenizer.ggml.pre").value_or("");
+  // llama.cpp's defaults: SentencePiece vocabularies add BOS and a space prefix, BPE ones do not.
+  v.add_bos = m.boolean("tokenizer.ggml.add_bos_token").value_or(v.model != "gpt2");
+  v.add_space_prefix = m.boolean("tokenizer.ggml.add_space_prefix").value_or(v.model == "llama");
   auto id = [&](const char* key) -> int32_t {
     auto x = m.uint(key);
     if (!x || *x >= v.tokens.size()) return -1;
@@ -222,6 +232,7 @@ std::vector<gguf::KeyValue> gguf_metadata_for(const Model& model, DType weight_t
     if (v.eos_id >= 0) put("tokenizer.ggml.eos_token_id", u32(v.eos_id));
     if (v.unk_id >= 0) put("tokenizer.ggml.unknown_token_id", u32(v.unk_id));
     if (v.pad_id >= 0) put("tokenizer.ggml.padding_token_id", u32(v.pad_id));
+    if (!v.pre.empty()) put("tokenizer.ggml.pre", Value::string(v.pre));
   }
   for (const auto& w : model.warnings) put("lowbit.warning." + std::to_string(kv.size()), Value::string(w));
   return kv;

@@ -5,14 +5,12 @@
 
 #include <cstdint>
 
+#include "lowbit/formats/q8_0.h"
+
 namespace lowbit {
 
-// Q8_0: x ≈ d * qs[i]; d = max|x| / 127 stored as fp16. Pairs with Q4_0, Q5_0, Q8_0, IQ4_NL.
-struct BlockQ8_0 {
-  uint16_t d;      // fp16
-  int8_t qs[32];
-};
-static_assert(sizeof(BlockQ8_0) == 34);
+// Q8_0 (formats/q8_0.h, also a weight format): x ≈ d * qs[i], d = max|x| / 127 as fp16.
+// Pairs with Q4_0, Q5_0, Q8_0, IQ4_NL.
 
 // Q8_1: as Q8_0 plus s = d * sum(qs) (fp16), which lets a weight format's min term be
 // applied once per block. Pairs with Q4_1 and Q5_1.

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "lowbit/formats/dtype.h"
 
@@ -21,11 +22,12 @@ struct KernelTraits {
   DType type;            // weight format
   DType act_type;        // activation format (= the registry's vec_dot_type)
   VecDotFn dot_ref;      // plain scalar code: the specification
-  VecDotFn dot;          // SIMD with runtime dispatch (equals dot_ref where none exists)
+  VecDotFn dot;          // SIMD with runtime dispatch (equals dot_ref where none exists yet)
 };
 
 // nullptr where a format has no kernel (matmul then dequantizes row by row).
 const KernelTraits* find_kernel(DType weight_type);
+std::span<const KernelTraits> all_kernels();
 // Activation packing for act_type; bytes needed for n activations of act_type.
 ActQuantizeFn activation_quantizer(DType act_type);
 size_t activation_bytes(DType act_type, int64_t n);

@@ -1,11 +1,67 @@
 #include "lowbit/kernels/matmul.h"
 
-namespace lowbit {
+#include <vector>
 
-// The reference path until the SIMD kernels land (kernels helper replaces this file).
-void matmul(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::span<float> y,
-            ThreadPool* /*pool*/) {
-  matmul_reference(w, x, n_tokens, y);
+#include "lowbit/core/thread_pool.h"
+#include "lowbit/formats/registry.h"
+#include "lowbit/kernels/dot_simd.h"
+#include "lowbit/kernels/kernel_traits.h"
+
+namespace lowbit {
+namespace {
+
+// Splits rows over the pool (or runs inline without one).
+template <typename Fn>
+void for_rows(ThreadPool* pool, int64_t rows, Fn&& fn) {
+  if (pool == nullptr) {
+    fn(int64_t{0}, rows);
+  } else {
+    pool->run(rows, fn);
+  }
+}
+
+}  // namespace
+
+void matmul(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::span<float> y, ThreadPool* pool) {
+  check_matmul_args(w, x, n_tokens, y);
+  const int64_t rows = w.rows(), cols = w.cols();
+  const TypeTraits& tt = traits(w.type);
+  const size_t stride = size_t(cols / tt.block_size) * tt.block_bytes;
+  const std::byte* weights = w.data.data();
+  const KernelTraits* kernel = find_kernel(w.type);
+
+  if (kernel == nullptr) {
+    // No kernel for this format: decode one row at a time into a per-thread buffer.
+    if (tt.to_float == nullptr) throw std::invalid_argument("matmul: no decoder for " + w.name);
+    for_rows(pool, rows, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<float> row;
+      row.resize(size_t(cols));
+      const auto* row_bytes = reinterpret_cast<const std::byte*>(row.data());
+      for (int64_t r = begin; r < end; ++r) {
+        tt.to_float(weights + size_t(r) * stride, row.data(), cols);
+        for (int64_t t = 0; t < n_tokens; ++t)
+          y[size_t(t * rows + r)] =
+              dot_simd::f32(cols, row_bytes, reinterpret_cast<const std::byte*>(x.data() + t * cols));
+      }
+    });
+    return;
+  }
+
+  // Pack each token's activations once; every row's dot product then reads them.
+  thread_local std::vector<std::byte> packed;
+  const size_t act_bytes = activation_bytes(kernel->act_type, cols);
+  packed.resize(act_bytes * size_t(n_tokens));
+  const ActQuantizeFn pack = activation_quantizer(kernel->act_type);
+  for (int64_t t = 0; t < n_tokens; ++t) pack(x.data() + t * cols, packed.data() + size_t(t) * act_bytes, cols);
+  const std::byte* acts = packed.data();
+  const VecDotFn dot = kernel->dot;
+  // Rows outer, tokens inner: each weight row is read from memory once per batch.
+  for_rows(pool, rows, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const std::byte* row = weights + size_t(r) * stride;
+      for (int64_t t = 0; t < n_tokens; ++t) y[size_t(t * rows + r)] = dot(cols, row, acts + size_t(t) * act_bytes);
+    }
+  });
 }
 
 }  // namespace lowbit

@@ -28,6 +28,10 @@ void matmul(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::sp
 void matmul_reference(const Tensor& w, std::span<const float> x, int64_t n_tokens,
                       std::span<float> y);
 
+// Throws std::invalid_argument naming the tensor unless x holds n_tokens × cols and y
+// n_tokens × rows floats.
+void check_matmul_args(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::span<float> y);
+
 // Dequantizes row `row` of w (cols floats) into dst, e.g. an embedding lookup.
 void dequantize_row(const Tensor& w, int64_t row, std::span<float> dst);
 

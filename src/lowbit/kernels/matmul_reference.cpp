@@ -6,9 +6,7 @@
 #include "lowbit/kernels/matmul.h"
 
 namespace lowbit {
-namespace {
-
-void check_shapes(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::span<float> y) {
+void check_matmul_args(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::span<float> y) {
   if (n_tokens < 0 || x.size() != size_t(n_tokens * w.cols()) || y.size() != size_t(n_tokens * w.rows())) {
     std::string msg = "matmul: ";
     msg += w.name;
@@ -25,8 +23,6 @@ void check_shapes(const Tensor& w, std::span<const float> x, int64_t n_tokens, s
   }
 }
 
-}  // namespace
-
 void dequantize_row(const Tensor& w, int64_t row, std::span<float> dst) {
   const TypeTraits& tt = traits(w.type);
   const int64_t cols = w.cols();
@@ -37,7 +33,7 @@ void dequantize_row(const Tensor& w, int64_t row, std::span<float> dst) {
 }
 
 void matmul_reference(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::span<float> y) {
-  check_shapes(w, x, n_tokens, y);
+  check_matmul_args(w, x, n_tokens, y);
   const int64_t rows = w.rows(), cols = w.cols();
   std::vector<float> row(static_cast<size_t>(cols));
   for (int64_t r = 0; r < rows; ++r) {

@@ -20,7 +20,8 @@ class Tokenizer {
 
   // Builds the tokenizer the vocabulary names; throws FormatError (naming
   // tokenizer.ggml.model / .pre) for a kind lowbit does not implement.
-  static std::unique_ptr<Tokenizer> create(const Vocab& vocab);
+  // `file` names the model in error messages.
+  static std::unique_ptr<Tokenizer> create(const Vocab& vocab, const std::string& file = {});
 
   // Token ids for text, with BOS first when add_bos is true.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_bos) const = 0;

@@ -1,0 +1,20 @@
+// The small per-token operations of the forward pass, in plain scalar code: they are
+// a few percent of the time next to the matrix products (kernels/matmul.h).
+#pragma once
+
+#include <cstdint>
+
+namespace lowbit::ops {
+
+// out = x / rms(x) * weight, over n values (out may alias x).
+void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps);
+// In-place softmax over n values.
+void softmax(float* x, int64_t n);
+// gate[i] = silu(gate[i]) * up[i].
+void swiglu(float* gate, const float* up, int64_t n);
+// Dot product in float with 4 partial sums (the compiler vectorises it).
+float dot(const float* a, const float* b, int64_t n);
+// y += a * x over n values.
+void axpy(float* y, float a, const float* x, int64_t n);
+
+}  // namespace lowbit::ops

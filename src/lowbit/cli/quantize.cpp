@@ -2,9 +2,9 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
-#include <unistd.h>
 
 #include "lowbit/cli/commands.h"
+#include "lowbit/cli/progress.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/model/load.h"
 #include "lowbit/quant/quantize_model.h"
@@ -43,26 +43,6 @@ void print_plan(const std::vector<TensorPlan>& plans) {
                 std::string(traits(p.type).name).c_str(), std::string(method_name(p.method)).c_str(),
                 p.note.c_str());
 }
-
-// A one-line progress bar with throughput and ETA, redrawn in place on a terminal.
-class ProgressBar {
- public:
-  void update(const QuantizeProgress& p) {
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    const double frac = p.bytes_total ? double(p.bytes_done) / double(p.bytes_total) : 1.0;
-    const double eta = frac > 0 ? elapsed * (1.0 - frac) / frac : 0.0;
-    const int width = 30, filled = static_cast<int>(frac * width);
-    std::string bar(size_t(filled), '#');
-    bar.resize(size_t(width), '.');
-    std::fprintf(stderr, "\r[%s] %3d%% %zu/%zu tensors  %.1f s elapsed  ETA %.0f s  %-32.32s", bar.c_str(),
-                 static_cast<int>(frac * 100), p.tensor_index, p.tensor_count, elapsed, eta,
-                 p.plan ? p.plan->tensor->name.c_str() : "done");
-    if (p.plan == nullptr) std::fprintf(stderr, "\n");
-  }
-
- private:
-  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-};
 
 void quantize(const QuantizeArgs& args) {
   QuantizeRequest req;
@@ -106,7 +86,12 @@ void quantize(const QuantizeArgs& args) {
       std::fprintf(stderr, "lowbit: %s: %s\n", p.tensor->name.c_str(), p.note.c_str());
   ProgressBar bar;
   std::function<void(const QuantizeProgress&)> on_progress;
-  if (::isatty(STDERR_FILENO)) on_progress = [&bar](const QuantizeProgress& p) { bar.update(p); };
+  if (bar.enabled())
+    on_progress = [&bar](const QuantizeProgress& p) {
+      std::string detail = std::to_string(p.tensor_index) + "/" + std::to_string(p.tensor_count) + " tensors  ";
+      detail += p.plan ? p.plan->tensor->name : "done";
+      bar.draw(p.bytes_total ? double(p.bytes_done) / double(p.bytes_total) : 1.0, detail, p.plan == nullptr);
+    };
   const auto start = std::chrono::steady_clock::now();
   const QuantizeReport report = quantize_model(model, req, plans, args.out, on_progress);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -8,12 +8,17 @@ namespace lowbit::cli {
 
 // Exit status: 0 success, 1 usage or I/O failure, 2 bad input file.
 int run(int argc, char** argv) {
-  CLI::App app{"lowbit: quantize, convert and inspect LLM weights"};
+  CLI::App app{"lowbit: quantize, convert, inspect, run and evaluate LLMs"};
   app.require_subcommand(1);
   add_inspect(app);
   add_convert(app);
   add_quantize(app);
   add_qerror(app);
+  add_run(app);
+  add_perplexity(app);
+  add_kld(app);
+  add_bench(app);
+  add_logits(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -23,6 +28,10 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "lowbit: error: %s\n", e.what());
     return 2;
   } catch (const IoError& e) {
+    std::fprintf(stderr, "lowbit: error: %s\n", e.what());
+    return 1;
+  } catch (const std::invalid_argument& e) {
+    // Requests the model or text cannot satisfy (prompt too long, text too short).
     std::fprintf(stderr, "lowbit: error: %s\n", e.what());
     return 1;
   } catch (const std::exception& e) {

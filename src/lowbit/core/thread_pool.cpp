@@ -51,7 +51,11 @@ void ThreadPool::worker(int index) {
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);
     for (int spin = 0; g == seen && spin < kSpinIterations; ++spin) {
-      cpu_relax();
+      if (spin < kSpinIterations / 4) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
       g = generation_.load(std::memory_order_acquire);
     }
     if (g == seen) {
@@ -81,7 +85,15 @@ void ThreadPool::run_on_all(const std::function<void(int, int)>& fn) {
   }
   wake_.notify_all();
   run_chunk(0);
-  while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+  // Spin briefly, then yield: when the machine is oversubscribed a worker may be
+  // waiting for this very core, and pure spinning would hold it for a whole timeslice.
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < kSpinIterations) {
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
   job_ = nullptr;
   if (error_) std::rethrow_exception(error_);
 }

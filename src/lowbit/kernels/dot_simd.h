@@ -14,4 +14,15 @@ float q4_1(int64_t n, const std::byte* w, const std::byte* a);  // activations Q
 float q4_k(int64_t n, const std::byte* w, const std::byte* a);  // activations Q8_K
 float q6_k(int64_t n, const std::byte* w, const std::byte* a);  // activations Q8_K
 
+// dot_simd_more.cpp
+float bf16(int64_t n, const std::byte* w, const std::byte* a);    // activations BF16
+float q5_0(int64_t n, const std::byte* w, const std::byte* a);    // activations Q8_0
+float q5_1(int64_t n, const std::byte* w, const std::byte* a);    // activations Q8_1
+float q5_k(int64_t n, const std::byte* w, const std::byte* a);    // activations Q8_K
+float q3_k(int64_t n, const std::byte* w, const std::byte* a);    // activations Q8_K
+float q2_k(int64_t n, const std::byte* w, const std::byte* a);    // activations Q8_K
+float iq4_nl(int64_t n, const std::byte* w, const std::byte* a);  // activations Q8_0
+float tq2_0(int64_t n, const std::byte* w, const std::byte* a);   // activations Q8_K
+float tq1_0(int64_t n, const std::byte* w, const std::byte* a);   // activations Q8_K
+
 }  // namespace lowbit::dot_simd

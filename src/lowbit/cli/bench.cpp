@@ -1,0 +1,80 @@
+// lowbit bench -m MODEL: llama-bench's pp/tg figures plus memory and bandwidth.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "lowbit/cli/commands.h"
+#include "lowbit/cli/session.h"
+#include "lowbit/core/thread_pool.h"
+#include "lowbit/eval/bench.h"
+#include "lowbit/formats/registry.h"
+
+namespace lowbit::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model;
+  int64_t n_prompt = 128, n_gen = 64;
+  int repetitions = 3, threads = 0;
+  bool json = false;
+};
+
+double mib(size_t bytes) { return double(bytes) / (1024.0 * 1024.0); }
+
+void run_bench(const BenchArgs& args) {
+  const int64_t ctx = std::max<int64_t>(args.n_prompt, args.n_gen) + 1;
+  auto s = open_session(args.model, ctx, args.threads, std::max<int64_t>(args.n_prompt, 1));
+  Llama& llama = *s->llama;
+  size_t weight_bytes = 0;
+  for (const auto& t : s->model.tensors) weight_bytes += t.data.size();
+
+  const Rate pp = args.n_prompt > 0 ? bench_prompt(llama, args.n_prompt, args.repetitions) : Rate{};
+  const Rate tg = args.n_gen > 0 ? bench_generation(llama, args.n_gen, args.repetitions) : Rate{};
+  const size_t peak = peak_resident_bytes();
+  const auto gemv = bench_gemv(s->model, llama.pool(), args.repetitions);
+  const double read_bw = read_bandwidth(llama.pool(), size_t(1) << 30, args.repetitions);
+
+  if (args.json) {
+    nlohmann::json j = {{"model", args.model}, {"threads", llama.pool().size()},
+                        {"pp", {{"tokens", args.n_prompt}, {"tokens_per_second", pp.mean}, {"stddev", pp.stddev}}},
+                        {"tg", {{"tokens", args.n_gen}, {"tokens_per_second", tg.mean}, {"stddev", tg.stddev}}},
+                        {"peak_resident_bytes", peak}, {"weight_bytes", weight_bytes},
+                        {"kv_cache_bytes", llama.kv_cache_bytes()}, {"activation_bytes", llama.activation_bytes()},
+                        {"read_bandwidth_bytes_per_second", read_bw}};
+    for (const auto& g : gemv)
+      j["gemv"].push_back({{"type", traits(g.type).name}, {"tensors", g.tensors}, {"bytes", g.bytes},
+                           {"bytes_per_second", g.bytes_per_second}});
+    std::printf("%s\n", j.dump(2).c_str());
+    return;
+  }
+  std::printf("| model | threads | test | t/s |\n|---|---:|---:|---:|\n");
+  if (args.n_prompt > 0)
+    std::printf("| %s | %d | pp%lld | %.2f ± %.2f |\n", args.model.c_str(), llama.pool().size(),
+                static_cast<long long>(args.n_prompt), pp.mean, pp.stddev);
+  if (args.n_gen > 0)
+    std::printf("| %s | %d | tg%lld | %.2f ± %.2f |\n", args.model.c_str(), llama.pool().size(),
+                static_cast<long long>(args.n_gen), tg.mean, tg.stddev);
+  std::printf("\nmemory: peak resident %.1f MiB = weights %.1f MiB (mapped) + KV cache %.1f MiB + activations %.1f MiB + rest\n",
+              mib(peak), mib(weight_bytes), mib(llama.kv_cache_bytes()), mib(llama.activation_bytes()));
+  std::printf("memory read bandwidth (%d threads): %.2f GB/s\n\n", llama.pool().size(), read_bw / 1e9);
+  std::printf("| format | matrices | MiB | GEMV GB/s | of read bandwidth |\n|---|---:|---:|---:|---:|\n");
+  for (const auto& g : gemv)
+    std::printf("| %s | %zu | %.1f | %.2f | %.0f%% |\n", std::string(traits(g.type).name).c_str(), g.tensors,
+                mib(g.bytes), g.bytes_per_second / 1e9, 100 * g.bytes_per_second / read_bw);
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "prompt and generation speed, memory, GEMV bandwidth (like llama-bench)");
+  cmd->add_option("-m,--model", args->model, "model file")->required();
+  cmd->add_option("-p,--n-prompt", args->n_prompt, "prompt tokens (pp test); 0 = skip")->capture_default_str();
+  cmd->add_option("-n,--n-gen", args->n_gen, "generated tokens (tg test); 0 = skip")->capture_default_str();
+  cmd->add_option("-r,--repetitions", args->repetitions, "repetitions of each test")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("-t,--threads", args->threads, "threads; 0 = all")->capture_default_str();
+  cmd->add_flag("--json", args->json, "print the figures as JSON");
+  cmd->callback([args] { run_bench(*args); });
+}
+
+}  // namespace lowbit::cli

@@ -1,0 +1,74 @@
+// lowbit kld --base MODEL0 -m MODEL1 -f TEXT: how far a quantized model's predictions
+// are from the full-precision ones, both run side by side on the same chunks.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "lowbit/cli/commands.h"
+#include "lowbit/cli/progress.h"
+#include "lowbit/cli/session.h"
+#include "lowbit/eval/perplexity.h"
+
+namespace lowbit::cli {
+namespace {
+
+struct KldArgs {
+  std::string base, model, file;
+  EvalOptions eval;
+  int threads = 0;
+  bool json = false;
+};
+
+void run_kld(const KldArgs& args) {
+  const std::string text = read_text_file(args.file);
+  const int64_t batch = std::min(args.eval.batch, args.eval.ctx);
+  auto base = open_session(args.base, args.eval.ctx, args.threads, batch);
+  auto model = open_session(args.model, args.eval.ctx, args.threads, batch);
+  const auto tokens = eval_tokens(*base->tokenizer, text, args.eval.ctx);
+  ProgressBar bar;
+  const KldResult r = kl_divergence(*base->llama, *model->llama, *base->tokenizer, tokens, args.eval,
+                                    [&](int64_t done, int64_t total) {
+                                      bar.draw(double(done) / double(total),
+                                               std::to_string(done) + "/" + std::to_string(total) + " chunks", done == total);
+                                    });
+  if (args.json) {
+    nlohmann::json j = {{"base", args.base}, {"model", args.model}, {"tokens_scored", r.scored},
+                        {"chunks", r.chunks}, {"ppl_base", r.ppl_base}, {"ppl", r.ppl},
+                        {"ln_ppl_ratio", r.ln_ppl_ratio}, {"ln_ppl_ratio_error", r.ln_ppl_ratio_error},
+                        {"kld_mean", r.kld_mean}, {"kld_error", r.kld_error}, {"kld_median", r.kld_median},
+                        {"kld_p99", r.kld_p99}, {"kld_max", r.kld_max}, {"top1_agreement", r.top1_agreement},
+                        {"top1_error", r.top1_error}, {"rms_delta_p", r.rms_delta_p}};
+    std::printf("%s\n", j.dump(2).c_str());
+    return;
+  }
+  std::printf("tokens scored:          %lld (%lld chunks of %lld)\n", static_cast<long long>(r.scored),
+              static_cast<long long>(r.chunks), static_cast<long long>(args.eval.ctx));
+  std::printf("PPL(base):              %.4f\n", r.ppl_base);
+  std::printf("PPL(Q):                 %.4f\n", r.ppl);
+  std::printf("delta PPL:              %.4f\n", r.ppl - r.ppl_base);
+  std::printf("Mean ln(PPL(Q)/PPL(base)): %.6f +/- %.6f\n", r.ln_ppl_ratio, r.ln_ppl_ratio_error);
+  std::printf("Mean KLD:               %.6f +/- %.6f\n", r.kld_mean, r.kld_error);
+  std::printf("Median KLD:             %.6f\n", r.kld_median);
+  std::printf("99.0%% KLD:              %.6f\n", r.kld_p99);
+  std::printf("Maximum KLD:            %.6f\n", r.kld_max);
+  std::printf("Same top p:             %.3f +/- %.3f %%\n", 100 * r.top1_agreement, 100 * r.top1_error);
+  std::printf("RMS delta p:            %.3f %%\n", 100 * r.rms_delta_p);
+}
+
+}  // namespace
+
+void add_kld(CLI::App& app) {
+  auto args = std::make_shared<KldArgs>();
+  CLI::App* cmd = app.add_subcommand("kld", "KL-divergence, delta PPL and top-1 agreement of a model against a base model");
+  cmd->add_option("--base", args->base, "the reference model (e.g. F32/F16)")->required();
+  cmd->add_option("-m,--model", args->model, "the model to compare (e.g. quantized)")->required();
+  cmd->add_option("-f,--file", args->file, "text file")->required();
+  cmd->add_option("-c,--ctx", args->eval.ctx, "tokens per chunk")->capture_default_str()->check(CLI::Range(4, 1 << 20));
+  cmd->add_option("-b,--batch", args->eval.batch, "tokens per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--chunks", args->eval.chunks, "chunks to score; 0 = all")->capture_default_str();
+  cmd->add_option("-t,--threads", args->threads, "threads; 0 = all")->capture_default_str();
+  cmd->add_flag("--json", args->json, "print the figures as JSON");
+  cmd->callback([args] { run_kld(*args); });
+}
+
+}  // namespace lowbit::cli

@@ -1,0 +1,382 @@
+// More SIMD dot products (Highway, runtime dispatch), in the style of dot_simd.cpp:
+// the 5-bit legacy formats, Q5_K / Q3_K / Q2_K, IQ4_NL, the ternary TQ2_0 / TQ1_0
+// and BF16. Each mirrors a function of dot_reference.cpp; tests compare the two.
+//
+// Codes are widened to int16, multiplied by their sub-block scale where the format
+// has one (every such product fits int16), and multiplied with the int8 activations
+// by ReorderWidenMulAccumulate into int32 lanes: integer sums are exact, so only the
+// float scaling per block differs in order from the reference.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "lowbit/kernels/dot_simd_more.cpp"
+#include <hwy/foreach_target.h>  // re-includes this file once per SIMD target
+#include <hwy/highway.h>
+
+#include <cstring>
+
+#include "lowbit/core/float_bits.h"
+#include "lowbit/formats/iq4_nl.h"
+#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/q2_k.h"
+#include "lowbit/formats/q3_k.h"
+#include "lowbit/formats/q5_0.h"
+#include "lowbit/formats/q5_1.h"
+#include "lowbit/formats/q5_k.h"
+#include "lowbit/formats/tq1_0.h"
+#include "lowbit/formats/tq2_0.h"
+#include "lowbit/kernels/activation_blocks.h"
+#include "lowbit/kernels/dot_simd.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace lowbit::dot_more::HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// At most 16 int16 lanes, so a 16-byte group of codes fills one vector (or two).
+using D16 = hn::CappedTag<int16_t, 16>;
+using D32 = hn::Repartition<int32_t, D16>;
+using DF = hn::Rebind<float, D32>;
+using DI8 = hn::Rebind<int8_t, D16>;
+using DU8 = hn::Rebind<uint8_t, D16>;
+using V16 = hn::Vec<D16>;
+using V32 = hn::Vec<D32>;
+
+template <typename T>
+const T* blocks(const std::byte* p) {
+  return reinterpret_cast<const T*>(p);
+}
+
+inline V16 load_i8(const int8_t* p) { return hn::PromoteTo(D16(), hn::LoadU(DI8(), p)); }
+inline V16 load_u8(const uint8_t* p) { return hn::PromoteTo(D16(), hn::LoadU(DU8(), p)); }
+
+// acc += products of a and b, pairwise summed into int32 lanes.
+inline V32 mul_acc(V16 a, V16 b, V32 acc) {
+  auto odd = hn::Zero(D32());
+  acc = hn::ReorderWidenMulAccumulate(D32(), a, b, acc, odd);
+  return hn::Add(acc, odd);  // zero on x86; holds the odd products elsewhere
+}
+
+// One fp16 scale to float with the target's conversion instruction (F16C on x86).
+inline float f16(uint16_t h) {
+  const hn::CappedTag<float, 1> d;
+  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
+  return hn::GetLane(hn::PromoteTo(d, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(&h))));
+}
+
+inline float reduce(hn::Vec<DF> v) { return hn::GetLane(hn::SumOfLanes(DF(), v)); }
+
+inline hn::Vec<DF> scale_acc(V32 isum, float scale, hn::Vec<DF> acc) {
+  return hn::MulAdd(hn::ConvertTo(DF(), isum), hn::Set(DF(), scale), acc);
+}
+
+// Lane l holds 1 << l: tests bit l of a broadcast 16-bit field.
+alignas(32) constexpr int16_t kLaneBit[16] = {1,     2,     4,     8,     16,    32,    64,     128,
+                                             256,   512,   1024,  2048,  4096,  8192,  16384, -32768};
+
+// 16 in lanes whose bit of `bits` (bit l for lane l) is set, else 0: Q5's fifth bit.
+inline V16 fifth_bits(uint32_t bits) {
+  const D16 d16;
+  const auto field = hn::Set(d16, static_cast<int16_t>(static_cast<uint16_t>(bits & 0xFFFFu)));
+  return hn::IfThenElseZero(hn::TestBit(field, hn::LoadU(d16, kLaneBit)), hn::Set(d16, 16));
+}
+
+// Integer dot of one Q5 block (32 codes 0..31, minus `bias`) with 32 int8 activations.
+template <int kBias>
+inline V32 q5_block(const uint8_t* qs, const uint8_t* qh, const int8_t* q8, V32 isum) {
+  const D16 d16;
+  const size_t lanes = hn::Lanes(d16);
+  uint32_t high;
+  std::memcpy(&high, qh, 4);
+  const auto mask = hn::Set(d16, 0xF), bias = hn::Set(d16, kBias);
+  for (size_t j = 0; j < 16; j += lanes) {
+    const auto bytes = load_u8(qs + j);
+    const auto lo = hn::Sub(hn::Or(hn::And(bytes, mask), fifth_bits(high >> j)), bias);
+    const auto hi = hn::Sub(hn::Or(hn::ShiftRight<4>(bytes), fifth_bits(high >> (j + 16))), bias);
+    isum = mul_acc(lo, load_i8(q8 + j), isum);
+    isum = mul_acc(hi, load_i8(q8 + 16 + j), isum);
+  }
+  return isum;
+}
+
+float DotQ5_0(int64_t n, const std::byte* w, const std::byte* a) {
+  const auto* x = blocks<BlockQ5_0>(w);
+  const auto* y = blocks<BlockQ8_0>(a);
+  auto acc = hn::Zero(DF());
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const auto isum = q5_block<16>(x[b].qs, x[b].qh, y[b].qs, hn::Zero(D32()));
+    acc = scale_acc(isum, f16(x[b].d) * f16(y[b].d), acc);
+  }
+  return reduce(acc);
+}
+
+float DotQ5_1(int64_t n, const std::byte* w, const std::byte* a) {
+  const auto* x = blocks<BlockQ5_1>(w);
+  const auto* y = blocks<BlockQ8_1>(a);
+  auto acc = hn::Zero(DF());
+  float mins = 0;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const auto isum = q5_block<0>(x[b].qs, x[b].qh, y[b].qs, hn::Zero(D32()));
+    acc = scale_acc(isum, f16(x[b].d) * f16(y[b].d), acc);
+    mins += f16(x[b].m) * f16(y[b].s);
+  }
+  return reduce(acc) + mins;
+}
+
+// Codes 0..31 times 6-bit scales (<= 1953) fit int16 before the widening product.
+float DotQ5K(int64_t n, const std::byte* w, const std::byte* a) {
+  const D16 d16;
+  const size_t lanes = hn::Lanes(d16);
+  const auto* x = blocks<BlockQ5K>(w);
+  const auto* y = blocks<BlockQ8_K>(a);
+  const auto mask = hn::Set(d16, 0xF), one = hn::Set(d16, 1);
+  auto acc = hn::Zero(DF());
+  float mins = 0;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    uint8_t sc[8], m[8];
+    int min_sum = 0;
+    for (int s = 0; s < 8; ++s) {
+      kquant::get_scale_min_k4(s, x[b].scales, &sc[s], &m[s]);
+      min_sum += m[s] * (y[b].bsums[2 * s] + y[b].bsums[2 * s + 1]);
+    }
+    auto isum = hn::Zero(D32());
+    for (int p = 0; p < 4; ++p) {  // sub-blocks 2p (low nibbles) and 2p + 1 (high)
+      const auto sc_lo = hn::Set(d16, sc[2 * p]), sc_hi = hn::Set(d16, sc[2 * p + 1]);
+      const uint8_t* qs = x[b].qs + 32 * p;
+      const int8_t* q8 = y[b].qs + 64 * p;
+      for (size_t l = 0; l < 32; l += lanes) {
+        const auto bytes = load_u8(qs + l), high = load_u8(x[b].qh + l);
+        const auto top_lo = hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(high, 2 * p), one));
+        const auto top_hi = hn::ShiftLeft<4>(hn::And(hn::ShiftRightSame(high, 2 * p + 1), one));
+        const auto lo = hn::Or(hn::And(bytes, mask), top_lo), hi = hn::Or(hn::ShiftRight<4>(bytes), top_hi);
+        isum = mul_acc(hn::Mul(lo, sc_lo), load_i8(q8 + l), isum);
+        isum = mul_acc(hn::Mul(hi, sc_hi), load_i8(q8 + 32 + l), isum);
+      }
+    }
+    acc = scale_acc(isum, f16(x[b].d) * y[b].d, acc);
+    mins += f16(x[b].dmin) * y[b].d * float(min_sum);
+  }
+  return reduce(acc) - mins;
+}
+
+// Q3_K's 6-bit scale of sub-block j, bias removed (-32..31).
+inline int16_t q3_k_scale(const uint8_t* scales, int j) {
+  const int low = j < 8 ? (scales[j] & 0xF) : (scales[j - 8] >> 4);
+  const int high = (scales[8 + j % 4] >> (2 * (j / 4))) & 3;
+  return static_cast<int16_t>((low | (high << 4)) - 32);
+}
+
+// Weight 128h + 32s + l: bits 2s..2s+1 of qs[32h + l], high bit 4h + s of hmask[l];
+// sub-block (16 weights) 8h + 2s + l / 16. Codes -4..3 times scales -32..31 fit int16.
+float DotQ3K(int64_t n, const std::byte* w, const std::byte* a) {
+  const D16 d16;
+  const size_t lanes = hn::Lanes(d16);
+  const auto* x = blocks<BlockQ3K>(w);
+  const auto* y = blocks<BlockQ8_K>(a);
+  const auto three = hn::Set(d16, 3), one = hn::Set(d16, 1), four = hn::Set(d16, 4);
+  auto acc = hn::Zero(DF());
+  for (int64_t b = 0; b < n / 256; ++b) {
+    int16_t sc[16];
+    for (int j = 0; j < 16; ++j) sc[j] = q3_k_scale(x[b].scales, j);
+    auto isum = hn::Zero(D32());
+    for (int h = 0; h < 2; ++h) {
+      for (size_t l = 0; l < 32; l += lanes) {
+        const auto low_bits = load_u8(x[b].qs + 32 * h + l), high_bits = load_u8(x[b].hmask + l);
+        for (int s = 0; s < 4; ++s) {
+          const auto low = hn::And(hn::ShiftRightSame(low_bits, 2 * s), three);
+          const auto high = hn::And(hn::ShiftRightSame(high_bits, 4 * h + s), one);
+          const auto q = hn::Sub(low, hn::Sub(four, hn::ShiftLeft<2>(high)));  // high set: no - 4
+          const auto scale = hn::Set(d16, sc[8 * h + 2 * s + int(l / 16)]);
+          isum = mul_acc(hn::Mul(q, scale), load_i8(y[b].qs + 128 * h + 32 * s + l), isum);
+        }
+      }
+    }
+    acc = scale_acc(isum, f16(x[b].d) * y[b].d, acc);
+  }
+  return reduce(acc);
+}
+
+// Same weight order as Q3_K's low bits; codes 0..3 times 4-bit scales, mins via bsums.
+float DotQ2K(int64_t n, const std::byte* w, const std::byte* a) {
+  const D16 d16;
+  const size_t lanes = hn::Lanes(d16);
+  const auto* x = blocks<BlockQ2K>(w);
+  const auto* y = blocks<BlockQ8_K>(a);
+  const auto three = hn::Set(d16, 3);
+  auto acc = hn::Zero(DF());
+  float mins = 0;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    int min_sum = 0;
+    for (int j = 0; j < 16; ++j) min_sum += (x[b].scales[j] >> 4) * y[b].bsums[j];
+    auto isum = hn::Zero(D32());
+    for (int h = 0; h < 2; ++h) {
+      for (size_t l = 0; l < 32; l += lanes) {
+        const auto bits = load_u8(x[b].qs + 32 * h + l);
+        for (int s = 0; s < 4; ++s) {
+          const auto q = hn::And(hn::ShiftRightSame(bits, 2 * s), three);
+          const auto scale = hn::Set(d16, static_cast<int16_t>(x[b].scales[8 * h + 2 * s + int(l / 16)] & 0xF));
+          isum = mul_acc(hn::Mul(q, scale), load_i8(y[b].qs + 128 * h + 32 * s + l), isum);
+        }
+      }
+    }
+    acc = scale_acc(isum, y[b].d * f16(x[b].d), acc);
+    mins += y[b].d * f16(x[b].dmin) * float(min_sum);
+  }
+  return reduce(acc) - mins;
+}
+
+// The 32 codebook values of one IQ4_NL block: a byte shuffle within one 128-bit
+// vector (pshufb on x86), or a plain table lookup on the one-lane scalar target.
+inline void iq4_nl_values(const uint8_t* qs, int8_t* values) {
+#if HWY_TARGET == HWY_SCALAR
+  for (int j = 0; j < 16; ++j) {
+    values[j] = kIq4nlLevels[qs[j] & 0xF];
+    values[j + 16] = kIq4nlLevels[qs[j] >> 4];
+  }
+#else
+  const hn::Full128<int8_t> d8;
+  const hn::Full128<uint8_t> du8;
+  const auto levels = hn::LoadU(d8, kIq4nlLevels.data());
+  const auto bytes = hn::LoadU(du8, qs);
+  hn::StoreU(hn::TableLookupBytes(levels, hn::BitCast(d8, hn::And(bytes, hn::Set(du8, uint8_t{0xF})))), d8, values);
+  hn::StoreU(hn::TableLookupBytes(levels, hn::BitCast(d8, hn::ShiftRight<4>(bytes))), d8, values + 16);
+#endif
+}
+
+float DotIQ4NL(int64_t n, const std::byte* w, const std::byte* a) {
+  const size_t lanes = hn::Lanes(D16());
+  const auto* x = blocks<BlockIQ4_NL>(w);
+  const auto* y = blocks<BlockQ8_0>(a);
+  auto acc = hn::Zero(DF());
+  for (int64_t b = 0; b < n / 32; ++b) {
+    int8_t values[32];
+    iq4_nl_values(x[b].qs, values);
+    auto isum = hn::Zero(D32());
+    for (size_t j = 0; j < 32; j += lanes) isum = mul_acc(load_i8(values + j), load_i8(y[b].qs + j), isum);
+    acc = scale_acc(isum, f16(y[b].d) * f16(x[b].d), acc);
+  }
+  return reduce(acc);
+}
+
+// Same weight order as Q2_K; code - 1 in -1..2.
+float DotTQ2_0(int64_t n, const std::byte* w, const std::byte* a) {
+  const D16 d16;
+  const size_t lanes = hn::Lanes(d16);
+  const auto* x = blocks<BlockTQ2_0>(w);
+  const auto* y = blocks<BlockQ8_K>(a);
+  const auto three = hn::Set(d16, 3), one = hn::Set(d16, 1);
+  auto acc = hn::Zero(DF());
+  for (int64_t b = 0; b < n / 256; ++b) {
+    auto isum = hn::Zero(D32());
+    for (int h = 0; h < 2; ++h) {
+      for (size_t l = 0; l < 32; l += lanes) {
+        const auto bits = load_u8(x[b].qs + 32 * h + l);
+        for (int s = 0; s < 4; ++s) {
+          const auto q = hn::Sub(hn::And(hn::ShiftRightSame(bits, 2 * s), three), one);
+          isum = mul_acc(q, load_i8(y[b].qs + 128 * h + 32 * s + l), isum);
+        }
+      }
+    }
+    acc = scale_acc(isum, y[b].d * f16(x[b].d), acc);
+  }
+  return reduce(acc);
+}
+
+// Trit t of each byte minus 1, in int16 lanes: (byte * 3^t mod 256) * 3 >> 8 - 1.
+inline V16 trits(V16 bytes, int16_t pow3) {
+  const D16 d16;
+  const auto shifted = hn::And(hn::Mul(bytes, hn::Set(d16, pow3)), hn::Set(d16, 0xFF));
+  return hn::Sub(hn::ShiftRight<8>(hn::Mul(shifted, hn::Set(d16, 3))), hn::Set(d16, 1));
+}
+
+float DotTQ1_0(int64_t n, const std::byte* w, const std::byte* a) {
+  static constexpr int16_t kPow3[5] = {1, 3, 9, 27, 81};
+  const size_t lanes = hn::Lanes(D16());
+  const auto* x = blocks<BlockTQ1_0>(w);
+  const auto* y = blocks<BlockQ8_K>(a);
+  auto acc = hn::Zero(DF());
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const int8_t* q8 = y[b].qs;
+    auto isum = hn::Zero(D32());
+    for (size_t m = 0; m < 32; m += lanes) {  // bytes 0..31: weights 32t + m
+      const auto bytes = load_u8(x[b].qs + m);
+      for (int t = 0; t < 5; ++t) isum = mul_acc(trits(bytes, kPow3[t]), load_i8(q8 + 32 * t + m), isum);
+    }
+    for (size_t m = 0; m < 16; m += lanes) {  // bytes 32..47: weights 160 + 16t + m
+      const auto bytes = load_u8(x[b].qs + 32 + m);
+      for (int t = 0; t < 5; ++t) isum = mul_acc(trits(bytes, kPow3[t]), load_i8(q8 + 160 + 16 * t + m), isum);
+    }
+    int tail = 0;  // qh: four trits per byte, weights 240 + 4t + j
+    for (int t = 0; t < 4; ++t)
+      for (int j = 0; j < 4; ++j) {
+        const auto shifted = static_cast<uint8_t>(x[b].qh[j] * kPow3[t]);
+        tail += (((shifted * 3) >> 8) - 1) * q8[240 + 4 * t + j];
+      }
+    isum = hn::Add(isum, hn::InsertLane(hn::Zero(D32()), 0, tail));
+    acc = scale_acc(isum, f16(x[b].d) * y[b].d, acc);
+  }
+  return reduce(acc);
+}
+
+// bf16 is the top half of an f32: widen to 32 bits and shift into place.
+float DotBF16(int64_t n, const std::byte* w, const std::byte* a) {
+  const hn::ScalableTag<float> d;
+  const hn::RebindToUnsigned<decltype(d)> du32;
+  const hn::Rebind<uint16_t, decltype(d)> du16;
+  const int64_t lanes = int64_t(hn::Lanes(d));
+  const auto* x = blocks<uint16_t>(w);
+  const auto* y = blocks<uint16_t>(a);
+  const auto widen = [&](const uint16_t* p) {
+    return hn::BitCast(d, hn::ShiftLeft<16>(hn::PromoteTo(du32, hn::LoadU(du16, p))));
+  };
+  auto acc0 = hn::Zero(d), acc1 = hn::Zero(d);
+  int64_t i = 0;
+  for (; i + 2 * lanes <= n; i += 2 * lanes) {
+    acc0 = hn::MulAdd(widen(x + i), widen(y + i), acc0);
+    acc1 = hn::MulAdd(widen(x + i + lanes), widen(y + i + lanes), acc1);
+  }
+  float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1)));
+  for (; i < n; ++i) sum += bf16_to_fp32(x[i]) * bf16_to_fp32(y[i]);
+  return sum;
+}
+
+}  // namespace lowbit::dot_more::HWY_NAMESPACE
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lowbit::dot_more {
+
+HWY_EXPORT(DotQ5_0);
+HWY_EXPORT(DotQ5_1);
+HWY_EXPORT(DotQ5K);
+HWY_EXPORT(DotQ3K);
+HWY_EXPORT(DotQ2K);
+HWY_EXPORT(DotIQ4NL);
+HWY_EXPORT(DotTQ2_0);
+HWY_EXPORT(DotTQ1_0);
+HWY_EXPORT(DotBF16);
+
+float q5_0(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ5_0)(n, w, a); }
+float q5_1(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ5_1)(n, w, a); }
+float q5_k(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ5K)(n, w, a); }
+float q3_k(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ3K)(n, w, a); }
+float q2_k(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ2K)(n, w, a); }
+float iq4_nl(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotIQ4NL)(n, w, a); }
+float tq2_0(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotTQ2_0)(n, w, a); }
+float tq1_0(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotTQ1_0)(n, w, a); }
+float bf16(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotBF16)(n, w, a); }
+
+}  // namespace lowbit::dot_more
+
+// The public names (dot_simd.h) forward to the dispatchers above.
+namespace lowbit::dot_simd {
+
+float q5_0(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::q5_0(n, w, a); }
+float q5_1(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::q5_1(n, w, a); }
+float q5_k(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::q5_k(n, w, a); }
+float q3_k(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::q3_k(n, w, a); }
+float q2_k(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::q2_k(n, w, a); }
+float iq4_nl(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::iq4_nl(n, w, a); }
+float tq2_0(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::tq2_0(n, w, a); }
+float tq1_0(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::tq1_0(n, w, a); }
+float bf16(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::bf16(n, w, a); }
+
+}  // namespace lowbit::dot_simd
+#endif

@@ -8,6 +8,7 @@
 //   activations  Q8 packing moves x by at most half a step plus the fp16 rounding of
 //                the step (Q8_0/Q8_1), half a step (Q8_K), or one fp16/bf16 rounding.
 #include <gtest/gtest.h>
+#include <hwy/targets.h>
 
 #include <algorithm>
 #include <cmath>
@@ -46,7 +47,7 @@ const char* pattern_name(Pattern p) {
 std::vector<float> make_values(Pattern p, int64_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> x(size_t(n), 0.0f);
+  std::vector<float> x(static_cast<size_t>(n), 0.0f);
   switch (p) {
     case Pattern::Random:
       for (auto& v : x) v = normal(rng);
@@ -71,13 +72,15 @@ struct WeightRow {
 
 // Random bytes, each block redrawn until it decodes to finite values below 1e6 in
 // magnitude (random fp16 scales can be Inf or NaN): every code and scale pattern,
-// including codes the reference quantizers never write.
+// including codes the reference quantizers never write. Types without a quantizer
+// (I64, F64...) only need finite floats.
 WeightRow weights_from_bytes(DType type, int64_t n, uint32_t seed) {
   const TypeTraits& tt = traits(type);
   const int64_t blocks = n / tt.block_size;
   WeightRow row;
   row.bytes.resize(size_t(blocks) * tt.block_bytes);
   row.decoded.resize(size_t(n));
+  const float limit = tt.from_float ? 1e6f : 1e30f;
   std::mt19937 rng(seed);
   for (int64_t b = 0; b < blocks; ++b) {
     std::byte* block = row.bytes.data() + size_t(b) * tt.block_bytes;
@@ -86,7 +89,7 @@ WeightRow weights_from_bytes(DType type, int64_t n, uint32_t seed) {
       if (attempt == 1000) throw std::runtime_error("no finite block");
       for (size_t k = 0; k < tt.block_bytes; ++k) block[k] = std::byte(rng() & 0xFF);
       tt.to_float(block, out, tt.block_size);
-      if (std::all_of(out, out + tt.block_size, [](float v) { return std::isfinite(v) && std::fabs(v) < 1e6f; }))
+      if (std::all_of(out, out + tt.block_size, [&](float v) { return std::isfinite(v) && std::fabs(v) < limit; }))
         break;
     }
   }
@@ -114,7 +117,7 @@ T load(const std::byte* p, size_t index) {
 
 // Decodes packed activations independently of the kernels: d * q per Q8 block.
 std::vector<double> decode_activations(DType act, const std::byte* p, int64_t n) {
-  std::vector<double> out(size_t(n));
+  std::vector<double> out(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     const size_t k = size_t(i);
     switch (act) {
@@ -244,18 +247,29 @@ TEST(KernelTable, RowsFollowTheRegistry) {
   EXPECT_EQ(find_kernel(DType::IQ2_XXS), nullptr);
 }
 
-// (a) The SIMD kernel equals the scalar reference up to the order of float sums.
-TEST(KernelDot, SimdMatchesReference) {
-  for (const KernelTraits& k : all_kernels()) {
-    for (const DotCase& c : dot_cases(k)) {
-      SCOPED_TRACE(c.label);
-      const auto packed = pack(k.act_type, c.x);
-      const auto a = decode_activations(k.act_type, packed.data(), c.n);
-      const float ref = k.dot_ref(c.n, c.w.bytes.data(), packed.data());
-      const float simd = k.dot(c.n, c.w.bytes.data(), packed.data());
-      ASSERT_NEAR(simd, ref, float_slack(k.type, k.act_type, c.w.decoded, a));
+// (a) The SIMD kernel equals the scalar reference up to the order of float sums, on
+// every SIMD target compiled in that this CPU runs (AVX-512, AVX2, SSE4, scalar...).
+TEST(KernelDot, SimdMatchesReferenceOnEveryTarget) {
+  const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  ASSERT_GE(targets.size(), 2u);
+  for (int64_t target : targets) {
+    SCOPED_TRACE(hwy::TargetName(target));
+    hwy::SetSupportedTargetsForTest(target);
+    for (const KernelTraits& k : all_kernels()) {
+      for (const DotCase& c : dot_cases(k)) {
+        SCOPED_TRACE(c.label);
+        const auto packed = pack(k.act_type, c.x);
+        const auto a = decode_activations(k.act_type, packed.data(), c.n);
+        const float ref = k.dot_ref(c.n, c.w.bytes.data(), packed.data());
+        const float simd = k.dot(c.n, c.w.bytes.data(), packed.data());
+        if (std::fabs(simd - ref) > float_slack(k.type, k.act_type, c.w.decoded, a)) {
+          hwy::SetSupportedTargetsForTest(0);
+          FAIL() << "simd " << simd << " reference " << ref;
+        }
+      }
     }
   }
+  hwy::SetSupportedTargetsForTest(0);
 }
 
 // (b) The reference equals the double-precision product of what the registry decodes
@@ -344,7 +358,9 @@ TEST(KernelPack, Q8_1DecodesWithinHalfAStep) {
       }
       const double d = fp16_to_fp32(blk.d);
       EXPECT_NEAR(d, amax / 127, amax / 127 * 0x1p-11);
-      if (amax > 0) EXPECT_EQ(qmax, 127);
+      if (amax > 0) {
+        EXPECT_EQ(qmax, 127);
+      }
       for (int j = 0; j < 32; ++j)
         EXPECT_NEAR(d * blk.qs[j], x[b * 32 + size_t(j)], amax * (1.0 / 254 + 0x1p-11));
       // s = d * sum(q), rounded to fp16 (d before its own fp16 rounding).
@@ -368,7 +384,9 @@ TEST(KernelPack, Q8_KDecodesWithinHalfAStepAndSumsCodes) {
         const double amax = std::fabs(x[arg]);
         EXPECT_NEAR(std::fabs(blk.d), amax / 127, amax / 127 * 1e-6);
         // ggml maps the value of largest magnitude to -127 exactly (d takes its sign).
-        if (amax > 0) EXPECT_EQ(blk.qs[arg - b * 256], -127);
+        if (amax > 0) {
+          EXPECT_EQ(blk.qs[arg - b * 256], -127);
+        }
         for (size_t i = 0; i < 256; ++i)
           EXPECT_NEAR(double(blk.d) * blk.qs[i], x[b * 256 + i], amax / 254 * (1 + 1e-5) + 1e-30);
         for (int j = 0; j < 16; ++j) {

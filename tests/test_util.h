@@ -25,6 +25,17 @@ inline std::string shared_path(const std::string& relative) {
   return path;
 }
 
+// A real model fetched by scripts/get-models.sh into $LOWBIT_MODELS (default
+// <repo>/.models). Fails the test (not a skip) when it is missing.
+inline std::string models_path(const std::string& name) {
+  const char* env = std::getenv("LOWBIT_MODELS");
+  const std::string root = env && *env ? env : std::string(LOWBIT_SOURCE_DIR) + "/.models";
+  const std::string path = root + "/" + name;
+  if (!std::filesystem::exists(path))
+    ADD_FAILURE() << "required model file is missing: " << path << " (run scripts/get-models.sh)";
+  return path;
+}
+
 // A fresh directory under the system temp dir, removed when the object dies.
 class ScratchDir {
  public:

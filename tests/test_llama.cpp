@@ -1,0 +1,146 @@
+// The forward pass on real trained weights (stories260K) and its error handling. The
+// PyTorch comparison per architecture variant is tests/python/torch_forward.py.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "lowbit/core/error.h"
+#include "lowbit/model/llama.h"
+#include "lowbit/model/load.h"
+#include "lowbit/model/sampler.h"
+#include "lowbit/model/tokenizer.h"
+#include "test_util.h"
+
+namespace lowbit {
+namespace {
+
+using testing::read_bytes;
+using testing::shared_path;
+
+std::string stories_gguf() { return shared_path("models/stories260K/stories260K-f32.gguf"); }
+
+// Greedy decoding from BOS, as llama2.c's `run -t 0` (which drops the first piece's
+// leading space).
+std::string greedy_from_bos(const Model& model, int steps, int threads) {
+  const auto tok = Tokenizer::create(model.vocab);
+  Llama llama(model, {.context_length = 512, .threads = threads});
+  int32_t next = tok->bos();
+  std::string text;
+  for (int i = 0; i < steps; ++i) {
+    next = argmax(llama.forward({&next, 1}));
+    text += tok->decode_token(next);
+  }
+  if (!text.empty() && text[0] == ' ') text.erase(0, 1);
+  return text;
+}
+
+std::string expected_text() {
+  const auto bytes = read_bytes(shared_path("models/stories260K/expected_greedy_n200.txt"));
+  std::string s(bytes.begin(), bytes.end());
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
+TEST(Llama, GreedyStories260KFromGgufMatchesReference) {
+  const Model model = load_model(stories_gguf());
+  EXPECT_EQ(greedy_from_bos(model, 200, 1), expected_text());
+}
+
+TEST(Llama, GreedyStories260KFromLlama2cCheckpointMatchesReference) {
+  LoadOptions o;
+  o.tokenizer_path = shared_path("models/stories260K/tok512.bin");
+  const Model model = load_model(shared_path("models/stories260K/stories260K.bin"), o);
+  EXPECT_EQ(greedy_from_bos(model, 200, 2), expected_text());
+}
+
+std::vector<int32_t> some_tokens(int n) {
+  std::vector<int32_t> t;
+  for (int i = 0; i < n; ++i) t.push_back((i * 37 + 11) % 512);
+  return t;
+}
+
+TEST(Llama, BatchedEqualsOneTokenAtATime) {
+  const Model model = load_model(stories_gguf());
+  const auto tokens = some_tokens(40);
+  Llama batched(model, {.context_length = 64, .threads = 2, .max_batch = 16});
+  const auto all = batched.forward(tokens, true);
+  const std::vector<float> batch_logits(all.begin(), all.end());
+  EXPECT_EQ(batched.position(), 40);
+  Llama single(model, {.context_length = 64, .threads = 1});
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    const auto row = single.forward({&tokens[t], 1});
+    for (size_t v = 0; v < row.size(); ++v)
+      ASSERT_NEAR(row[v], batch_logits[t * 512 + v], 1e-4f * (1.0f + std::fabs(row[v]))) << "token " << t;
+  }
+}
+
+TEST(Llama, ThreadCountDoesNotChangeResults) {
+  const Model model = load_model(stories_gguf());
+  const auto tokens = some_tokens(20);
+  Llama one(model, {.context_length = 32, .threads = 1});
+  Llama two(model, {.context_length = 32, .threads = 2});
+  const auto a = one.forward(tokens, true);
+  const std::vector<float> first(a.begin(), a.end());
+  const auto b = two.forward(tokens, true);
+  ASSERT_EQ(first.size(), b.size());
+  for (size_t i = 0; i < first.size(); ++i) ASSERT_EQ(first[i], b[i]) << i;
+}
+
+TEST(Llama, ResetStartsOver) {
+  const Model model = load_model(stories_gguf());
+  Llama llama(model, {.context_length = 32, .threads = 1});
+  const auto tokens = some_tokens(8);
+  const auto a = llama.forward(tokens);
+  const std::vector<float> first(a.begin(), a.end());
+  llama.reset();
+  EXPECT_EQ(llama.position(), 0);
+  const auto b = llama.forward(tokens);
+  EXPECT_EQ(first, std::vector<float>(b.begin(), b.end()));
+}
+
+TEST(Llama, ContextOverflowAndBadTokensAreErrors) {
+  const Model model = load_model(stories_gguf());
+  Llama llama(model, {.context_length = 8, .threads = 1});
+  const auto tokens = some_tokens(9);
+  EXPECT_THROW(llama.forward(tokens), std::out_of_range);
+  const int32_t bad = 512;
+  EXPECT_THROW(llama.forward({&bad, 1}), std::invalid_argument);
+  const int32_t negative = -1;
+  EXPECT_THROW(llama.forward({&negative, 1}), std::invalid_argument);
+  EXPECT_EQ(llama.position(), 0);
+}
+
+// Constructing on a damaged model names the file and the tensor.
+std::string construction_error_field(const Model& model) {
+  try {
+    Llama llama(model, {.context_length = 16, .threads = 1});
+  } catch (const FormatError& e) {
+    EXPECT_EQ(e.file(), model.source_path);
+    return e.field();
+  }
+  return "(no error)";
+}
+
+TEST(Llama, DamagedModelsAreRefusedClearly) {
+  const Model good = load_model(stories_gguf());
+
+  Model missing = good;
+  std::erase_if(missing.tensors, [](const Tensor& t) { return t.name == "blk.2.ffn_up.weight"; });
+  EXPECT_EQ(construction_error_field(missing), "blk.2.ffn_up.weight");
+
+  Model reshaped = good;
+  for (auto& t : reshaped.tensors)
+    if (t.name == "blk.0.attn_k.weight") t.shape = {64, 32};
+  EXPECT_EQ(construction_error_field(reshaped), "blk.0.attn_k.weight");
+
+  Model other_arch = good;
+  other_arch.config.architecture = "gpt2";
+  EXPECT_EQ(construction_error_field(other_arch), "general.architecture");
+
+  Model bad_scaling = good;
+  bad_scaling.config.rope_scaling.type = "yarn";
+  EXPECT_EQ(construction_error_field(bad_scaling), "rope.scaling.type");
+}
+
+}  // namespace
+}  // namespace lowbit

@@ -1,0 +1,150 @@
+// Tokenizers against ids produced by llama.cpp's llama-tokenize (commit c392e50) on the
+// same vocabularies: stories260K's SentencePiece vocabulary (tok512) and SmolLM2's
+// byte-level BPE (pre-tokenizer "smollm"). The inputs are tests/data/tokenizer/*.txt
+// and the first 4000 bytes of two shared text files; the .ids files hold llama.cpp's
+// output (with BOS where the vocabulary adds one).
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "lowbit/core/error.h"
+#include "lowbit/model/load.h"
+#include "lowbit/model/pretokenize.h"
+#include "lowbit/model/tokenizer.h"
+#include "test_util.h"
+
+namespace lowbit {
+namespace {
+
+using testing::models_path;
+using testing::read_bytes;
+using testing::shared_path;
+
+std::string data_file(const std::string& name) { return std::string(LOWBIT_SOURCE_DIR) + "/tests/data/tokenizer/" + name; }
+
+std::string text_of(const std::string& path, size_t limit = std::string::npos) {
+  const auto bytes = read_bytes(path);
+  return std::string(bytes.begin(), bytes.begin() + long(std::min(limit, bytes.size())));
+}
+
+// "[1, 2, 3]" as llama-tokenize --ids prints it.
+std::vector<int32_t> read_ids(const std::string& path) {
+  std::string s = text_of(path);
+  for (char& c : s)
+    if (c == '[' || c == ']' || c == ',') c = ' ';
+  std::stringstream in(s);
+  std::vector<int32_t> ids;
+  for (int32_t id; in >> id;) ids.push_back(id);
+  return ids;
+}
+
+struct Case {
+  const char* model;   // prefix of the .ids files
+  const char* input;   // "mixed", "edges", "wiki4k", "tiny4k"
+};
+
+class TokenizerIds : public ::testing::TestWithParam<Case> {};
+
+std::string model_path(const std::string& name) {
+  return name == "smollm2" ? models_path("SmolLM2-135M-Instruct.Q4_1.gguf")
+                           : shared_path("models/stories260K/stories260K-f32.gguf");
+}
+
+std::string input_text(const std::string& input) {
+  if (input == "wiki4k") return text_of(shared_path("data/wikitext-2-raw/wiki.test.raw"), 4000);
+  if (input == "tiny4k") return text_of(shared_path("data/tinystories-valid-sample.txt"), 4000);
+  return text_of(data_file(input + ".txt"));
+}
+
+TEST_P(TokenizerIds, EncodeMatchesLlamaCpp) {
+  const Case c = GetParam();
+  const Model model = load_model(model_path(c.model));
+  const auto tok = Tokenizer::create(model.vocab, model.source_path);
+  const std::string text = input_text(c.input);
+  const auto expected = read_ids(data_file(std::string(c.model) + "_" + c.input + ".ids"));
+  ASSERT_FALSE(expected.empty());
+  EXPECT_EQ(tok->encode(text, tok->add_bos_by_default()), expected);
+}
+
+TEST_P(TokenizerIds, DecodeGivesTheTextBack) {
+  const Case c = GetParam();
+  const Model model = load_model(model_path(c.model));
+  const auto tok = Tokenizer::create(model.vocab, model.source_path);
+  const std::string text = input_text(c.input);
+  std::string decoded = tok->decode(tok->encode(text, false));
+  // SentencePiece adds one space in front of the text (add_space_prefix).
+  if (model.vocab.add_space_prefix && !decoded.empty() && decoded[0] == ' ') decoded.erase(0, 1);
+  EXPECT_EQ(decoded, text);
+}
+
+INSTANTIATE_TEST_SUITE_P(RealVocabularies, TokenizerIds,
+                         ::testing::Values(Case{"stories260K", "mixed"}, Case{"stories260K", "edges"},
+                                           Case{"stories260K", "wiki4k"}, Case{"stories260K", "tiny4k"},
+                                           Case{"smollm2", "mixed"}, Case{"smollm2", "edges"},
+                                           Case{"smollm2", "wiki4k"}, Case{"smollm2", "tiny4k"}),
+                         [](const auto& param_info) { return std::string(param_info.param.model) + "_" + param_info.param.input; });
+
+TEST(Tokenizer, BosFollowsTheVocabulary) {
+  const Model spm = load_model(shared_path("models/stories260K/stories260K-f32.gguf"));
+  const auto t = Tokenizer::create(spm.vocab);
+  EXPECT_TRUE(t->add_bos_by_default());
+  EXPECT_EQ(t->encode("", true), std::vector<int32_t>{1});
+  EXPECT_TRUE(t->encode("", false).empty());
+  EXPECT_TRUE(t->is_end_of_generation(2));
+  EXPECT_EQ(t->decode_token(1), "");  // control tokens print nothing
+}
+
+TEST(Tokenizer, SmolLMEndsAtImEnd) {
+  const Model m = load_model(models_path("SmolLM2-135M-Instruct.Q4_1.gguf"));
+  const auto t = Tokenizer::create(m.vocab);
+  EXPECT_FALSE(t->add_bos_by_default());  // tokenizer.ggml.add_bos_token = false
+  EXPECT_TRUE(t->is_end_of_generation(2));  // <|im_end|>, also eos
+  EXPECT_TRUE(t->is_end_of_generation(0));  // <|endoftext|>
+  EXPECT_FALSE(t->is_end_of_generation(100));
+}
+
+TEST(Tokenizer, UnknownKindsAreRefusedByName) {
+  Vocab v;
+  v.tokens = {"a", "b"};
+  v.model = "bert";
+  try {
+    Tokenizer::create(v, "x.gguf");
+    FAIL() << "no error";
+  } catch (const FormatError& e) {
+    EXPECT_EQ(e.field(), "tokenizer.ggml.model");
+    EXPECT_EQ(e.file(), "x.gguf");
+  }
+  v.model = "gpt2";
+  v.pre = "no-such-pre";
+  v.merges = {"a b"};
+  EXPECT_THROW(Tokenizer::create(v), FormatError);
+  v.pre = "gpt2";
+  v.merges.clear();
+  EXPECT_THROW(Tokenizer::create(v), FormatError);  // BPE needs merges
+}
+
+std::vector<std::string> split(PreTokenizer kind, std::string_view text) {
+  std::vector<std::string> out;
+  for (auto p : pre_tokenize(kind, text)) out.emplace_back(p);
+  return out;
+}
+
+// The splits the regular expressions in pretokenize.h give, worked out by hand.
+TEST(PreTokenizer, RegexSemantics) {
+  using V = std::vector<std::string>;
+  EXPECT_EQ(split(PreTokenizer::Gpt2, "Hello world's  end 123!!"),
+            (V{"Hello", " world", "'s", " ", " end", " 123", "!!"}));
+  EXPECT_EQ(split(PreTokenizer::SmolLM, "ab 123"), (V{"ab", " ", "1", "2", "3"}));
+  EXPECT_EQ(split(PreTokenizer::Llama3, "I'M 12345\n\nok"), (V{"I", "'M", " ", "123", "45", "\n\n", "ok"}));
+  EXPECT_EQ(split(PreTokenizer::Qwen2, "x 42"), (V{"x", " ", "4", "2"}));
+  EXPECT_EQ(split(PreTokenizer::Llama3, "(hi)"), (V{"(hi", ")"}));
+  EXPECT_EQ(split(PreTokenizer::Gpt2, ""), V{});
+  // Invalid UTF-8 still splits into pieces that join back to the input.
+  const std::string bad = "a\xff\xfe b";
+  std::string joined;
+  for (const auto& p : split(PreTokenizer::Llama3, bad)) joined += p;
+  EXPECT_EQ(joined, bad);
+}
+
+}  // namespace
+}  // namespace lowbit

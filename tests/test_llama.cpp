@@ -137,9 +137,82 @@ TEST(Llama, DamagedModelsAreRefusedClearly) {
   other_arch.config.architecture = "gpt2";
   EXPECT_EQ(construction_error_field(other_arch), "general.architecture");
 
+  // Architectures whose extra tensors are absent are refused, not run without them.
+  Model qwen2_without_biases = good;
+  qwen2_without_biases.config.architecture = "qwen2";
+  EXPECT_EQ(construction_error_field(qwen2_without_biases), "blk.0.attn_q.bias");
+  Model qwen3_without_norms = good;
+  qwen3_without_norms.config.architecture = "qwen3";
+  EXPECT_EQ(construction_error_field(qwen3_without_norms), "blk.0.attn_q_norm.weight");
+
   Model bad_scaling = good;
   bad_scaling.config.rope_scaling.type = "yarn";
   EXPECT_EQ(construction_error_field(bad_scaling), "rope.scaling.type");
+}
+
+// Llama 3.1 GGUFs carry their RoPE rescaling as a rope_freqs.weight tensor (one divisor
+// per rotary pair), Hugging Face configs as rope_scaling parameters: both must give the
+// same logits. stories260K has head_dim 8, so inv_freq = 1, 0.1, 0.01, 0.001 (wavelengths
+// 6.3, 63, 628, 6283); with original context 256 and freq factors 1 and 8 the first pair
+// is kept, the second interpolated and the last two divided by the factor.
+TEST(Llama, Llama3RopeFactorsTensorEqualsConfigScaling) {
+  const Model plain = load_model(stories_gguf());
+  ASSERT_EQ(plain.config.head_dim, 8);
+  RopeScaling s;
+  s.type = "llama3";
+  s.factor = 4.0;
+  s.original_context_length = 256;
+  s.low_freq_factor = 1.0;
+  s.high_freq_factor = 8.0;
+
+  // The divisors written out by hand from the rule above.
+  const double medium_wavelen = 2 * 3.14159265358979323846 / 0.1;
+  const double smooth = (256.0 / medium_wavelen - 1.0) / (8.0 - 1.0);
+  const std::vector<float> factors = {1.0f, static_cast<float>(1.0 / ((1 - smooth) / 4.0 + smooth)), 4.0f, 4.0f};
+  Model with_tensor = plain;
+  Tensor freqs;
+  freqs.name = "rope_freqs.weight";
+  freqs.shape = {4};
+  freqs.type = DType::F32;
+  freqs.data = std::as_bytes(std::span(factors));
+  with_tensor.tensors.push_back(freqs);
+
+  Model with_config = plain;
+  with_config.config.rope_scaling = s;
+
+  const auto tokens = some_tokens(24);
+  auto logits_of = [&](const Model& m) {
+    Llama llama(m, {.context_length = 32, .threads = 1});
+    const auto l = llama.forward(tokens, true);
+    return std::vector<float>(l.begin(), l.end());
+  };
+  const auto base = logits_of(plain), a = logits_of(with_tensor), b = logits_of(with_config);
+  double diff_ab = 0, diff_base = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff_ab = std::max(diff_ab, double(std::fabs(a[i] - b[i])));
+    diff_base = std::max(diff_base, double(std::fabs(a[i] - base[i])));
+  }
+  EXPECT_LT(diff_ab, 1e-4);
+  EXPECT_GT(diff_base, 1e-2);  // the rescaling does change the result
+
+  Model wrong_count = with_tensor;
+  wrong_count.tensors.back().shape = {2};
+  wrong_count.tensors.back().data = wrong_count.tensors.back().data.first(8);
+  EXPECT_EQ(construction_error_field(wrong_count), "rope_freqs.weight");
+}
+
+TEST(Llama, UnsupportedScalingAndIncompleteLlama3ParametersAreRefused) {
+  const Model good = load_model(stories_gguf());
+  for (const char* type : {"yarn", "dynamic", "longrope"}) {
+    Model m = good;
+    m.config.rope_scaling.type = type;
+    m.config.rope_scaling.factor = 2.0;
+    EXPECT_EQ(construction_error_field(m), "rope.scaling.type") << type;
+  }
+  Model llama3_without_bands = good;
+  llama3_without_bands.config.rope_scaling.type = "llama3";
+  llama3_without_bands.config.rope_scaling.factor = 8.0;
+  EXPECT_EQ(construction_error_field(llama3_without_bands), "rope.scaling");
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 
 For each architecture variant a small random model is written here as a Hugging Face
 checkpoint (config.json + model.safetensors), converted by `lowbit convert`, and run
-by `lowbit logits`. The reference follows Hugging Face's modelling code (rotate_half
+by `lowbit logits`, both from the GGUF and straight from the checkpoint directory. The reference follows Hugging Face's modelling code (rotate_half
 RoPE on the checkpoint's own Q/K order, repeat_kv for GQA) in float64, so it also
 checks the Q/K permutation lowbit applies when converting. Run with Debian's python3,
 which has torch.
@@ -71,6 +71,19 @@ def random_model(cfg, seed):
     return t
 
 
+def llama3_inv_freq(inv_freq, s):
+    """transformers' _compute_llama3_parameters: slow the long wavelengths by `factor`,
+    keep the short ones, interpolate the band between."""
+    factor, low, high = s["factor"], s["low_freq_factor"], s["high_freq_factor"]
+    old_context = s["original_max_position_embeddings"]
+    wavelen = 2 * np.pi / inv_freq
+    scaled = torch.where(wavelen > old_context / low, inv_freq / factor, inv_freq)
+    smooth = (old_context / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = (wavelen >= old_context / high) & (wavelen <= old_context / low)
+    return torch.where(medium, smoothed, scaled)
+
+
 def reference_logits(cfg, t, tokens):
     """Hugging Face's Llama/Mistral/Qwen2/Qwen3 forward pass, in float64."""
     T = {k: torch.tensor(v, dtype=torch.float64) for k, v in t.items()}
@@ -85,8 +98,11 @@ def reference_logits(cfg, t, tokens):
     inv_freq = 1.0 / (cfg.get("rope_theta", 10000.0) ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
     pos = torch.arange(n, dtype=torch.float64)
     scaling = cfg.get("rope_scaling") or {}
-    if scaling.get("rope_type", scaling.get("type")) == "linear":
+    scaling_type = scaling.get("rope_type", scaling.get("type"))
+    if scaling_type == "linear":
         pos = pos / scaling["factor"]
+    elif scaling_type == "llama3":
+        inv_freq = llama3_inv_freq(inv_freq, scaling)
     freqs = torch.outer(pos, inv_freq)
     emb = torch.cat([freqs, freqs], -1)
     cos, sin = emb.cos()[:, None, :], emb.sin()[:, None, :]
@@ -134,7 +150,14 @@ def read_npy(path):
         return np.frombuffer(f.read(), dtype=header["descr"]).reshape(header["shape"])
 
 
-def check(tmp, cfg, seed, threads=2):
+def compare(name, ours, ref):
+    assert ours.shape == ref.shape, (ours.shape, ref.shape)
+    rel = np.linalg.norm(ours - ref) / np.linalg.norm(ref)
+    print(f"  {name}: relative error {rel:.2e}, max abs diff {np.abs(ours - ref).max():.2e}")
+    assert rel < TOLERANCE, f"{name}: relative error {rel:.3e} above {TOLERANCE}"
+
+
+def check(tmp, cfg, seed, threads=2, via_gguf=True):
     model_dir = tmp / "hf"
     model_dir.mkdir()
     base = {"hidden_size": 64, "intermediate_size": 96, "num_hidden_layers": 2, "num_attention_heads": 4,
@@ -144,15 +167,17 @@ def check(tmp, cfg, seed, threads=2):
     (model_dir / "config.json").write_text(json.dumps(cfg))
     tensors = random_model(cfg, seed)
     write_safetensors(model_dir / "model.safetensors", tensors)
-    gguf_path, out = tmp / "m.gguf", tmp / "logits.npy"
-    lowbit("convert", model_dir, gguf_path)
-    lowbit("logits", "-m", gguf_path, "--tokens", ",".join(map(str, TOKENS)), "-o", out, "-t", threads)
-    ours = read_npy(out).astype(np.float64)
     ref = reference_logits(cfg, tensors, TOKENS)
-    assert ours.shape == ref.shape, (ours.shape, ref.shape)
-    rel = np.linalg.norm(ours - ref) / np.linalg.norm(ref)
-    print(f"  {cfg['model_type']}: relative error {rel:.2e}, max abs diff {np.abs(ours - ref).max():.2e}")
-    assert rel < TOLERANCE, f"relative error {rel:.3e} above {TOLERANCE}"
+
+    def logits_of(model, out):
+        lowbit("logits", "-m", model, "--tokens", ",".join(map(str, TOKENS)), "-o", out, "-t", threads)
+        return read_npy(out).astype(np.float64)
+
+    compare(f"{cfg['model_type']} from the checkpoint", logits_of(model_dir, tmp / "hf.npy"), ref)
+    if via_gguf:
+        gguf_path = tmp / "m.gguf"
+        lowbit("convert", model_dir, gguf_path)
+        compare(f"{cfg['model_type']} from the GGUF", logits_of(gguf_path, tmp / "gguf.npy"), ref)
 
 
 def test_llama_gqa_untied(tmp):
@@ -165,6 +190,19 @@ def test_llama_tied_one_thread(tmp):
 
 def test_llama_linear_rope_scaling(tmp):
     check(tmp, {"model_type": "llama", "rope_scaling": {"rope_type": "linear", "factor": 4.0}}, seed=3)
+
+
+# Bands chosen so that head_dim 16's eight frequencies fall in all three regimes:
+# wavelengths 6..63 kept, 199 interpolated, 628 and above divided by the factor.
+LLAMA3_SCALING = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                  "original_max_position_embeddings": 256}
+
+
+def test_llama3_rope_scaling(tmp):
+    # Only from the checkpoint: GGUF keeps llama3 scaling as a rope_freqs.weight tensor,
+    # which `lowbit convert` does not write yet.
+    check(tmp, {"model_type": "llama", "rope_theta": 10000.0, "rope_scaling": LLAMA3_SCALING}, seed=7,
+          via_gguf=False)
 
 
 def test_mistral(tmp):
@@ -180,5 +218,5 @@ def test_qwen3_qk_norm(tmp):
 
 
 if __name__ == "__main__":
-    run_tests([test_llama_gqa_untied, test_llama_tied_one_thread, test_llama_linear_rope_scaling, test_mistral,
-               test_qwen2_biases, test_qwen3_qk_norm])
+    run_tests([test_llama_gqa_untied, test_llama_tied_one_thread, test_llama_linear_rope_scaling,
+               test_llama3_rope_scaling, test_mistral, test_qwen2_biases, test_qwen3_qk_norm])

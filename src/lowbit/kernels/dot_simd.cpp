@@ -89,23 +89,50 @@ float DotF16(int64_t n, const std::byte* w, const std::byte* a) {
   return sum;
 }
 
-float DotQ8_0(int64_t n, const std::byte* w, const std::byte* a) {
-  const auto* x = blocks<BlockQ8_0>(w);
-  const auto* y = blocks<BlockQ8_0>(a);
-  const size_t lanes = hn::Lanes(D16());
-  auto acc = hn::Zero(DF());
-  for (int64_t b = 0; b < n / 32; ++b) {
-    auto isum = hn::Zero(D32());
-    for (size_t j = 0; j < 32; j += lanes) isum = mul_acc(load_i8(x[b].qs + j), load_i8(y[b].qs + j), isum);
-    const float scale = f16(x[b].d) * f16(y[b].d);
-    acc = hn::MulAdd(hn::ConvertTo(DF(), isum), hn::Set(DF(), scale), acc);
+// The quantized kernels take up to kMaxTokens activation rows at once (stride bytes
+// apart) and unpack each weight block once for all of them: prompt processing reuses
+// the unpacked codes across tokens, decode uses count = 1.
+template <int N>
+struct Accumulators {
+  hn::Vec<DF> acc[N];
+  Accumulators() {
+    for (int k = 0; k < N; ++k) acc[k] = hn::Zero(DF());
   }
-  return reduce(acc);
+  void add(int k, hn::Vec<D32> isum, float scale) {
+    acc[k] = hn::MulAdd(hn::ConvertTo(DF(), isum), hn::Set(DF(), scale), acc[k]);
+  }
+  void store(float* out, const float* extra) const {
+    for (int k = 0; k < N; ++k) out[k] = reduce(acc[k]) + (extra ? extra[k] : 0.0f);
+  }
+};
+
+template <typename Block>
+const Block* act_blocks(const std::byte* a, size_t stride, int k) {
+  return reinterpret_cast<const Block*>(a + size_t(k) * stride);
 }
 
-// Low nibbles of qs[j] are weights j (< 16), high nibbles weights j + 16.
-template <bool kSigned>
-inline hn::Vec<D32> nibble_block(const uint8_t* qs, const int8_t* q8, hn::Vec<D32> isum) {
+template <int N>
+void DotQ8_0N(int64_t n, const std::byte* w, const std::byte* a, size_t stride, float* out) {
+  const auto* x = blocks<BlockQ8_0>(w);
+  const size_t lanes = hn::Lanes(D16());
+  Accumulators<N> acc;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    hn::Vec<D32> isum[N];
+    for (int k = 0; k < N; ++k) isum[k] = hn::Zero(D32());
+    for (size_t j = 0; j < 32; j += lanes) {
+      const auto wv = load_i8(x[b].qs + j);
+      for (int k = 0; k < N; ++k) isum[k] = mul_acc(wv, load_i8(act_blocks<BlockQ8_0>(a, stride, k)[b].qs + j), isum[k]);
+    }
+    const float dx = f16(x[b].d);
+    for (int k = 0; k < N; ++k) acc.add(k, isum[k], dx * f16(act_blocks<BlockQ8_0>(a, stride, k)[b].d));
+  }
+  acc.store(out, nullptr);
+}
+
+// Low nibbles of qs[j] are weights j (< 16), high nibbles weights j + 16; signed
+// formats subtract 8. Unpacked once per block, multiplied with each token's codes.
+template <int N, bool kSigned, typename ActBlock>
+inline void nibble_block(const uint8_t* qs, const std::byte* a, size_t stride, int64_t b, hn::Vec<D32>* isum) {
   const D16 d16;
   const size_t lanes = hn::Lanes(d16);
   const auto mask = hn::Set(d16, 0xF), eight = hn::Set(d16, kSigned ? 8 : 0);
@@ -113,87 +140,103 @@ inline hn::Vec<D32> nibble_block(const uint8_t* qs, const int8_t* q8, hn::Vec<D3
     const auto bytes = load_u8(qs + j);
     const auto lo = hn::Sub(hn::And(bytes, mask), eight);
     const auto hi = hn::Sub(hn::ShiftRight<4>(bytes), eight);
-    isum = mul_acc(lo, load_i8(q8 + j), isum);
-    isum = mul_acc(hi, load_i8(q8 + 16 + j), isum);
+    for (int k = 0; k < N; ++k) {
+      const int8_t* q8 = act_blocks<ActBlock>(a, stride, k)[b].qs;
+      isum[k] = mul_acc(lo, load_i8(q8 + j), isum[k]);
+      isum[k] = mul_acc(hi, load_i8(q8 + 16 + j), isum[k]);
+    }
   }
-  return isum;
 }
 
-float DotQ4_0(int64_t n, const std::byte* w, const std::byte* a) {
+template <int N>
+void DotQ4_0N(int64_t n, const std::byte* w, const std::byte* a, size_t stride, float* out) {
   const auto* x = blocks<BlockQ4_0>(w);
-  const auto* y = blocks<BlockQ8_0>(a);
-  auto acc = hn::Zero(DF());
+  Accumulators<N> acc;
   for (int64_t b = 0; b < n / 32; ++b) {
-    const auto isum = nibble_block<true>(x[b].qs, y[b].qs, hn::Zero(D32()));
-    const float scale = f16(x[b].d) * f16(y[b].d);
-    acc = hn::MulAdd(hn::ConvertTo(DF(), isum), hn::Set(DF(), scale), acc);
+    hn::Vec<D32> isum[N];
+    for (int k = 0; k < N; ++k) isum[k] = hn::Zero(D32());
+    nibble_block<N, true, BlockQ8_0>(x[b].qs, a, stride, b, isum);
+    const float dx = f16(x[b].d);
+    for (int k = 0; k < N; ++k) acc.add(k, isum[k], dx * f16(act_blocks<BlockQ8_0>(a, stride, k)[b].d));
   }
-  return reduce(acc);
+  acc.store(out, nullptr);
 }
 
-float DotQ4_1(int64_t n, const std::byte* w, const std::byte* a) {
+// x = d*q + m: the min term needs only the activation block's s = d_y * sum(q_y).
+template <int N>
+void DotQ4_1N(int64_t n, const std::byte* w, const std::byte* a, size_t stride, float* out) {
   const auto* x = blocks<BlockQ4_1>(w);
-  const auto* y = blocks<BlockQ8_1>(a);
-  auto acc = hn::Zero(DF());
-  float mins = 0;
+  Accumulators<N> acc;
+  float mins[N] = {};
   for (int64_t b = 0; b < n / 32; ++b) {
-    const auto isum = nibble_block<false>(x[b].qs, y[b].qs, hn::Zero(D32()));
-    const float scale = f16(x[b].d) * f16(y[b].d);
-    acc = hn::MulAdd(hn::ConvertTo(DF(), isum), hn::Set(DF(), scale), acc);
-    mins += f16(x[b].m) * f16(y[b].s);
+    hn::Vec<D32> isum[N];
+    for (int k = 0; k < N; ++k) isum[k] = hn::Zero(D32());
+    nibble_block<N, false, BlockQ8_1>(x[b].qs, a, stride, b, isum);
+    const float dx = f16(x[b].d), mx = f16(x[b].m);
+    for (int k = 0; k < N; ++k) {
+      const BlockQ8_1& y = act_blocks<BlockQ8_1>(a, stride, k)[b];
+      acc.add(k, isum[k], dx * f16(y.d));
+      mins[k] += mx * f16(y.s);
+    }
   }
-  return reduce(acc) + mins;
+  acc.store(out, mins);
 }
 
 // Sub-block scales (6 bits) multiply the 4-bit codes before the widening product:
 // 63 * 15 fits int16, so one int32 accumulator serves the whole super-block.
-float DotQ4K(int64_t n, const std::byte* w, const std::byte* a) {
+template <int N>
+void DotQ4KN(int64_t n, const std::byte* w, const std::byte* a, size_t stride, float* out) {
   const D16 d16;
   const size_t lanes = hn::Lanes(d16);
   const auto* x = blocks<BlockQ4K>(w);
-  const auto* y = blocks<BlockQ8_K>(a);
   const auto mask = hn::Set(d16, 0xF);
-  auto acc = hn::Zero(DF());
-  float mins = 0;
+  Accumulators<N> acc;
+  float mins[N] = {};
   for (int64_t b = 0; b < n / 256; ++b) {
     uint8_t sc[8], m[8];
-    int min_sum = 0;
-    for (int s = 0; s < 8; ++s) {
-      kquant::get_scale_min_k4(s, x[b].scales, &sc[s], &m[s]);
-      min_sum += m[s] * (y[b].bsums[2 * s] + y[b].bsums[2 * s + 1]);
-    }
-    auto isum = hn::Zero(D32());
+    for (int s = 0; s < 8; ++s) kquant::get_scale_min_k4(s, x[b].scales, &sc[s], &m[s]);
+    hn::Vec<D32> isum[N];
+    for (int k = 0; k < N; ++k) isum[k] = hn::Zero(D32());
     for (int p = 0; p < 4; ++p) {
       const auto sc_lo = hn::Set(d16, sc[2 * p]), sc_hi = hn::Set(d16, sc[2 * p + 1]);
       const uint8_t* qs = x[b].qs + 32 * p;
-      const int8_t* q8 = y[b].qs + 64 * p;
       for (size_t l = 0; l < 32; l += lanes) {
         const auto bytes = load_u8(qs + l);
-        isum = mul_acc(hn::Mul(hn::And(bytes, mask), sc_lo), load_i8(q8 + l), isum);
-        isum = mul_acc(hn::Mul(hn::ShiftRight<4>(bytes), sc_hi), load_i8(q8 + 32 + l), isum);
+        const auto lo = hn::Mul(hn::And(bytes, mask), sc_lo), hi = hn::Mul(hn::ShiftRight<4>(bytes), sc_hi);
+        for (int k = 0; k < N; ++k) {
+          const int8_t* q8 = act_blocks<BlockQ8_K>(a, stride, k)[b].qs + 64 * p;
+          isum[k] = mul_acc(lo, load_i8(q8 + l), isum[k]);
+          isum[k] = mul_acc(hi, load_i8(q8 + 32 + l), isum[k]);
+        }
       }
     }
-    acc = hn::MulAdd(hn::ConvertTo(DF(), isum), hn::Set(DF(), y[b].d * f16(x[b].d)), acc);
-    mins += y[b].d * f16(x[b].dmin) * float(min_sum);
+    const float d = f16(x[b].d), dmin = f16(x[b].dmin);
+    for (int k = 0; k < N; ++k) {
+      const BlockQ8_K& y = act_blocks<BlockQ8_K>(a, stride, k)[b];
+      int min_sum = 0;
+      for (int s = 0; s < 8; ++s) min_sum += m[s] * (y.bsums[2 * s] + y.bsums[2 * s + 1]);
+      acc.add(k, isum[k], y.d * d);
+      mins[k] -= y.d * dmin * float(min_sum);
+    }
   }
-  return reduce(acc) - mins;
+  acc.store(out, mins);
 }
 
 // Codes are 6-bit (-32..31) and scales signed 8-bit: 32 * 128 fits int16.
-float DotQ6K(int64_t n, const std::byte* w, const std::byte* a) {
+template <int N>
+void DotQ6KN(int64_t n, const std::byte* w, const std::byte* a, size_t stride, float* out) {
   const D16 d16;
   const size_t lanes = hn::Lanes(d16);
   const auto* x = blocks<BlockQ6K>(w);
-  const auto* y = blocks<BlockQ8_K>(a);
   const auto mask4 = hn::Set(d16, 0xF), mask2 = hn::Set(d16, 3), bias = hn::Set(d16, 32);
-  auto acc = hn::Zero(DF());
+  Accumulators<N> acc;
   for (int64_t b = 0; b < n / 256; ++b) {
-    auto isum = hn::Zero(D32());
+    hn::Vec<D32> isum[N];
+    for (int k = 0; k < N; ++k) isum[k] = hn::Zero(D32());
     for (int h = 0; h < 2; ++h) {
       const uint8_t* ql = x[b].ql + 64 * h;
       const uint8_t* qh = x[b].qh + 32 * h;
       const int8_t* sc = x[b].scales + 8 * h;
-      const int8_t* q8 = y[b].qs + 128 * h;
       for (size_t l = 0; l < 32; l += lanes) {
         const auto low0 = load_u8(ql + l), low1 = load_u8(ql + 32 + l), high = load_u8(qh + l);
         const size_t is = l / 16;
@@ -201,16 +244,39 @@ float DotQ6K(int64_t n, const std::byte* w, const std::byte* a) {
         const auto q1 = hn::Sub(hn::Or(hn::And(low1, mask4), hn::ShiftLeft<4>(hn::And(hn::ShiftRight<2>(high), mask2))), bias);
         const auto q2 = hn::Sub(hn::Or(hn::ShiftRight<4>(low0), hn::ShiftLeft<4>(hn::And(hn::ShiftRight<4>(high), mask2))), bias);
         const auto q3 = hn::Sub(hn::Or(hn::ShiftRight<4>(low1), hn::ShiftLeft<4>(hn::ShiftRight<6>(high))), bias);
-        isum = mul_acc(hn::Mul(q0, hn::Set(d16, sc[is + 0])), load_i8(q8 + l), isum);
-        isum = mul_acc(hn::Mul(q1, hn::Set(d16, sc[is + 2])), load_i8(q8 + 32 + l), isum);
-        isum = mul_acc(hn::Mul(q2, hn::Set(d16, sc[is + 4])), load_i8(q8 + 64 + l), isum);
-        isum = mul_acc(hn::Mul(q3, hn::Set(d16, sc[is + 6])), load_i8(q8 + 96 + l), isum);
+        const auto w0 = hn::Mul(q0, hn::Set(d16, sc[is + 0])), w1 = hn::Mul(q1, hn::Set(d16, sc[is + 2]));
+        const auto w2 = hn::Mul(q2, hn::Set(d16, sc[is + 4])), w3 = hn::Mul(q3, hn::Set(d16, sc[is + 6]));
+        for (int k = 0; k < N; ++k) {
+          const int8_t* q8 = act_blocks<BlockQ8_K>(a, stride, k)[b].qs + 128 * h;
+          isum[k] = mul_acc(w0, load_i8(q8 + l), isum[k]);
+          isum[k] = mul_acc(w1, load_i8(q8 + 32 + l), isum[k]);
+          isum[k] = mul_acc(w2, load_i8(q8 + 64 + l), isum[k]);
+          isum[k] = mul_acc(w3, load_i8(q8 + 96 + l), isum[k]);
+        }
       }
     }
-    acc = hn::MulAdd(hn::ConvertTo(DF(), isum), hn::Set(DF(), y[b].d * f16(x[b].d)), acc);
+    const float d = f16(x[b].d);
+    for (int k = 0; k < N; ++k) acc.add(k, isum[k], act_blocks<BlockQ8_K>(a, stride, k)[b].d * d);
   }
-  return reduce(acc);
+  acc.store(out, nullptr);
 }
+
+// One entry point per format: count (1..kMaxTokens) picks the instantiation.
+#define LOWBIT_MULTI_TOKEN(Name)                                                                       \
+  void Name(int64_t n, const std::byte* w, const std::byte* a, size_t stride, int count, float* out) { \
+    switch (count) {                                                                                   \
+      case 1: return Name##N<1>(n, w, a, stride, out);                                                 \
+      case 2: return Name##N<2>(n, w, a, stride, out);                                                 \
+      case 3: return Name##N<3>(n, w, a, stride, out);                                                 \
+      default: return Name##N<4>(n, w, a, stride, out);                                                \
+    }                                                                                                  \
+  }
+LOWBIT_MULTI_TOKEN(DotQ8_0)
+LOWBIT_MULTI_TOKEN(DotQ4_0)
+LOWBIT_MULTI_TOKEN(DotQ4_1)
+LOWBIT_MULTI_TOKEN(DotQ4K)
+LOWBIT_MULTI_TOKEN(DotQ6K)
+#undef LOWBIT_MULTI_TOKEN
 
 }  // namespace lowbit::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
@@ -228,11 +294,22 @@ HWY_EXPORT(DotQ6K);
 
 float f32(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotF32)(n, w, a); }
 float f16(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotF16)(n, w, a); }
-float q8_0(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ8_0)(n, w, a); }
-float q4_0(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ4_0)(n, w, a); }
-float q4_1(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ4_1)(n, w, a); }
-float q4_k(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ4K)(n, w, a); }
-float q6_k(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ6K)(n, w, a); }
+
+#define LOWBIT_DISPATCH(name, Kernel)                                                                       \
+  float name(int64_t n, const std::byte* w, const std::byte* a) {                                           \
+    float out;                                                                                              \
+    HWY_DYNAMIC_DISPATCH(Kernel)(n, w, a, 0, 1, &out);                                                      \
+    return out;                                                                                             \
+  }                                                                                                         \
+  void name##_multi(int64_t n, const std::byte* w, const std::byte* a, size_t stride, int count, float* out) { \
+    HWY_DYNAMIC_DISPATCH(Kernel)(n, w, a, stride, count, out);                                              \
+  }
+LOWBIT_DISPATCH(q8_0, DotQ8_0)
+LOWBIT_DISPATCH(q4_0, DotQ4_0)
+LOWBIT_DISPATCH(q4_1, DotQ4_1)
+LOWBIT_DISPATCH(q4_k, DotQ4K)
+LOWBIT_DISPATCH(q6_k, DotQ6K)
+#undef LOWBIT_DISPATCH
 
 }  // namespace lowbit::dot_simd
 #endif

@@ -14,6 +14,15 @@ float q4_1(int64_t n, const std::byte* w, const std::byte* a);  // activations Q
 float q4_k(int64_t n, const std::byte* w, const std::byte* a);  // activations Q8_K
 float q6_k(int64_t n, const std::byte* w, const std::byte* a);  // activations Q8_K
 
+// Several tokens at once: out[k] = dot(w, activations at a + k * stride) for k < count
+// (count ≤ kMaxTokens), unpacking each weight block once for all of them.
+inline constexpr int kMaxTokens = 4;
+void q8_0_multi(int64_t n, const std::byte* w, const std::byte* a, size_t stride, int count, float* out);
+void q4_0_multi(int64_t n, const std::byte* w, const std::byte* a, size_t stride, int count, float* out);
+void q4_1_multi(int64_t n, const std::byte* w, const std::byte* a, size_t stride, int count, float* out);
+void q4_k_multi(int64_t n, const std::byte* w, const std::byte* a, size_t stride, int count, float* out);
+void q6_k_multi(int64_t n, const std::byte* w, const std::byte* a, size_t stride, int count, float* out);
+
 // dot_simd_more.cpp
 float bf16(int64_t n, const std::byte* w, const std::byte* a);    // activations BF16
 float q5_0(int64_t n, const std::byte* w, const std::byte* a);    // activations Q8_0

@@ -15,6 +15,9 @@ namespace lowbit {
 // Dot product of n weights (one packed row, n a multiple of the block size) with n
 // activations packed in the kernel's act_type.
 using VecDotFn = float (*)(int64_t n, const std::byte* weights, const std::byte* activations);
+// Several activation rows (stride bytes apart) at once: out[k] for k < count ≤ 4.
+using VecDotMultiFn = void (*)(int64_t n, const std::byte* weights, const std::byte* activations, size_t stride,
+                               int count, float* out);
 // Packs n floats into an activation format (F32 copy, F16, BF16, Q8_0, Q8_1, Q8_K).
 using ActQuantizeFn = void (*)(const float* x, std::byte* dst, int64_t n);
 
@@ -23,6 +26,7 @@ struct KernelTraits {
   DType act_type;        // activation format (= the registry's vec_dot_type)
   VecDotFn dot_ref;      // plain scalar code: the specification
   VecDotFn dot;          // SIMD with runtime dispatch (equals dot_ref where none exists yet)
+  VecDotMultiFn dot_multi = nullptr;  // up to 4 tokens per weight pass (prompt processing)
 };
 
 // nullptr where a format has no kernel (matmul then dequantizes row by row).

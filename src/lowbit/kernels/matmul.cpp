@@ -1,5 +1,6 @@
 #include "lowbit/kernels/matmul.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "lowbit/core/thread_pool.h"
@@ -55,11 +56,22 @@ void matmul(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::sp
   for (int64_t t = 0; t < n_tokens; ++t) pack(x.data() + t * cols, packed.data() + size_t(t) * act_bytes, cols);
   const std::byte* acts = packed.data();
   const VecDotFn dot = kernel->dot;
-  // Rows outer, tokens inner: each weight row is read from memory once per batch.
+  const VecDotMultiFn dot_multi = kernel->dot_multi;
+  // Rows outer, tokens inner: each weight row is read from memory once per batch, and
+  // with dot_multi unpacked once per 4 tokens.
   for_rows(pool, rows, [&](int64_t begin, int64_t end) {
+    float out[dot_simd::kMaxTokens];
     for (int64_t r = begin; r < end; ++r) {
       const std::byte* row = weights + size_t(r) * stride;
-      for (int64_t t = 0; t < n_tokens; ++t) y[size_t(t * rows + r)] = dot(cols, row, acts + size_t(t) * act_bytes);
+      int64_t t = 0;
+      if (dot_multi != nullptr && n_tokens > 1) {
+        for (; t < n_tokens; t += dot_simd::kMaxTokens) {
+          const int count = int(std::min<int64_t>(dot_simd::kMaxTokens, n_tokens - t));
+          dot_multi(cols, row, acts + size_t(t) * act_bytes, act_bytes, count, out);
+          for (int k = 0; k < count; ++k) y[size_t((t + k) * rows + r)] = out[k];
+        }
+      }
+      for (; t < n_tokens; ++t) y[size_t(t * rows + r)] = dot(cols, row, acts + size_t(t) * act_bytes);
     }
   });
 }

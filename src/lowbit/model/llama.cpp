@@ -129,6 +129,12 @@ struct Llama::Impl {
       l.q_bias = w.vector(w.optional(blk(i, "attn_q.bias"), {q_dim}));
       l.k_bias = w.vector(w.optional(blk(i, "attn_k.bias"), {kv_dim}));
       l.v_bias = w.vector(w.optional(blk(i, "attn_v.bias"), {kv_dim}));
+      // Qwen2 (and configs declaring attention_bias) need all three: running without
+      // them would be silently wrong.
+      if (cfg.architecture == "qwen2" || cfg.attention_bias)
+        for (const char* name : {"attn_q.bias", "attn_k.bias", "attn_v.bias"})
+          if (model.find(blk(i, name)) == nullptr)
+            throw FormatError(model.source_path, blk(i, name), "tensor missing (" + cfg.architecture + " has Q/K/V biases)");
       l.q_norm = w.vector(w.optional(blk(i, "attn_q_norm.weight"), {hd}));
       l.k_norm = w.vector(w.optional(blk(i, "attn_k_norm.weight"), {hd}));
       if (cfg.architecture == "qwen3" && (l.q_norm.empty() || l.k_norm.empty()))

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "lowbit/core/multiversion.h"
+
 namespace lowbit::ops {
 
 void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float eps) {
@@ -27,7 +29,8 @@ void swiglu(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
-float dot(const float* a, const float* b, int64_t n) {
+// Attention's inner loops: compiled for AVX2/AVX-512 too (same results, see multiversion.h).
+LOWBIT_MULTIVERSION float dot(const float* a, const float* b, int64_t n) {
   float s[8] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -37,7 +40,7 @@ float dot(const float* a, const float* b, int64_t n) {
   return sum;
 }
 
-void axpy(float* y, float a, const float* x, int64_t n) {
+LOWBIT_MULTIVERSION void axpy(float* y, float a, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
 

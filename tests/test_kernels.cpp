@@ -247,8 +247,33 @@ TEST(KernelTable, RowsFollowTheRegistry) {
   EXPECT_EQ(find_kernel(DType::IQ2_XXS), nullptr);
 }
 
-// (a) The SIMD kernel equals the scalar reference up to the order of float sums, on
-// every SIMD target compiled in that this CPU runs (AVX-512, AVX2, SSE4, scalar...).
+// dot_multi (several tokens per weight pass) against dot_ref for each token, for
+// 1 to 4 tokens: the case's activations followed by others, packed stride bytes apart.
+bool multi_matches_reference(const KernelTraits& k, const DotCase& c) {
+  const size_t stride = activation_bytes(k.act_type, c.n);
+  std::vector<std::byte> acts;
+  const Pattern others[] = {Pattern::Outlier, Pattern::Random, Pattern::Constant};
+  for (int t = 0; t < 4; ++t) {
+    const auto x = t == 0 ? c.x : make_values(others[t - 1], c.n, 300 + uint32_t(t));
+    const auto packed = pack(k.act_type, x);
+    acts.insert(acts.end(), packed.begin(), packed.end());
+  }
+  for (int count = 1; count <= 4; ++count) {
+    float out[4];
+    k.dot_multi(c.n, c.w.bytes.data(), acts.data(), stride, count, out);
+    for (int t = 0; t < count; ++t) {
+      const std::byte* at = acts.data() + size_t(t) * stride;
+      const auto a = decode_activations(k.act_type, at, c.n);
+      if (std::fabs(out[t] - k.dot_ref(c.n, c.w.bytes.data(), at)) > float_slack(k.type, k.act_type, c.w.decoded, a))
+        return false;
+    }
+  }
+  return true;
+}
+
+// (a) The SIMD kernel (and dot_multi where a row has one) equals the scalar reference
+// up to the order of float sums, on every SIMD target compiled in that this CPU runs
+// (AVX-512, AVX2, SSE4, scalar...).
 TEST(KernelDot, SimdMatchesReferenceOnEveryTarget) {
   const std::vector<int64_t> targets = hwy::SupportedAndGeneratedTargets();
   ASSERT_GE(targets.size(), 2u);
@@ -265,6 +290,10 @@ TEST(KernelDot, SimdMatchesReferenceOnEveryTarget) {
         if (std::fabs(simd - ref) > float_slack(k.type, k.act_type, c.w.decoded, a)) {
           hwy::SetSupportedTargetsForTest(0);
           FAIL() << "simd " << simd << " reference " << ref;
+        }
+        if (k.dot_multi != nullptr && !multi_matches_reference(k, c)) {
+          hwy::SetSupportedTargetsForTest(0);
+          FAIL() << "dot_multi differs from dot_ref";
         }
       }
     }

@@ -51,6 +51,7 @@ void run_model(const RunArgs& args) {
     logits = llama.forward({&next, 1});
   }
   std::printf("\n");
+  std::fflush(stdout);
   const double gen_seconds = seconds_since(t1);
   std::fprintf(stderr, "lowbit: prompt %zu tokens %.1f tok/s, generated %lld tokens %.1f tok/s\n", prompt.size(),
                double(prompt.size()) / prompt_seconds, static_cast<long long>(generated),

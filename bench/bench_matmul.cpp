@@ -3,6 +3,8 @@
 //   read/threads:T              sums a 1 GiB uint64 buffer split across a ThreadPool
 //   gemv/FMT/threads:T          y = W x for a 4096×4096 W in every kernel format
 //   batch64/FMT/threads:T       n_tokens = 64 (prompt processing), Q4_0 / Q4_K / Q8_0
+//   dot/FMT                     one 4096-weight row held in L1 cache, dotted again and
+//                               again: the kernel's compute ceiling (no memory traffic)
 // Reported: GB/s of weight bytes read (decimal), and vs_read = that / read/threads:T
 // (decode is memory-bound when vs_read is near 1). The GEMV rotates over enough copies
 // of W to fill 6× the L3 cache, so every call streams its weights from DRAM as a real
@@ -161,6 +163,21 @@ void run_matmul(benchmark::State& state, DType type, int64_t tokens, int threads
       benchmark::Counter(n * 2.0 * double(kDim) * double(kDim) * double(tokens) / 1e9, benchmark::Counter::kIsRate);
 }
 
+void run_dot(benchmark::State& state, const KernelTraits* k) {
+  const Weights& w = weights(k->type);
+  const std::byte* row = w.copies.front().data();
+  const size_t row_bytes_ = w.bytes / size_t(kDim);
+  std::vector<float> x(static_cast<size_t>(kDim));
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(rng);
+  std::vector<std::byte> packed(activation_bytes(k->act_type, kDim));
+  activation_quantizer(k->act_type)(x.data(), packed.data(), kDim);
+  for (auto _ : state) benchmark::DoNotOptimize(k->dot(kDim, row, packed.data()));
+  state.counters["GB/s"] = benchmark::Counter(double(state.iterations()) * double(row_bytes_) / 1e9,
+                                              benchmark::Counter::kIsRate);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -175,6 +192,8 @@ int main(int argc, char** argv) {
           k.type, int64_t{1}, threads)
           ->UseRealTime()
           ->Unit(benchmark::kMicrosecond);
+  for (const KernelTraits& k : all_kernels())
+    benchmark::RegisterBenchmark(("dot/" + std::string(traits(k.type).name)).c_str(), run_dot, &k);
   for (DType type : {DType::Q4_0, DType::Q4_K, DType::Q8_0})
     for (int threads : {1, 2})
       benchmark::RegisterBenchmark(

@@ -13,9 +13,15 @@
 
 #include <cstring>
 
+#if HWY_ARCH_X86
+#include <immintrin.h>
+#endif
+
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/iq4_nl.h"
 #include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/q4_0.h"
+#include "lowbit/formats/q4_k.h"
 #include "lowbit/formats/q2_k.h"
 #include "lowbit/formats/q3_k.h"
 #include "lowbit/formats/q5_0.h"
@@ -337,6 +343,132 @@ float DotBF16(int64_t n, const std::byte* w, const std::byte* a) {
   return sum;
 }
 
+// GEMV versions of Q8_0 / Q4_0 / Q4_K (dot_simd.cpp) that multiply 8-bit codes
+// directly: on x86 with AVX2, pmaddubsw multiplies 32 unsigned bytes by 32 signed
+// bytes into 16 pair sums at once, where widening to int16 first takes two pmaddwd and
+// two extra widening loads per 32 weights; with the per-block scale and sub-block
+// bookkeeping cut down too, decode moves from compute-bound toward memory-bound.
+// Signed codes go in as |w| times y with w's sign (psignb), as the product needs an
+// unsigned side. Pair sums stay below 2^15: |w| <= 128 and |y| <= 127 (Q8 packing
+// never writes -128). Other targets use the int16 kernels of dot_simd.cpp.
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3
+inline __m256i pair_products(__m256i w_signed, __m256i y) {
+  return _mm256_maddubs_epi16(_mm256_sign_epi8(w_signed, w_signed), _mm256_sign_epi8(y, w_signed));
+}
+
+inline __m256i low_high_nibbles(const uint8_t* qs16) {  // 16 bytes -> 32 codes 0..15
+  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs16));
+  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
+inline float hsum(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+inline float half(uint16_t h) { return _cvtsh_ss(h); }
+
+float DotQ8_0Bytes(int64_t n, const std::byte* w, const std::byte* a) {
+  const auto* x = blocks<BlockQ8_0>(w);
+  const auto* y = blocks<BlockQ8_0>(a);
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  const int64_t nb = n / 32;
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {  // two independent chains hide the FMA latency
+    const __m256i p0 = pair_products(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)),
+                                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs)));
+    const __m256i p1 = pair_products(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b + 1].qs)),
+                                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b + 1].qs)));
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p0, ones)),
+                           _mm256_set1_ps(half(x[b].d) * half(y[b].d)), acc0);
+    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p1, ones)),
+                           _mm256_set1_ps(half(x[b + 1].d) * half(y[b + 1].d)), acc1);
+  }
+  for (; b < nb; ++b) {
+    const __m256i p = pair_products(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)),
+                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs)));
+    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), _mm256_set1_ps(half(x[b].d) * half(y[b].d)),
+                           acc0);
+  }
+  return hsum(_mm256_add_ps(acc0, acc1));
+}
+
+float DotQ4_0Bytes(int64_t n, const std::byte* w, const std::byte* a) {
+  const auto* x = blocks<BlockQ4_0>(w);
+  const auto* y = blocks<BlockQ8_0>(a);
+  const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  const int64_t nb = n / 32;
+  const auto block = [&](int64_t b) {
+    const __m256i codes = _mm256_sub_epi8(low_high_nibbles(x[b].qs), eight);
+    const __m256i p = pair_products(codes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs)));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
+  };
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    acc0 = _mm256_fmadd_ps(block(b), _mm256_set1_ps(half(x[b].d) * half(y[b].d)), acc0);
+    acc1 = _mm256_fmadd_ps(block(b + 1), _mm256_set1_ps(half(x[b + 1].d) * half(y[b + 1].d)), acc1);
+  }
+  for (; b < nb; ++b) acc0 = _mm256_fmadd_ps(block(b), _mm256_set1_ps(half(x[b].d) * half(y[b].d)), acc0);
+  return hsum(_mm256_add_ps(acc0, acc1));
+}
+
+// Q4_K's twelve scale bytes as 8 scales then 8 mins, each 0..63, with word operations:
+// scales 0..3 and mins 0..3 are the low 6 bits of bytes 0..3 and 4..7; scales and mins
+// 4..7 take their low 4 bits from the nibbles of bytes 8..11 and their top 2 bits
+// from the top bits of bytes 0..3 (scales) and 4..7 (mins).
+inline void q4_k_scales_mins(const uint8_t* packed, uint8_t* out16) {
+  uint32_t word[3];
+  std::memcpy(word, packed, 12);
+  const uint32_t low6 = 0x3F3F3F3Fu, low4 = 0x0F0F0F0Fu, low2 = 0x03030303u;
+  const uint32_t unpacked[4] = {
+      word[0] & low6,
+      (word[2] & low4) | (((word[0] >> 6) & low2) << 4),
+      word[1] & low6,
+      ((word[2] >> 4) & low4) | (((word[1] >> 6) & low2) << 4),
+  };
+  std::memcpy(out16, unpacked, 16);
+}
+
+float DotQ4KBytes(int64_t n, const std::byte* w, const std::byte* a) {
+  const auto* x = blocks<BlockQ4K>(w);
+  const auto* y = blocks<BlockQ8_K>(a);
+  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  // Each min twice, to meet the bsums of its two 16-value halves.
+  const __m128i twice = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / 256; ++b) {
+    alignas(16) uint8_t sm[16];
+    q4_k_scales_mins(x[b].scales, sm);
+    const __m128i sm_bytes = _mm_load_si128(reinterpret_cast<const __m128i*>(sm));
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(sm_bytes, twice));
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].bsums));
+    const __m256i min_terms = _mm256_madd_epi16(mins, bsums);
+    __m256i isum = _mm256_setzero_si256();
+    for (int p = 0; p < 4; ++p) {  // sub-blocks 2p (low nibbles) and 2p + 1 (high nibbles)
+      const __m256i q4 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * p));
+      const __m256i lo = _mm256_and_si256(q4, nibble);
+      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), nibble);
+      const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * p)));
+      const __m256i p_hi =
+          _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * p + 32)));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(sm[2 * p])));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p_hi, _mm256_set1_epi16(sm[2 * p + 1])));
+    }
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(half(x[b].d) * y[b].d), acc);
+    acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min_terms), _mm256_set1_ps(half(x[b].dmin) * y[b].d), acc_min);
+  }
+  return hsum(_mm256_sub_ps(acc, acc_min));
+}
+#else
+float DotQ8_0Bytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_simd::q8_0(n, w, a); }
+float DotQ4_0Bytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_simd::q4_0(n, w, a); }
+float DotQ4KBytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_simd::q4_k(n, w, a); }
+#endif
+
 }  // namespace lowbit::dot_more::HWY_NAMESPACE
 HWY_AFTER_NAMESPACE();
 
@@ -352,6 +484,9 @@ HWY_EXPORT(DotIQ4NL);
 HWY_EXPORT(DotTQ2_0);
 HWY_EXPORT(DotTQ1_0);
 HWY_EXPORT(DotBF16);
+HWY_EXPORT(DotQ8_0Bytes);
+HWY_EXPORT(DotQ4_0Bytes);
+HWY_EXPORT(DotQ4KBytes);
 
 float q5_0(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ5_0)(n, w, a); }
 float q5_1(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ5_1)(n, w, a); }
@@ -362,6 +497,9 @@ float iq4_nl(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYN
 float tq2_0(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotTQ2_0)(n, w, a); }
 float tq1_0(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotTQ1_0)(n, w, a); }
 float bf16(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotBF16)(n, w, a); }
+float q8_0_bytes(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ8_0Bytes)(n, w, a); }
+float q4_0_bytes(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ4_0Bytes)(n, w, a); }
+float q4_k_bytes(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ4KBytes)(n, w, a); }
 
 }  // namespace lowbit::dot_more
 
@@ -377,6 +515,9 @@ float iq4_nl(int64_t n, const std::byte* w, const std::byte* a) { return dot_mor
 float tq2_0(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::tq2_0(n, w, a); }
 float tq1_0(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::tq1_0(n, w, a); }
 float bf16(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::bf16(n, w, a); }
+float q8_0_bytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::q8_0_bytes(n, w, a); }
+float q4_0_bytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::q4_0_bytes(n, w, a); }
+float q4_k_bytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::q4_k_bytes(n, w, a); }
 
 }  // namespace lowbit::dot_simd
 #endif

@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""The inference commands end to end: `run` reproduces llama2.c's greedy story, the
+evaluation commands print what they promise, and bad requests exit with the documented
+status (1 for requests and text, 2 for malformed model files) and a message."""
+import json
+
+from oracle import lowbit, run_tests, shared
+
+STORIES = "models/stories260K/stories260K-f32.gguf"
+
+
+def test_greedy_run_reproduces_reference(tmp):
+    expected = shared("models/stories260K/expected_greedy_n200.txt").read_text()
+    out = lowbit("run", "-m", shared(STORIES), "-p", "Once upon a time", "-n", "150", "--temp", "0", "-c", "512")
+    # The prompt is the reference's first four words; everything after must follow it.
+    assert out.stdout.startswith("Once upon a time"), out.stdout[:80]
+    assert expected.startswith(out.stdout.rstrip("\n")[: len(expected)]), (out.stdout[:300], expected[:300])
+    assert len(out.stdout) > 350  # 150 generated tokens of story
+    assert "tok/s" in out.stderr
+
+
+def test_sampling_is_reproducible_with_a_seed(tmp):
+    args = ("run", "-m", shared(STORIES), "-p", "The dog", "-n", "40", "--temp", "0.9", "--seed", "11", "-c", "128")
+    assert lowbit(*args).stdout == lowbit(*args).stdout
+
+
+def test_kld_json_against_itself(tmp):
+    model = shared(STORIES)
+    out = lowbit("kld", "--base", model, "-m", model, "-f", shared("data/tinystories-valid-sample.txt"),
+                 "-c", "64", "--chunks", "3", "--json")
+    j = json.loads(out.stdout)
+    assert j["tokens_scored"] == 3 * 31
+    assert abs(j["kld_mean"]) < 1e-9 and j["top1_agreement"] == 1.0
+
+
+def test_perplexity_prints_llama_cpp_style(tmp):
+    out = lowbit("perplexity", "-m", shared(STORIES), "-f", shared("data/tinystories-valid-sample.txt"),
+                 "-c", "128", "--chunks", "50")
+    # llama-perplexity (c392e50) printed [50]3.9143 for the same file, model and context.
+    running = out.stdout.split("\n")[0].rstrip(",").split(",")
+    assert len(running) == 50 and running[-1].startswith("[50]"), running[-1]
+    assert abs(float(running[-1][4:]) - 3.9143) < 0.004, running[-1]
+    assert "Final estimate: PPL = " in out.stdout
+
+
+def test_bench_json(tmp):
+    out = lowbit("bench", "-m", shared(STORIES), "-p", "16", "-n", "8", "-r", "2", "--json")
+    j = json.loads(out.stdout)
+    assert j["pp"]["tokens_per_second"] > 0 and j["tg"]["tokens_per_second"] > 0
+    assert j["weight_bytes"] > 1_000_000 and j["peak_resident_bytes"] > j["kv_cache_bytes"]
+    assert {g["type"] for g in j["gemv"]} == {"F32"}
+
+
+def test_bad_requests_exit_1(tmp):
+    empty = tmp / "empty.txt"
+    empty.write_text("")
+    r = lowbit("perplexity", "-m", shared(STORIES), "-f", empty, expect=1)
+    assert "empty" in r.stderr
+    short = tmp / "short.txt"
+    short.write_text("Once upon a time there was a cat.")
+    r = lowbit("perplexity", "-m", shared(STORIES), "-f", short, "-c", "128", expect=1)
+    assert "needs at least 256" in r.stderr
+    r = lowbit("run", "-m", shared(STORIES), "-p", "word " * 200, "-c", "64", expect=1)
+    assert "context holds 64" in r.stderr
+    lowbit("perplexity", "-m", shared(STORIES), "-f", tmp / "missing.txt", expect=1)
+
+
+def test_bad_models_exit_2(tmp):
+    r = lowbit("run", "-m", tmp / "no-such-model.gguf", "-p", "hi", expect=2)
+    assert "no-such-model.gguf" in r.stderr
+    truncated = tmp / "truncated.gguf"
+    truncated.write_bytes(shared(STORIES).read_bytes()[:100000])
+    r = lowbit("run", "-m", truncated, "-p", "hi", expect=2)
+    assert "truncated.gguf" in r.stderr
+
+
+if __name__ == "__main__":
+    run_tests([test_greedy_run_reproduces_reference, test_sampling_is_reproducible_with_a_seed,
+               test_kld_json_against_itself, test_perplexity_prints_llama_cpp_style, test_bench_json,
+               test_bad_requests_exit_1, test_bad_models_exit_2])

@@ -1,6 +1,8 @@
 // Tokenizers against ids produced by llama.cpp's llama-tokenize (commit c392e50) on the
-// same vocabularies: stories260K's SentencePiece vocabulary (tok512) and SmolLM2's
-// byte-level BPE (pre-tokenizer "smollm"). The inputs are tests/data/tokenizer/*.txt
+// same vocabularies: stories260K's SentencePiece vocabulary (tok512), SmolLM2's
+// byte-level BPE (pre-tokenizer "smollm"), and Llama 2's 32k SentencePiece vocabulary
+// (llama2c-tokenizer-32k.bin here; llama.cpp's ids came from its ggml-vocab-llama-spm
+// test vocabulary, which holds the same tokens and scores). The inputs are tests/data/tokenizer/*.txt
 // and the first 4000 bytes of two shared text files; the .ids files hold llama.cpp's
 // output (with BOS where the vocabulary adds one).
 #include <gtest/gtest.h>
@@ -8,6 +10,7 @@
 #include <sstream>
 
 #include "lowbit/core/error.h"
+#include "lowbit/io/llama2c.h"
 #include "lowbit/model/load.h"
 #include "lowbit/model/pretokenize.h"
 #include "lowbit/model/tokenizer.h"
@@ -56,10 +59,16 @@ std::string input_text(const std::string& input) {
   return text_of(data_file(input + ".txt"));
 }
 
+// The model's vocabulary, or the bare 32k llama2.c tokenizer.
+Vocab vocab_of(const std::string& name) {
+  if (name == "llama2c32k") return load_llama2c_tokenizer(shared_path("data/tokenizers/llama2c-tokenizer-32k.bin"));
+  return load_model(model_path(name)).vocab;
+}
+
 TEST_P(TokenizerIds, EncodeMatchesLlamaCpp) {
   const Case c = GetParam();
-  const Model model = load_model(model_path(c.model));
-  const auto tok = Tokenizer::create(model.vocab, model.source_path);
+  const Vocab vocab = vocab_of(c.model);
+  const auto tok = Tokenizer::create(vocab);
   const std::string text = input_text(c.input);
   const auto expected = read_ids(data_file(std::string(c.model) + "_" + c.input + ".ids"));
   ASSERT_FALSE(expected.empty());
@@ -68,12 +77,12 @@ TEST_P(TokenizerIds, EncodeMatchesLlamaCpp) {
 
 TEST_P(TokenizerIds, DecodeGivesTheTextBack) {
   const Case c = GetParam();
-  const Model model = load_model(model_path(c.model));
-  const auto tok = Tokenizer::create(model.vocab, model.source_path);
+  const Vocab vocab = vocab_of(c.model);
+  const auto tok = Tokenizer::create(vocab);
   const std::string text = input_text(c.input);
   std::string decoded = tok->decode(tok->encode(text, false));
   // SentencePiece adds one space in front of the text (add_space_prefix).
-  if (model.vocab.add_space_prefix && !decoded.empty() && decoded[0] == ' ') decoded.erase(0, 1);
+  if (vocab.add_space_prefix && !decoded.empty() && decoded[0] == ' ') decoded.erase(0, 1);
   EXPECT_EQ(decoded, text);
 }
 
@@ -81,7 +90,9 @@ INSTANTIATE_TEST_SUITE_P(RealVocabularies, TokenizerIds,
                          ::testing::Values(Case{"stories260K", "mixed"}, Case{"stories260K", "edges"},
                                            Case{"stories260K", "wiki4k"}, Case{"stories260K", "tiny4k"},
                                            Case{"smollm2", "mixed"}, Case{"smollm2", "edges"},
-                                           Case{"smollm2", "wiki4k"}, Case{"smollm2", "tiny4k"}),
+                                           Case{"smollm2", "wiki4k"}, Case{"smollm2", "tiny4k"},
+                                           Case{"llama2c32k", "mixed"}, Case{"llama2c32k", "edges"},
+                                           Case{"llama2c32k", "wiki4k"}, Case{"llama2c32k", "tiny4k"}),
                          [](const auto& param_info) { return std::string(param_info.param.model) + "_" + param_info.param.input; });
 
 TEST(Tokenizer, BosFollowsTheVocabulary) {

@@ -11,6 +11,7 @@
 #include <hwy/foreach_target.h>  // re-includes this file once per SIMD target
 #include <hwy/highway.h>
 
+#include <cstddef>
 #include <cstring>
 
 #if HWY_ARCH_X86
@@ -356,12 +357,6 @@ inline __m256i pair_products(__m256i w_signed, __m256i y) {
   return _mm256_maddubs_epi16(_mm256_sign_epi8(w_signed, w_signed), _mm256_sign_epi8(y, w_signed));
 }
 
-inline __m256i low_high_nibbles(const uint8_t* qs16) {  // 16 bytes -> 32 codes 0..15
-  const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs16));
-  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(bytes, 4), bytes);
-  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
-}
-
 inline float hsum(__m256 v) {
   const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -370,50 +365,62 @@ inline float hsum(__m256 v) {
 
 inline float half(uint16_t h) { return _cvtsh_ss(h); }
 
-float DotQ8_0Bytes(int64_t n, const std::byte* w, const std::byte* a) {
-  const auto* x = blocks<BlockQ8_0>(w);
-  const auto* y = blocks<BlockQ8_0>(a);
-  const __m256i ones = _mm256_set1_epi16(1);
+// The fp16 field at byte offset `at` of 8 consecutive blocks of `Block`, as floats: one
+// conversion for 8 blocks, the fields gathered through integer registers, so that the
+// per-block work stays off the vector shuffle ports.
+template <typename Block>
+inline __m256 eight_halves(const Block* blocks8, size_t at) {
+  uint64_t word[2] = {0, 0};
+  for (int k = 0; k < 8; ++k) {
+    uint16_t h;
+    std::memcpy(&h, reinterpret_cast<const uint8_t*>(blocks8 + k) + at, 2);
+    word[k / 4] |= uint64_t{h} << (16 * (k % 4));
+  }
+  return _mm256_cvtph_ps(_mm_set_epi64x(static_cast<long long>(word[1]), static_cast<long long>(word[0])));
+}
+
+// 16 bytes -> 32 codes 0..15: the bytes in both 128-bit halves (a load-port broadcast),
+// the upper half shifted right by 4, then the low nibble of each byte.
+inline __m256i low_high_nibbles(const uint8_t* qs16) {
+  const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs16)));
+  return _mm256_and_si256(_mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0F));
+}
+
+// One block's 32 products, pairwise summed to 8 int32 lanes, as floats.
+inline __m256 block_sum(__m256i w_signed, const int8_t* y32) {
+  const __m256i p = pair_products(w_signed, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y32)));
+  return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+}
+
+// Shared loop of Q8_0 and Q4_0 against Q8_0 activations: scales 8 blocks at a time.
+template <typename Block, typename Codes>
+float dot_q8_0_activations(int64_t n, const Block* x, const BlockQ8_0* y, Codes codes) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
   const int64_t nb = n / 32;
   int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {  // two independent chains hide the FMA latency
-    const __m256i p0 = pair_products(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)),
-                                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs)));
-    const __m256i p1 = pair_products(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b + 1].qs)),
-                                     _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b + 1].qs)));
-    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p0, ones)),
-                           _mm256_set1_ps(half(x[b].d) * half(y[b].d)), acc0);
-    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p1, ones)),
-                           _mm256_set1_ps(half(x[b + 1].d) * half(y[b + 1].d)), acc1);
+  for (; b + 8 <= nb; b += 8) {
+    alignas(32) float scale[8];
+    _mm256_store_ps(scale, _mm256_mul_ps(eight_halves(x + b, offsetof(Block, d)), eight_halves(y + b, 0)));
+    for (int k = 0; k < 8; k += 2) {  // two chains hide the FMA latency
+      acc0 = _mm256_fmadd_ps(block_sum(codes(x[b + k]), y[b + k].qs), _mm256_broadcast_ss(scale + k), acc0);
+      acc1 = _mm256_fmadd_ps(block_sum(codes(x[b + k + 1]), y[b + k + 1].qs), _mm256_broadcast_ss(scale + k + 1), acc1);
+    }
   }
-  for (; b < nb; ++b) {
-    const __m256i p = pair_products(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs)),
-                                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs)));
-    acc0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones)), _mm256_set1_ps(half(x[b].d) * half(y[b].d)),
-                           acc0);
-  }
+  for (; b < nb; ++b)
+    acc0 = _mm256_fmadd_ps(block_sum(codes(x[b]), y[b].qs), _mm256_set1_ps(half(x[b].d) * half(y[b].d)), acc0);
   return hsum(_mm256_add_ps(acc0, acc1));
 }
 
+float DotQ8_0Bytes(int64_t n, const std::byte* w, const std::byte* a) {
+  return dot_q8_0_activations(n, blocks<BlockQ8_0>(w), blocks<BlockQ8_0>(a), [](const BlockQ8_0& block) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs));
+  });
+}
+
 float DotQ4_0Bytes(int64_t n, const std::byte* w, const std::byte* a) {
-  const auto* x = blocks<BlockQ4_0>(w);
-  const auto* y = blocks<BlockQ8_0>(a);
-  const __m256i ones = _mm256_set1_epi16(1), eight = _mm256_set1_epi8(8);
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-  const int64_t nb = n / 32;
-  const auto block = [&](int64_t b) {
-    const __m256i codes = _mm256_sub_epi8(low_high_nibbles(x[b].qs), eight);
-    const __m256i p = pair_products(codes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs)));
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, ones));
-  };
-  int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    acc0 = _mm256_fmadd_ps(block(b), _mm256_set1_ps(half(x[b].d) * half(y[b].d)), acc0);
-    acc1 = _mm256_fmadd_ps(block(b + 1), _mm256_set1_ps(half(x[b + 1].d) * half(y[b + 1].d)), acc1);
-  }
-  for (; b < nb; ++b) acc0 = _mm256_fmadd_ps(block(b), _mm256_set1_ps(half(x[b].d) * half(y[b].d)), acc0);
-  return hsum(_mm256_add_ps(acc0, acc1));
+  return dot_q8_0_activations(n, blocks<BlockQ4_0>(w), blocks<BlockQ8_0>(a), [](const BlockQ4_0& block) {
+    return _mm256_sub_epi8(low_high_nibbles(block.qs), _mm256_set1_epi8(8));
+  });
 }
 
 // Q4_K's twelve scale bytes as 8 scales then 8 mins, each 0..63, with word operations:

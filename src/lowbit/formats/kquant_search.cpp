@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/core/multiversion.h"
 
 namespace lowbit::kquant {
 
@@ -216,25 +218,214 @@ void pack_scale_min_k4(const uint8_t* scales, const uint8_t* mins, uint8_t* pack
   }
 }
 
+namespace {
+
+constexpr int kK4Sub = 32;
+constexpr int kK4Count = kSuperBlock / kK4Sub;
+
+// Eight lanes, one per sub-block (GCC/Clang vector extensions: each clone of
+// LOWBIT_MULTIVERSION maps them onto its own registers, the operations stay IEEE
+// single precision, lane by lane).
+// The helpers below pass these by value; they are internal and always inlined, so the
+// calling convention GCC warns about (-Wpsabi) never crosses a translation unit. (GCC
+// reports it at the end of the file, so the pragma stays in force to the end.)
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float F8 __attribute__((vector_size(32)));
+typedef int32_t I8 __attribute__((vector_size(32)));
+
+[[gnu::always_inline]] inline F8 splat8(float v) { return F8{v, v, v, v, v, v, v, v}; }
+[[gnu::always_inline]] inline I8 splat8i(int32_t v) { return I8{v, v, v, v, v, v, v, v}; }
+[[gnu::always_inline]] inline F8 to_f8(I8 v) { return __builtin_convertvector(v, F8); }
+
+// nearest_int lane by lane, then clamped to [0, nmax] as the scalar code does.
+[[gnu::always_inline]] inline I8 code8(F8 v, I8 nmax) {
+  F8 shifted = v + splat8(12582912.f);
+  I8 raw;
+  std::memcpy(&raw, &shifted, sizeof raw);
+  raw = (raw & splat8i(0x007fffff)) - splat8i(0x00400000);
+  const I8 low = nmax < raw ? nmax : raw;
+  return low > splat8i(0) ? low : splat8i(0);
+}
+
+// The scale/min search of quantize_super_block_k4 -- the sub-block weights, then
+// make_qkx2_quants with squared error and rdelta 0.1 -- for all eight sub-blocks of a
+// super-block at once. Lane j runs sub-block j through exactly the float operations, in
+// exactly the order, of the scalar code; each `if` of the scalar loop becomes a
+// per-lane select of the same values. Nothing is reordered or fused, so the results
+// are bit-identical to the scalar code.
+LOWBIT_MULTIVERSION void search_k4_sub_blocks(const float* x, int nmax, float rmin, int nstep,
+                                              uint8_t* L, float* scales, float* mins) {
+  constexpr int n = kK4Sub;
+  F8 xt[n], wt[n];  // xt[i][j] = weight i of sub-block j
+  for (int i = 0; i < n; ++i)
+    xt[i] = F8{x[i], x[n + i], x[2 * n + i], x[3 * n + i], x[4 * n + i], x[5 * n + i],
+               x[6 * n + i], x[7 * n + i]};
+
+  // Weight each value by the sub-block's RMS plus its own magnitude.
+  F8 sum_x2 = splat8(0.0f);
+  for (int i = 0; i < n; ++i) sum_x2 += xt[i] * xt[i];
+  F8 av_x = sum_x2 / splat8(float(n));
+  for (int j = 0; j < kK4Count; ++j) av_x[j] = std::sqrt(av_x[j]);
+  const I8 abs_mask = splat8i(0x7fffffff);
+  for (int i = 0; i < n; ++i) {
+    I8 bits;
+    std::memcpy(&bits, &xt[i], sizeof bits);
+    bits &= abs_mask;
+    F8 ax;
+    std::memcpy(&ax, &bits, sizeof ax);
+    wt[i] = av_x + ax;
+  }
+
+  F8 min = xt[0], max = xt[0], sum_w = wt[0];
+  const F8 sum_x0 = sum_w * xt[0];
+  F8 sum_x = sum_x0;
+  for (int i = 1; i < n; ++i) {
+    min = xt[i] < min ? xt[i] : min;
+    max = xt[i] > max ? xt[i] : max;
+    sum_w += wt[i];
+    sum_x += wt[i] * xt[i];
+  }
+  const F8 zero = splat8(0.0f);
+  min = min > zero ? zero : min;
+  const F8 first_min = min;  // what a flat sub-block reports
+
+  const I8 vnmax = splat8i(nmax);
+  const F8 fnmax = splat8(to_f(nmax));
+  I8 lt[n];  // the codes kept so far
+  F8 best_error = zero;
+  const F8 iscale0 = fnmax / (max - min);
+  F8 scale = splat8(1.0f) / iscale0;
+  for (int i = 0; i < n; ++i) {
+    lt[i] = code8(iscale0 * (xt[i] - min), vnmax);
+    const F8 diff = scale * to_f8(lt[i]) + min - xt[i];
+    best_error += wt[i] * (diff * diff);
+  }
+  for (int is = 0; nstep >= 1 && is <= nstep; ++is) {
+    const F8 iscale = splat8(rmin + 0.1f * to_f(is) + to_f(nmax)) / (max - min);
+    F8 sum_l = zero, sum_l2 = zero, sum_xl = zero;
+    I8 laux[n];
+    for (int i = 0; i < n; ++i) {
+      laux[i] = code8(iscale * (xt[i] - min), vnmax);
+      const F8 l = to_f8(laux[i]);
+      const F8 w = wt[i];
+      sum_l += w * l;
+      sum_l2 += w * l * l;
+      sum_xl += w * l * xt[i];
+    }
+    const F8 D = sum_w * sum_l2 - sum_l * sum_l;
+    const F8 s = (sum_w * sum_xl - sum_x * sum_l) / D;
+    const F8 m = (sum_l2 * sum_x - sum_l * sum_xl) / D;
+    const F8 s_alone = sum_xl / sum_l2;
+    const F8 this_scale = m > zero ? s_alone : s;
+    const F8 this_min = m > zero ? zero : m;
+    F8 cur_error = zero;
+    for (int i = 0; i < n; ++i) {
+      const F8 diff = this_scale * to_f8(laux[i]) + this_min - xt[i];
+      cur_error += wt[i] * (diff * diff);
+    }
+    const I8 won = (D > zero) & (cur_error < best_error);
+    best_error = won ? cur_error : best_error;
+    scale = won ? this_scale : scale;
+    min = won ? this_min : min;
+    for (int i = 0; i < n; ++i) lt[i] = won ? laux[i] : lt[i];
+  }
+  for (int j = 0; j < kK4Count; ++j) {
+    const bool flat = max[j] == first_min[j];  // the scalar code returns before any trial
+    scales[j] = flat ? 0.0f : scale[j];
+    mins[j] = flat ? -first_min[j] : -min[j];
+    for (int i = 0; i < n; ++i) L[n * j + i] = static_cast<uint8_t>(flat ? 0 : lt[i][j]);
+  }
+}
+
+}  // namespace
+
+typedef float F16x __attribute__((vector_size(64)));
+typedef int32_t I16x __attribute__((vector_size(64)));
+
+// make_qx_quants(16, nmax, ...) for the sixteen 16-weight sub-blocks of a super-block at
+// once, lane j = sub-block j, with the same per-lane discipline as above: the scalar
+// operations in the scalar order, each `if` a select of the same values.
+LOWBIT_MULTIVERSION void make_qx_quants_16x16(int nmax, const float* x, int8_t* L,
+                                              float* scales) {
+  constexpr int n = 16, J = 16;
+  F16x xt[n];
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < J; ++j) xt[i][j] = x[n * j + i];
+  const F16x zero = F16x{} , eps = zero + kGroupMaxEps;
+  const I16x abs_mask = I16x{} + 0x7fffffff;
+  auto fabs16 = [&](F16x v) {
+    I16x bits;
+    std::memcpy(&bits, &v, sizeof bits);
+    bits &= abs_mask;
+    F16x out;
+    std::memcpy(&out, &bits, sizeof out);
+    return out;
+  };
+  F16x amax = zero, max = zero;
+  for (int i = 0; i < n; ++i) {
+    const F16x ax = fabs16(xt[i]);
+    const I16x bigger = ax > amax;
+    amax = bigger ? ax : amax;
+    max = bigger ? xt[i] : max;
+  }
+  const I16x lo = I16x{} - nmax, hi = I16x{} + (nmax - 1);
+  auto codes = [&](F16x v) {
+    F16x shifted = v + 12582912.f;
+    I16x raw;
+    std::memcpy(&raw, &shifted, sizeof raw);
+    raw = (raw & 0x007fffff) - 0x00400000;
+    const I16x capped = hi < raw ? hi : raw;
+    return capped > lo ? capped : lo;
+  };
+  F16x w[n];
+  for (int i = 0; i < n; ++i) w[i] = xt[i] * xt[i];
+  I16x best_l[n];
+  F16x sumlx = zero, suml2 = zero;
+  {
+    const F16x iscale = (zero + to_f(-nmax)) / max;
+    for (int i = 0; i < n; ++i) {
+      best_l[i] = codes(iscale * xt[i]);
+      const F16x l = __builtin_convertvector(best_l[i], F16x);
+      sumlx += w[i] * xt[i] * l;
+      suml2 += w[i] * l * l;
+    }
+  }
+  F16x scale = suml2 != zero ? sumlx / suml2 : zero;
+  F16x best = scale * sumlx;
+  for (int is = -9; is <= 9; ++is) {
+    if (is == 0) continue;
+    const F16x iscale = -(zero + (to_f(nmax) + 0.1f * to_f(is))) / max;
+    I16x l_is[n];
+    F16x slx = zero, sl2 = zero;
+    for (int i = 0; i < n; ++i) {
+      l_is[i] = codes(iscale * xt[i]);
+      const F16x l = __builtin_convertvector(l_is[i], F16x);
+      slx += w[i] * xt[i] * l;
+      sl2 += w[i] * l * l;
+    }
+    const I16x better = (sl2 > zero) & (slx * slx > best * sl2);
+    for (int i = 0; i < n; ++i) best_l[i] = better ? l_is[i] : best_l[i];
+    scale = better ? slx / sl2 : scale;
+    best = better ? scale * slx : best;
+  }
+  const I16x flat = amax < eps;
+  for (int j = 0; j < J; ++j) {
+    scales[j] = flat[j] ? 0.0f : scale[j];
+    for (int i = 0; i < n; ++i)
+      L[n * j + i] = static_cast<int8_t>(flat[j] ? 0 : best_l[i][j] + nmax);
+  }
+}
+
 ScaleMinK4 quantize_super_block_k4(const float* x, int nmax, float rmin, int nstep,
                                    uint8_t* L) {
   constexpr int kSub = 32;
   constexpr int kCount = kSuperBlock / kSub;
   float scales[kCount];
   float mins[kCount];
-  float weights[kSub];
-  uint8_t Laux[kSub];
+  search_k4_sub_blocks(x, nmax, rmin, nstep, L, scales, mins);
   float max_scale = 0;  // mins are subtracted, so scales are never negative
   float max_min = 0;
   for (int j = 0; j < kCount; ++j) {
-    const float* xs = x + kSub * j;
-    // Weight each value by the sub-block's RMS plus its own magnitude.
-    float sum_x2 = 0;
-    for (int l = 0; l < kSub; ++l) sum_x2 += xs[l] * xs[l];
-    const float av_x = std::sqrt(sum_x2 / kSub);
-    for (int l = 0; l < kSub; ++l) weights[l] = av_x + std::fabs(xs[l]);
-    scales[j] = make_qkx2_quants(kSub, nmax, xs, weights, L + kSub * j, &mins[j], Laux, rmin,
-                                 0.1f, nstep, false);
     if (scales[j] > max_scale) max_scale = scales[j];
     if (mins[j] > max_min) max_min = mins[j];
   }

@@ -43,6 +43,11 @@ inline int nearest_int(float v) {
 // and no importance weights, the only form the reference quantizers use (Q6_K).
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L);
 
+// make_qx_quants(16, nmax, x + 16 j, L + 16 j) for the sixteen sub-blocks j of one
+// 256-weight super-block, scales[j] its result: the same bytes and floats, computed
+// sixteen sub-blocks side by side (Q6_K's reference quantizer).
+void make_qx_quants_16x16(int nmax, const float* x, int8_t* L, float* scales);
+
 // Symmetric quantization like make_qx_quants, then up to 5 passes of coordinate
 // descent moving single L[i] while the x^2-weighted fit improves (make_q3_quants with
 // do_rmse, as Q3_K uses it). L[i] = l + nmax on return.

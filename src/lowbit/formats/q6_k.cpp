@@ -62,8 +62,8 @@ LOWBIT_MULTIVERSION void quantize_row_q6_K_ref(const float* src, std::byte* dst,
     // The scale of largest magnitude, with its sign (the first one on ties).
     float max_scale = 0;
     float max_abs_scale = 0;
+    kquant::make_qx_quants_16x16(32, x, L, scales);
     for (int j = 0; j < kCount; ++j) {
-      scales[j] = kquant::make_qx_quants(kSub, 32, x + kSub * j, L + kSub * j);
       const float a = std::fabs(scales[j]);
       if (a > max_abs_scale) {
         max_abs_scale = a;

@@ -1,6 +1,7 @@
 #include "lowbit/formats/q8_0.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
@@ -19,6 +20,27 @@ BlockQ8_0 encode_with_scale(const float* x, float d) {
   block.d = fp32_to_fp16(d);
   for (int j = 0; j < 32; ++j) block.qs[j] = static_cast<int8_t>(q[j]);
   return block;
+}
+
+// Eight floats or ints (GCC/Clang vector extensions; each LOWBIT_MULTIVERSION clone maps
+// them onto its own registers). Used inside this file only, hence no -Wpsabi concern
+// (GCC reports it at the end of the file, so the pragma holds to the end).
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float F8 __attribute__((vector_size(32)));
+typedef int32_t I8 __attribute__((vector_size(32)));
+
+// ggml_rounding::truncate_to_int32(std::round(v)) lane by lane, for every float (NaN
+// and Inf included), without roundf, which has no vector form. Inside int32's range
+// the truncation i is exact, so is v - i (v is an integer from 2^23 up), and a
+// remainder of at least one half moves the result one away from zero: roundf's rule.
+// Out of range and NaN give INT32_MIN, as truncate_to_int32 does.
+[[gnu::always_inline]] inline I8 round_to_int32(F8 v) {
+  const I8 in_range = (v >= -0x1.0p31f) & (v < 0x1.0p31f);
+  const I8 i = __builtin_convertvector(in_range ? v : F8{}, I8);
+  const F8 rest = v - __builtin_convertvector(i, F8);
+  const I8 half_or_more = (rest >= 0.5f) | (rest <= -0.5f);
+  const I8 away = v < 0.0f ? I8{} - 1 : I8{} + 1;
+  return in_range ? i + (half_or_more & away) : I8{} + INT32_MIN;
 }
 
 }  // namespace
@@ -47,7 +69,12 @@ LOWBIT_MULTIVERSION void quantize_row_q8_0_ref(const float* src, std::byte* dst,
 
     BlockQ8_0 block;
     block.d = fp32_to_fp16(d);
-    for (int j = 0; j < 32; ++j) block.qs[j] = ggml_rounding::truncate_to_int8(std::round(x[j] * id));
+    for (int j = 0; j < 32; j += 8) {
+      F8 v;
+      std::memcpy(&v, x + j, sizeof v);
+      const I8 q = round_to_int32(v * id);
+      for (int k = 0; k < 8; ++k) block.qs[j + k] = static_cast<int8_t>(q[k]);  // the low byte
+    }
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
 }

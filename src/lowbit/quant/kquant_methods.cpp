@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/core/multiversion.h"
 #include "lowbit/quant/hqq.h"
 
 namespace lowbit::kquant {
@@ -14,7 +15,7 @@ namespace {
 constexpr size_t kMaxBlockBytes = 256;   // Q6_K, the largest block, has 210
 constexpr int kMaxSubSize = 32;
 constexpr int kMaxGridCandidates = 96;   // super-scales ranked by the model per block
-constexpr int kRefinedCandidates = 2;    // of those, refined on the real codes
+constexpr int kRefinedCandidates = 3;    // of those, refined on the real codes
 constexpr int kRefineRounds = 2;         // codes -> refit -> back onto the grid
 constexpr int kStepPasses = 2;           // then single grid steps, per sub-block
 constexpr float kInfF = std::numeric_limits<float>::infinity();
@@ -40,18 +41,28 @@ int round_clamped(float v, int lo, int hi) {
 // The inner loops keep kLanes independent partial sums over a sub-block whose size is a
 // compile-time constant, which lets the compiler turn them into plain SIMD code (one
 // float accumulator is a serial chain it may not reorder). Sub-blocks hold 16 or 32
-// weights.
-constexpr int kLanes = 4;
+// weights. The lane count and the order the lanes are folded in are fixed here, not
+// by the vector width, so every clone of LOWBIT_MULTIVERSION (SSE2, AVX2, AVX-512)
+// gives the same sums and the same choices.
+constexpr int kLanes = 16;
+
+// Folds kLanes partial sums pairwise, halving each time.
+[[gnu::always_inline]] inline float fold_lanes(float* v) {
+  for (int width = kLanes / 2; width >= 1; width /= 2)
+    for (int l = 0; l < width; ++l) v[l] += v[l + width];
+  return v[0];
+}
 
 // The code of x for inverse step `inv` and offset O: nearest to (x + O) * inv within
 // [lo, hi] (a NaN product, from an overflowing x + O, gives lo).
-inline float code_of(float x, float inv, float O, float lo, float hi) {
+[[gnu::always_inline]] inline float code_of(float x, float inv, float O, float lo, float hi) {
   return float(nearest_int(std::min(hi, std::max(lo, (x + O) * inv))));
 }
 
 // Sums over the codes of x for (inv, O).
+// Inlined so that each LOWBIT_MULTIVERSION clone gets its own vector code.
 template <int N>
-CodeSums scan_codes_n(const float* x, float inv, float O, float lo, float hi) {
+[[gnu::always_inline]] inline CodeSums scan_codes_n(const float* x, float inv, float O, float lo, float hi) {
   float c[kLanes] = {}, c2[kLanes] = {}, cx[kLanes] = {};
   for (int i = 0; i < N; i += kLanes)
     for (int l = 0; l < kLanes; ++l) {
@@ -60,21 +71,15 @@ CodeSums scan_codes_n(const float* x, float inv, float O, float lo, float hi) {
       c2[l] += q * q;
       cx[l] += q * x[i + l];
     }
-  CodeSums s;
-  for (int l = 0; l < kLanes; ++l) {
-    s.c += c[l];
-    s.c2 += c2[l];
-    s.cx += cx[l];
-  }
-  return s;
+  return {fold_lanes(c), fold_lanes(c2), fold_lanes(cx)};
 }
 
-CodeSums scan_codes(const float* x, int n, float inv, float O, float lo, float hi) {
+LOWBIT_MULTIVERSION CodeSums scan_codes(const float* x, int n, float inv, float O, float lo, float hi) {
   return n == 16 ? scan_codes_n<16>(x, inv, O, lo, hi) : scan_codes_n<32>(x, inv, O, lo, hi);
 }
 
 // The nearest codes for step S and offset O.
-void write_codes(const float* x, int n, float S, float O, int cmin, int cmax, int8_t* codes) {
+LOWBIT_MULTIVERSION void write_codes(const float* x, int n, float S, float O, int cmin, int cmax, int8_t* codes) {
   const float inv = S != 0.0f ? 1.0f / S : 0.0f;
   for (int i = 0; i < n; ++i)
     codes[i] = static_cast<int8_t>(code_of(x[i], inv, O, float(cmin), float(cmax)));
@@ -83,7 +88,7 @@ void write_codes(const float* x, int n, float S, float O, int cmin, int cmax, in
 // The squared error of the nearest codes for step S and offset O, decoded the way the
 // dequantizers do, (S * c) - O in float; with their code sums.
 template <int N>
-float evaluate_l2_n(const float* x, float S, float O, float lo, float hi, CodeSums* sums) {
+[[gnu::always_inline]] inline float evaluate_l2_n(const float* x, float S, float O, float lo, float hi, CodeSums* sums) {
   const float inv = S != 0.0f ? 1.0f / S : 0.0f;
   float c[kLanes] = {}, c2[kLanes] = {}, cx[kLanes] = {}, e2[kLanes] = {};
   for (int i = 0; i < N; i += kLanes)
@@ -95,19 +100,11 @@ float evaluate_l2_n(const float* x, float S, float O, float lo, float hi, CodeSu
       cx[l] += q * x[i + l];
       e2[l] += e * e;
     }
-  CodeSums s;
-  float err = 0;
-  for (int l = 0; l < kLanes; ++l) {
-    s.c += c[l];
-    s.c2 += c2[l];
-    s.cx += cx[l];
-    err += e2[l];
-  }
-  if (sums != nullptr) *sums = s;
-  return err;
+  if (sums != nullptr) *sums = {fold_lanes(c), fold_lanes(c2), fold_lanes(cx)};
+  return fold_lanes(e2);
 }
 
-float evaluate_l2(const float* x, int n, float S, float O, int cmin, int cmax, CodeSums* sums) {
+LOWBIT_MULTIVERSION float evaluate_l2(const float* x, int n, float S, float O, int cmin, int cmax, CodeSums* sums) {
   const float lo = float(cmin), hi = float(cmax);
   return n == 16 ? evaluate_l2_n<16>(x, S, O, lo, hi, sums)
                  : evaluate_l2_n<32>(x, S, O, lo, hi, sums);
@@ -132,41 +129,85 @@ float spread(float lo, float hi, int k, int count) {
 // at the sub-block's minimum (never above 0: mins are subtracted), step and offset
 // refit by least squares for each scale's codes (offset >= 0); keeps the fit of least
 // squared error.
-Target fit_affine(const float* x, int n, int nmax, float t_lo, float t_hi, int count) {
-  float xmin = x[0], xmax = x[0], sum_x = 0, sum_x2 = 0;
-  for (int i = 0; i < n; ++i) {
-    xmin = std::min(xmin, x[i]);
-    xmax = std::max(xmax, x[i]);
-    sum_x += x[i];
-    sum_x2 += x[i] * x[i];
+// Eight sub-blocks of n weights at once (sub-block j at x + j * n), one per vector
+// lane, each lane's sums taken in index order. Writes targets[0..8) and each
+// sub-block's sum of values.
+#pragma GCC diagnostic ignored "-Wpsabi"  // vectors passed inside this file only
+typedef float F8 __attribute__((vector_size(32)));
+typedef int32_t I8 __attribute__((vector_size(32)));
+typedef double D8 __attribute__((vector_size(64)));
+
+template <int N>
+[[gnu::always_inline]] inline void fit_affine8_n(const float* x, int nmax, float t_lo, float t_hi,
+                                                 int count, Target* targets, float* sums) {
+  F8 xt[N];
+  for (int i = 0; i < N; ++i)
+    for (int j = 0; j < 8; ++j) xt[i][j] = x[N * j + i];
+  const F8 zero = F8{};
+  F8 xmin = xt[0], xmax = xt[0], sum_x = zero, sum_x2 = zero;
+  for (int i = 0; i < N; ++i) {
+    xmin = xt[i] < xmin ? xt[i] : xmin;
+    xmax = xt[i] > xmax ? xt[i] : xmax;
+    sum_x += xt[i];
+    sum_x2 += xt[i] * xt[i];
   }
-  xmin = std::min(xmin, 0.0f);
-  const float range = xmax - xmin;
-  Target best{0.0f, -xmin, 0.0f, 0.0f};  // a constant sub-block: offset only
-  if (!(range > 0.0f) || !std::isfinite(t_hi / range)) return best;
-  best.S = range / float(nmax);
-  const double nd = n;
-  double best_err = std::numeric_limits<double>::infinity();
+  xmin = xmin < zero ? xmin : zero;
+  const F8 range = xmax - xmin, offset = -xmin;
+  const F8 lo = zero, hi = zero + float(nmax);
+  const D8 nd = D8{} + double(N), sx = __builtin_convertvector(sum_x, D8),
+           sx2 = __builtin_convertvector(sum_x2, D8);
+  D8 best_err = D8{} + std::numeric_limits<double>::infinity();
+  D8 best_S = D8{}, best_O = D8{}, best_c = D8{}, best_c2 = D8{};
   for (int k = 0; k < count; ++k) {
-    const float iscale = spread(t_lo, t_hi, k, count) / range;
-    const CodeSums cs = scan_codes(x, n, iscale, -xmin, 0.0f, float(nmax));
-    const double D = nd * cs.c2 - double(cs.c) * cs.c;
-    if (!(D > 0)) continue;
-    double S = (nd * cs.cx - double(cs.c) * sum_x) / D;
-    double O = (double(cs.c) * cs.cx - double(cs.c2) * sum_x) / D;
-    if (O < 0) {  // the offset cannot go up: refit the step alone
-      O = 0;
-      S = double(cs.cx) / cs.c2;
+    const F8 iscale = spread(t_lo, t_hi, k, count) / range;
+    F8 c = zero, c2 = zero, cx = zero;
+    for (int i = 0; i < N; ++i) {
+      F8 v = (xt[i] + offset) * iscale;
+      v = v > lo ? v : lo;  // a NaN product goes to lo, as in code_of
+      v = v < hi ? v : hi;
+      F8 shifted = v + 12582912.f;
+      I8 raw;
+      std::memcpy(&raw, &shifted, sizeof raw);
+      const F8 q = __builtin_convertvector((raw & 0x007fffff) - 0x00400000, F8);
+      c += q;
+      c2 += q * q;
+      cx += q * xt[i];
     }
-    if (!(S > 0)) continue;
-    const double err = S * S * cs.c2 + nd * O * O + sum_x2 - 2 * S * O * cs.c -
-                       2 * S * cs.cx + 2 * O * sum_x;
-    if (err < best_err) {
-      best_err = err;
-      best = {float(S), float(O), cs.c, cs.c2};
-    }
+    const D8 dc = __builtin_convertvector(c, D8), dc2 = __builtin_convertvector(c2, D8),
+             dcx = __builtin_convertvector(cx, D8);
+    const D8 D = nd * dc2 - dc * dc;
+    D8 S = (nd * dcx - dc * sx) / D;
+    D8 O = (dc * dcx - dc2 * sx) / D;
+    const auto clip = O < D8{};  // the offset cannot go up: refit the step alone
+    S = clip ? dcx / dc2 : S;
+    O = clip ? D8{} : O;
+    const D8 err = S * S * dc2 + nd * O * O + sx2 - 2.0 * S * O * dc - 2.0 * S * dcx + 2.0 * O * sx;
+    const auto better = (D > D8{}) & (S > D8{}) & (err < best_err);
+    best_err = better ? err : best_err;
+    best_S = better ? S : best_S;
+    best_O = better ? O : best_O;
+    best_c = better ? dc : best_c;
+    best_c2 = better ? dc2 : best_c2;
   }
-  return best;
+  for (int j = 0; j < 8; ++j) {
+    sums[j] = sum_x[j];
+    // A constant sub-block, or one no candidate fits: offset only, as fit_affine.
+    Target t{0.0f, offset[j], 0.0f, 0.0f};
+    if (range[j] > 0.0f && std::isfinite(t_hi / range[j])) {
+      t.S = range[j] / float(nmax);
+      if (best_err[j] < std::numeric_limits<double>::infinity())
+        t = {float(best_S[j]), float(best_O[j]), float(best_c[j]), float(best_c2[j])};
+    }
+    targets[j] = t;
+  }
+}
+
+LOWBIT_MULTIVERSION void fit_affine8(const float* x, int n, int nmax, float t_lo, float t_hi,
+                                     int count, Target* targets, float* sums) {
+  if (n == 16)
+    fit_affine8_n<16>(x, nmax, t_lo, t_hi, count, targets, sums);
+  else
+    fit_affine8_n<32>(x, nmax, t_lo, t_hi, count, targets, sums);
 }
 
 // The symmetric counterpart: `count` scales in all, two thirds mapping the signed
@@ -310,10 +351,15 @@ struct SearchBlock {
 
   void fit_targets(int count) {
     const int n = codec.sub_size;
+    if (affine) {  // eight sub-blocks at a time (sub_count is 8 or 16)
+      for (int j = 0; j < sub_count; j += 8)
+        fit_affine8(x + j * n, n, codec.code_max, codec.t_lo, codec.t_hi, count, targets + j,
+                    sub_sum_x + j);
+      return;
+    }
     for (int j = 0; j < sub_count; ++j) {
       const float* xs = x + j * n;
-      targets[j] = affine ? fit_affine(xs, n, codec.code_max, codec.t_lo, codec.t_hi, count)
-                          : fit_symmetric(xs, n, -codec.code_min, codec.t_lo, codec.t_hi, count);
+      targets[j] = fit_symmetric(xs, n, -codec.code_min, codec.t_lo, codec.t_hi, count);
       float sum = 0;
       for (int i = 0; i < n; ++i) sum += xs[i];
       sub_sum_x[j] = sum;
@@ -494,33 +540,6 @@ struct SearchBlock {
     for (int k = 0; k < n_chosen; ++k)
       try_super_scales(ds[chosen[k] / 2], dmins[chosen[k] % 2], nullptr);
   }
-
-  // HQQ's zero-point step on each sub-block of the best encoding, kept where the min
-  // it lands on lowers the squared error.
-  void hqq_min_step(const QuantOptions& options) {
-    const float d = fp16_to_fp32(best.d), dmin = fp16_to_fp32(best.dmin);
-    if (!(dmin > 0.0f)) return;
-    const int n = codec.sub_size;
-    for (int j = 0; j < sub_count; ++j) {
-      const float S = d * float(best.scales[j]);
-      if (S == 0.0f) continue;
-      const float* xs = x + j * n;
-      const quant::AffineParams moved = quant::hqq_refine_zero(
-          xs, n, codec.code_max, {S, -(dmin * float(best.mins[j]))}, options);
-      // The min grid is coarse: try both grid points around HQQ's offset.
-      const int floor_m = round_clamped(std::floor(-moved.m / dmin), 0, codec.min_max);
-      for (int m = floor_m; m <= std::min(floor_m + 1, codec.min_max); ++m) {
-        if (m == best.mins[j]) continue;
-        const float O = dmin * float(m);
-        const float err = evaluate_l2(xs, n, S, O, codec.code_min, codec.code_max, nullptr);
-        if (err < best_sub_err[j]) {
-          best_sub_err[j] = err;
-          best.mins[j] = static_cast<uint8_t>(m);
-          write_codes(xs, n, S, O, codec.code_min, codec.code_max, best.codes + j * n);
-        }
-      }
-    }
-  }
 };
 
 void search_block(const KQuantCodec& codec, const float* x, std::byte* out,
@@ -539,7 +558,6 @@ void search_block(const KQuantCodec& codec, const float* x, std::byte* out,
   s.fit_targets(std::max(1, options.search_candidates));
   s.try_super_scales(rtn_params.d, rtn_params.dmin, &rtn_params);
   s.search_super_scales();
-  if (s.affine) s.hqq_min_step(options);
 
   decode_params(codec, s.best, y);
   if (squared_error(x, y, kSuperBlock) < rtn_err)

@@ -31,6 +31,12 @@ def test_kld_json_against_itself(tmp):
     j = json.loads(out.stdout)
     assert j["tokens_scored"] == 3 * 31
     assert abs(j["kld_mean"]) < 1e-9 and j["top1_agreement"] == 1.0
+    assert abs(j["kld_max"]) < 1e-9 and abs(j["kld_p1"]) < 1e-9 and abs(j["rms_delta_p"]) < 1e-9
+    assert j["ppl"] == j["ppl_base"] and j["ppl_diff"] == 0 and j["ppl_ratio"] == 1
+    text = lowbit("kld", "--base", model, "-m", model, "-f", shared("data/tinystories-valid-sample.txt"),
+                  "-c", "64", "--chunks", "3").stdout
+    for label in ("Mean PPL(Q)/PPL(base)", "Mean    KLD:", " 1.0%   KLD:", "99.0%   KLD:", "Same top p: 100.000"):
+        assert label in text, (label, text)
 
 
 def test_perplexity_prints_llama_cpp_style(tmp):

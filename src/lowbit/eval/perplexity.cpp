@@ -6,20 +6,25 @@
 #include <string>
 
 #include "lowbit/model/llama.h"
-#include "lowbit/model/sampler.h"
 #include "lowbit/model/tokenizer.h"
 
 namespace lowbit {
 namespace {
 
-int64_t chunk_count(std::span<const int32_t> tokens, const EvalOptions& o) {
+double stderr_of(double sum, double sum2, int64_t n) {
+  if (n < 2) return 0;
+  const double mean = sum / double(n);
+  const double var = sum2 / double(n) - mean * mean;
+  return var > 0 ? std::sqrt(var / double(n - 1)) : 0.0;
+}
+
+}  // namespace
+
+int64_t eval_chunk_count(std::span<const int32_t> tokens, const EvalOptions& o) {
   const int64_t available = int64_t(tokens.size()) / o.ctx;
   return o.chunks > 0 ? std::min(o.chunks, available) : available;
 }
 
-// Runs one chunk through the model (batch by batch, from an empty cache) and returns
-// its logits, ctx × vocab. The chunk's first token becomes BOS when the vocabulary
-// adds one, as llama-perplexity does.
 std::vector<float> chunk_logits(Llama& model, const Tokenizer& tokenizer, std::span<const int32_t> chunk,
                                 const EvalOptions& o) {
   const int64_t vocab = model.config().vocab_size;
@@ -35,19 +40,10 @@ std::vector<float> chunk_logits(Llama& model, const Tokenizer& tokenizer, std::s
   return logits;
 }
 
-void check_options(const EvalOptions& o) {
+void check_eval_options(const EvalOptions& o) {
   if (o.ctx < 4) throw std::invalid_argument("--ctx must be at least 4");
   if (o.batch < 1) throw std::invalid_argument("--batch must be positive");
 }
-
-double stderr_of(double sum, double sum2, int64_t n) {
-  if (n < 2) return 0;
-  const double mean = sum / double(n);
-  const double var = sum2 / double(n) - mean * mean;
-  return var > 0 ? std::sqrt(var / double(n - 1)) : 0.0;
-}
-
-}  // namespace
 
 double log_softmax_at(std::span<const float> logits, int32_t target, std::span<double> out) {
   const float max = *std::max_element(logits.begin(), logits.end());
@@ -69,10 +65,10 @@ std::vector<int32_t> eval_tokens(const Tokenizer& tokenizer, std::string_view te
 
 PerplexityResult perplexity(Llama& model, const Tokenizer& tokenizer, std::span<const int32_t> tokens,
                             const EvalOptions& o, const EvalProgress& progress) {
-  check_options(o);
+  check_eval_options(o);
   const int64_t vocab = model.config().vocab_size, first = o.ctx / 2;
   PerplexityResult r;
-  r.chunks = chunk_count(tokens, o);
+  r.chunks = eval_chunk_count(tokens, o);
   double nll = 0, nll2 = 0;
   for (int64_t c = 0; c < r.chunks; ++c) {
     const auto chunk = tokens.subspan(size_t(c * o.ctx), size_t(o.ctx));
@@ -91,62 +87,6 @@ PerplexityResult perplexity(Llama& model, const Tokenizer& tokenizer, std::span<
   const double mean = nll / double(r.scored);
   r.ppl = std::exp(mean);
   r.ppl_error = stderr_of(nll, nll2, r.scored) * r.ppl;
-  return r;
-}
-
-KldResult kl_divergence(Llama& base, Llama& model, const Tokenizer& tokenizer, std::span<const int32_t> tokens,
-                        const EvalOptions& o, const EvalProgress& progress) {
-  check_options(o);
-  const int64_t vocab = base.config().vocab_size, first = o.ctx / 2;
-  if (model.config().vocab_size != vocab)
-    throw std::invalid_argument("the models' vocabularies differ: " + std::to_string(vocab) + " vs " +
-                                std::to_string(model.config().vocab_size) + " tokens");
-  KldResult r;
-  r.chunks = chunk_count(tokens, o);
-  std::vector<double> klds, lp_base(static_cast<size_t>(vocab)), lp_model(static_cast<size_t>(vocab));
-  double nll_base = 0, nll_model = 0, ratio_sum = 0, ratio_sum2 = 0, kld_sum = 0, kld_sum2 = 0, dp2 = 0;
-  int64_t same_top = 0;
-  for (int64_t c = 0; c < r.chunks; ++c) {
-    const auto chunk = tokens.subspan(size_t(c * o.ctx), size_t(o.ctx));
-    const std::vector<float> lb = chunk_logits(base, tokenizer, chunk, o);
-    const std::vector<float> lm = chunk_logits(model, tokenizer, chunk, o);
-    for (int64_t j = first; j < o.ctx - 1; ++j) {
-      const std::span<const float> b{lb.data() + j * vocab, size_t(vocab)};
-      const std::span<const float> m{lm.data() + j * vocab, size_t(vocab)};
-      const int32_t target = chunk[size_t(j + 1)];
-      const double tb = log_softmax_at(b, target, lp_base), tm = log_softmax_at(m, target, lp_model);
-      double kld = 0;
-      for (int64_t i = 0; i < vocab; ++i) kld += std::exp(lp_base[size_t(i)]) * (lp_base[size_t(i)] - lp_model[size_t(i)]);
-      klds.push_back(kld);
-      kld_sum += kld;
-      kld_sum2 += kld * kld;
-      nll_base -= tb;
-      nll_model -= tm;
-      ratio_sum += tb - tm;
-      ratio_sum2 += (tb - tm) * (tb - tm);
-      const double dp = std::exp(tm) - std::exp(tb);
-      dp2 += dp * dp;
-      same_top += argmax(b) == argmax(m);
-      ++r.scored;
-    }
-    if (progress) progress(c + 1, r.chunks);
-  }
-  if (r.scored == 0) return r;
-  const double n = double(r.scored);
-  r.ppl_base = std::exp(nll_base / n);
-  r.ppl = std::exp(nll_model / n);
-  r.ln_ppl_ratio = ratio_sum / n;
-  r.ln_ppl_ratio_error = stderr_of(ratio_sum, ratio_sum2, r.scored);
-  r.kld_mean = kld_sum / n;
-  r.kld_error = stderr_of(kld_sum, kld_sum2, r.scored);
-  std::sort(klds.begin(), klds.end());
-  auto quantile = [&](double q) { return klds[size_t(std::lround(q * double(klds.size() - 1)))]; };
-  r.kld_median = quantile(0.5);
-  r.kld_p99 = quantile(0.99);
-  r.kld_max = klds.back();
-  r.top1_agreement = double(same_top) / n;
-  r.top1_error = r.scored > 1 ? std::sqrt(r.top1_agreement * (1 - r.top1_agreement) / (n - 1)) : 0.0;
-  r.rms_delta_p = std::sqrt(dp2 / n);
   return r;
 }
 

@@ -1,4 +1,4 @@
-// Perplexity and KL-divergence with llama.cpp's llama-perplexity protocol, so the
+// Perplexity with llama.cpp's llama-perplexity protocol, so the
 // numbers compare: the text is tokenized once (with BOS when the vocabulary adds
 // one), cut into non-overlapping chunks of ctx tokens whose first token is replaced by
 // BOS, and only the second half of each chunk is scored (each scored token has at
@@ -38,19 +38,14 @@ std::vector<int32_t> eval_tokens(const Tokenizer& tokenizer, std::string_view te
 PerplexityResult perplexity(Llama& model, const Tokenizer& tokenizer, std::span<const int32_t> tokens,
                             const EvalOptions& options, const EvalProgress& progress = {});
 
-struct KldResult {
-  int64_t scored = 0, chunks = 0;
-  double ppl_base = 0, ppl = 0;           // perplexities of both models on the scored tokens
-  double ln_ppl_ratio = 0, ln_ppl_ratio_error = 0;  // mean ln(PPL(Q)/PPL(base)) ± error
-  double kld_mean = 0, kld_error = 0, kld_median = 0, kld_p99 = 0, kld_max = 0;
-  double top1_agreement = 0, top1_error = 0;  // fraction of tokens with the same argmax
-  double rms_delta_p = 0;                     // RMS of p_Q(token) - p_base(token)
-};
-
-// Runs both models over the same chunks side by side (no logit files). Both must share
-// the tokenizer's vocabulary size.
-KldResult kl_divergence(Llama& base, Llama& model, const Tokenizer& tokenizer, std::span<const int32_t> tokens,
-                        const EvalOptions& options, const EvalProgress& progress = {});
+// The protocol's pieces, shared with kl_divergence (eval/kld.h).
+void check_eval_options(const EvalOptions& options);
+// Chunks the run scores: the text's whole chunks, capped by options.chunks.
+int64_t eval_chunk_count(std::span<const int32_t> tokens, const EvalOptions& options);
+// One chunk's logits, ctx × vocab, from an empty cache in batches of options.batch; the
+// chunk's first token becomes BOS when the vocabulary adds one.
+std::vector<float> chunk_logits(Llama& model, const Tokenizer& tokenizer, std::span<const int32_t> chunk,
+                                const EvalOptions& options);
 
 // log softmax(logits)[target] in double precision, and the whole distribution's
 // log-probabilities into `out` when it is non-empty.

@@ -106,8 +106,11 @@ void read_vocab(const MetadataReader& m, Model& model) {
   if (const Value* mg = m.array("tokenizer.ggml.merges", ValueType::STRING))
     for (const auto& x : mg->items) v.merges.push_back(x.str);
   v.pre = m.string("tokenizer.ggml.pre").value_or("");
-  // llama.cpp's defaults: SentencePiece vocabularies add BOS and a space prefix, BPE ones do not.
-  v.add_bos = m.boolean("tokenizer.ggml.add_bos_token").value_or(v.model != "gpt2");
+  // llama.cpp's defaults: SentencePiece vocabularies add BOS and a space prefix, BPE ones
+  // do not, except the llama3 pre-tokenizer family.
+  const bool llama3_pre = v.pre == "llama3" || v.pre == "llama-v3" || v.pre == "llama-bpe" || v.pre == "falcon3";
+  v.add_bos = m.boolean("tokenizer.ggml.add_bos_token").value_or(v.model != "gpt2" || llama3_pre);
+  v.add_eos = m.boolean("tokenizer.ggml.add_eos_token").value_or(false);
   v.add_space_prefix = m.boolean("tokenizer.ggml.add_space_prefix").value_or(v.model == "llama");
   auto id = [&](const char* key) -> int32_t {
     auto x = m.uint(key);
@@ -233,6 +236,13 @@ std::vector<gguf::KeyValue> gguf_metadata_for(const Model& model, DType weight_t
     if (v.unk_id >= 0) put("tokenizer.ggml.unknown_token_id", u32(v.unk_id));
     if (v.pad_id >= 0) put("tokenizer.ggml.padding_token_id", u32(v.pad_id));
     if (!v.pre.empty()) put("tokenizer.ggml.pre", Value::string(v.pre));
+    // The HF reader does not fill these flags, so for its models llama.cpp's defaults stay.
+    if (model.source_format != SourceFormat::Safetensors) {
+      put("tokenizer.ggml.add_bos_token", Value::boolean(v.add_bos));
+      put("tokenizer.ggml.add_eos_token", Value::boolean(v.add_eos));
+      if (v.model.empty() || v.model == "llama")
+        put("tokenizer.ggml.add_space_prefix", Value::boolean(v.add_space_prefix));
+    }
   }
   for (const auto& w : model.warnings) put("lowbit.warning." + std::to_string(kv.size()), Value::string(w));
   return kv;

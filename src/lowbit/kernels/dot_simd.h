@@ -33,10 +33,12 @@ float q2_k(int64_t n, const std::byte* w, const std::byte* a);    // activations
 float iq4_nl(int64_t n, const std::byte* w, const std::byte* a);  // activations Q8_0
 float tq2_0(int64_t n, const std::byte* w, const std::byte* a);   // activations Q8_K
 float tq1_0(int64_t n, const std::byte* w, const std::byte* a);   // activations Q8_K
-// q8_0 / q4_0 / q4_k multiplying 8-bit codes directly (pmaddubsw) on AVX2 and AVX-512
+// q8_0 / q4_0 / q4_1 / q4_k / q6_k multiplying 8-bit codes directly (pmaddubsw) on AVX2 and AVX-512
 // CPUs, the int16 kernels above elsewhere: the decode (one token) path.
 float q8_0_bytes(int64_t n, const std::byte* w, const std::byte* a);  // activations Q8_0
 float q4_0_bytes(int64_t n, const std::byte* w, const std::byte* a);  // activations Q8_0
+float q4_1_bytes(int64_t n, const std::byte* w, const std::byte* a);  // activations Q8_1
 float q4_k_bytes(int64_t n, const std::byte* w, const std::byte* a);  // activations Q8_K
+float q6_k_bytes(int64_t n, const std::byte* w, const std::byte* a);  // activations Q8_K
 
 }  // namespace lowbit::dot_simd

@@ -1,11 +1,15 @@
 // More SIMD dot products (Highway, runtime dispatch), in the style of dot_simd.cpp:
 // the 5-bit legacy formats, Q5_K / Q3_K / Q2_K, IQ4_NL, the ternary TQ2_0 / TQ1_0
-// and BF16. Each mirrors a function of dot_reference.cpp; tests compare the two.
+// and BF16, plus byte-wise single-token versions of dot_simd.cpp's Q8_0 / Q4_0 / Q4_1 /
+// Q4_K / Q6_K. Each mirrors a function of dot_reference.cpp; tests compare the two on
+// every target.
 //
-// Codes are widened to int16, multiplied by their sub-block scale where the format
-// has one (every such product fits int16), and multiplied with the int8 activations
-// by ReorderWidenMulAccumulate into int32 lanes: integer sums are exact, so only the
-// float scaling per block differs in order from the reference.
+// Portable kernels widen codes to int16, multiply them by their sub-block scale where
+// the format has one (every such product fits int16), and multiply with the int8
+// activations by ReorderWidenMulAccumulate into int32 lanes (the *Widen functions).
+// On x86 AVX2 / AVX-512 the quantized formats except the ternary ones multiply bytes
+// directly instead (pmaddubsw, the section near the end). Integer sums are exact either
+// way, so only the order of the float scaling per block differs from the reference.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "lowbit/kernels/dot_simd_more.cpp"
 #include <hwy/foreach_target.h>  // re-includes this file once per SIMD target
@@ -22,12 +26,14 @@
 #include "lowbit/formats/iq4_nl.h"
 #include "lowbit/formats/kquant_search.h"
 #include "lowbit/formats/q4_0.h"
+#include "lowbit/formats/q4_1.h"
 #include "lowbit/formats/q4_k.h"
 #include "lowbit/formats/q2_k.h"
 #include "lowbit/formats/q3_k.h"
 #include "lowbit/formats/q5_0.h"
 #include "lowbit/formats/q5_1.h"
 #include "lowbit/formats/q5_k.h"
+#include "lowbit/formats/q6_k.h"
 #include "lowbit/formats/tq1_0.h"
 #include "lowbit/formats/tq2_0.h"
 #include "lowbit/kernels/activation_blocks.h"
@@ -103,7 +109,7 @@ inline V32 q5_block(const uint8_t* qs, const uint8_t* qh, const int8_t* q8, V32 
   return isum;
 }
 
-float DotQ5_0(int64_t n, const std::byte* w, const std::byte* a) {
+float DotQ5_0Widen(int64_t n, const std::byte* w, const std::byte* a) {
   const auto* x = blocks<BlockQ5_0>(w);
   const auto* y = blocks<BlockQ8_0>(a);
   auto acc = hn::Zero(DF());
@@ -114,7 +120,7 @@ float DotQ5_0(int64_t n, const std::byte* w, const std::byte* a) {
   return reduce(acc);
 }
 
-float DotQ5_1(int64_t n, const std::byte* w, const std::byte* a) {
+float DotQ5_1Widen(int64_t n, const std::byte* w, const std::byte* a) {
   const auto* x = blocks<BlockQ5_1>(w);
   const auto* y = blocks<BlockQ8_1>(a);
   auto acc = hn::Zero(DF());
@@ -128,7 +134,8 @@ float DotQ5_1(int64_t n, const std::byte* w, const std::byte* a) {
 }
 
 // Codes 0..31 times 6-bit scales (<= 1953) fit int16 before the widening product.
-float DotQ5K(int64_t n, const std::byte* w, const std::byte* a) {
+// (On AVX2 / AVX-512 DotQ5K below multiplies bytes directly instead.)
+float DotQ5KWiden(int64_t n, const std::byte* w, const std::byte* a) {
   const D16 d16;
   const size_t lanes = hn::Lanes(d16);
   const auto* x = blocks<BlockQ5K>(w);
@@ -172,7 +179,7 @@ inline int16_t q3_k_scale(const uint8_t* scales, int j) {
 
 // Weight 128h + 32s + l: bits 2s..2s+1 of qs[32h + l], high bit 4h + s of hmask[l];
 // sub-block (16 weights) 8h + 2s + l / 16. Codes -4..3 times scales -32..31 fit int16.
-float DotQ3K(int64_t n, const std::byte* w, const std::byte* a) {
+float DotQ3KWiden(int64_t n, const std::byte* w, const std::byte* a) {
   const D16 d16;
   const size_t lanes = hn::Lanes(d16);
   const auto* x = blocks<BlockQ3K>(w);
@@ -201,7 +208,7 @@ float DotQ3K(int64_t n, const std::byte* w, const std::byte* a) {
 }
 
 // Same weight order as Q3_K's low bits; codes 0..3 times 4-bit scales, mins via bsums.
-float DotQ2K(int64_t n, const std::byte* w, const std::byte* a) {
+float DotQ2KWiden(int64_t n, const std::byte* w, const std::byte* a) {
   const D16 d16;
   const size_t lanes = hn::Lanes(d16);
   const auto* x = blocks<BlockQ2K>(w);
@@ -247,7 +254,7 @@ inline void iq4_nl_values(const uint8_t* qs, int8_t* values) {
 #endif
 }
 
-float DotIQ4NL(int64_t n, const std::byte* w, const std::byte* a) {
+float DotIQ4NLWiden(int64_t n, const std::byte* w, const std::byte* a) {
   const size_t lanes = hn::Lanes(D16());
   const auto* x = blocks<BlockIQ4_NL>(w);
   const auto* y = blocks<BlockQ8_0>(a);
@@ -344,14 +351,16 @@ float DotBF16(int64_t n, const std::byte* w, const std::byte* a) {
   return sum;
 }
 
-// GEMV versions of Q8_0 / Q4_0 / Q4_K (dot_simd.cpp) that multiply 8-bit codes
-// directly: on x86 with AVX2, pmaddubsw multiplies 32 unsigned bytes by 32 signed
-// bytes into 16 pair sums at once, where widening to int16 first takes two pmaddwd and
-// two extra widening loads per 32 weights; with the per-block scale and sub-block
-// bookkeeping cut down too, decode moves from compute-bound toward memory-bound.
-// Signed codes go in as |w| times y with w's sign (psignb), as the product needs an
-// unsigned side. Pair sums stay below 2^15: |w| <= 128 and |y| <= 127 (Q8 packing
-// never writes -128). Other targets use the int16 kernels of dot_simd.cpp.
+// Byte-wise kernels (Q8_0 / Q4_0 / Q4_1 / Q4_K / Q6_K of dot_simd.cpp, and this file's
+// Q5_0 / Q5_1 / IQ4_NL / Q5_K / Q3_K / Q2_K) that multiply 8-bit codes directly: on x86
+// with AVX2, pmaddubsw multiplies 32 unsigned bytes by 32 signed bytes into 16 pair
+// sums at once, where widening to int16 first takes two pmaddwd and two extra widening
+// loads per 32 weights; with the per-block scale and sub-block bookkeeping cut down
+// too, decode moves from compute-bound toward memory-bound. Signed codes go in as |w|
+// times y with w's sign (psignb), as the product needs an unsigned side; offsets such
+// as Q3_K's - 4 and Q6_K's - 32 are applied once per super-block through bsums. Pair
+// sums stay below 2^15: |w| <= 128 and |y| <= 127 (Q8 packing never writes -128).
+// Other targets use the int16 kernels.
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3
 inline __m256i pair_products(__m256i w_signed, __m256i y) {
   return _mm256_maddubs_epi16(_mm256_sign_epi8(w_signed, w_signed), _mm256_sign_epi8(y, w_signed));
@@ -392,34 +401,82 @@ inline __m256 block_sum(__m256i w_signed, const int8_t* y32) {
   return _mm256_cvtepi32_ps(_mm256_madd_epi16(p, _mm256_set1_epi16(1)));
 }
 
-// Shared loop of Q8_0 and Q4_0 against Q8_0 activations: scales 8 blocks at a time.
-template <typename Block, typename Codes>
-float dot_q8_0_activations(int64_t n, const Block* x, const BlockQ8_0* y, Codes codes) {
-  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+// The fifth bits of a Q5 block's 32 codes (bit j of the 32-bit qh for code j) as 16
+// in the bytes whose bit is set: each byte picks its qh byte, then tests its own bit.
+inline __m256i q5_fifth_bits(const uint8_t* qh4) {
+  uint32_t bits;
+  std::memcpy(&bits, qh4, 4);
+  const __m256i pick = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,  //
+                                        2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), pick);
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+}
+
+// The shared loop of the 32-weight formats against Q8_0 / Q8_1 activations: `codes`
+// gives a block's 32 signed codes, the scales are converted 8 blocks at a time, and
+// with kMin the offset term m * s (Q8_1's s = d * sum(q)) is added per block.
+template <bool kMin, typename Block, typename ActBlock, typename Codes>
+float dot_blocks32(int64_t n, const Block* x, const ActBlock* y, Codes codes) {
+  // Four accumulators: one chain of dependent FMAs (4 cycles each) would otherwise
+  // set the pace, not the multiplies.
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  __m256 acc_min = _mm256_setzero_ps();
   const int64_t nb = n / 32;
   int64_t b = 0;
   for (; b + 8 <= nb; b += 8) {
     alignas(32) float scale[8];
-    _mm256_store_ps(scale, _mm256_mul_ps(eight_halves(x + b, offsetof(Block, d)), eight_halves(y + b, 0)));
-    for (int k = 0; k < 8; k += 2) {  // two chains hide the FMA latency
-      acc0 = _mm256_fmadd_ps(block_sum(codes(x[b + k]), y[b + k].qs), _mm256_broadcast_ss(scale + k), acc0);
-      acc1 = _mm256_fmadd_ps(block_sum(codes(x[b + k + 1]), y[b + k + 1].qs), _mm256_broadcast_ss(scale + k + 1), acc1);
-    }
+    _mm256_store_ps(scale, _mm256_mul_ps(eight_halves(x + b, offsetof(Block, d)), eight_halves(y + b, offsetof(ActBlock, d))));
+    if constexpr (kMin)
+      acc_min = _mm256_fmadd_ps(eight_halves(x + b, offsetof(Block, m)), eight_halves(y + b, offsetof(ActBlock, s)), acc_min);
+    for (int k = 0; k < 8; ++k)
+      acc[k % 4] = _mm256_fmadd_ps(block_sum(codes(x[b + k]), y[b + k].qs), _mm256_broadcast_ss(scale + k), acc[k % 4]);
   }
-  for (; b < nb; ++b)
-    acc0 = _mm256_fmadd_ps(block_sum(codes(x[b]), y[b].qs), _mm256_set1_ps(half(x[b].d) * half(y[b].d)), acc0);
-  return hsum(_mm256_add_ps(acc0, acc1));
+  float tail_min = 0;
+  for (; b < nb; ++b) {
+    acc[0] = _mm256_fmadd_ps(block_sum(codes(x[b]), y[b].qs), _mm256_set1_ps(half(x[b].d) * half(y[b].d)), acc[0]);
+    if constexpr (kMin) tail_min += half(x[b].m) * half(y[b].s);
+  }
+  const __m256 total = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+  return hsum(total) + (kMin ? hsum(acc_min) + tail_min : 0.0f);
 }
 
 float DotQ8_0Bytes(int64_t n, const std::byte* w, const std::byte* a) {
-  return dot_q8_0_activations(n, blocks<BlockQ8_0>(w), blocks<BlockQ8_0>(a), [](const BlockQ8_0& block) {
+  return dot_blocks32<false>(n, blocks<BlockQ8_0>(w), blocks<BlockQ8_0>(a), [](const BlockQ8_0& block) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block.qs));
   });
 }
 
 float DotQ4_0Bytes(int64_t n, const std::byte* w, const std::byte* a) {
-  return dot_q8_0_activations(n, blocks<BlockQ4_0>(w), blocks<BlockQ8_0>(a), [](const BlockQ4_0& block) {
+  return dot_blocks32<false>(n, blocks<BlockQ4_0>(w), blocks<BlockQ8_0>(a), [](const BlockQ4_0& block) {
     return _mm256_sub_epi8(low_high_nibbles(block.qs), _mm256_set1_epi8(8));
+  });
+}
+
+float DotQ4_1Bytes(int64_t n, const std::byte* w, const std::byte* a) {
+  return dot_blocks32<true>(n, blocks<BlockQ4_1>(w), blocks<BlockQ8_1>(a),
+                            [](const BlockQ4_1& block) { return low_high_nibbles(block.qs); });
+}
+
+float DotQ5_0(int64_t n, const std::byte* w, const std::byte* a) {
+  return dot_blocks32<false>(n, blocks<BlockQ5_0>(w), blocks<BlockQ8_0>(a), [](const BlockQ5_0& block) {
+    const __m256i codes = _mm256_or_si256(low_high_nibbles(block.qs), q5_fifth_bits(block.qh));
+    return _mm256_sub_epi8(codes, _mm256_set1_epi8(16));
+  });
+}
+
+float DotQ5_1(int64_t n, const std::byte* w, const std::byte* a) {
+  return dot_blocks32<true>(n, blocks<BlockQ5_1>(w), blocks<BlockQ8_1>(a), [](const BlockQ5_1& block) {
+    return _mm256_or_si256(low_high_nibbles(block.qs), q5_fifth_bits(block.qh));
+  });
+}
+
+// The 16 levels in both 128-bit halves, so pshufb looks codes up in either half.
+float DotIQ4NL(int64_t n, const std::byte* w, const std::byte* a) {
+  const __m256i levels =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlLevels.data())));
+  return dot_blocks32<false>(n, blocks<BlockIQ4_NL>(w), blocks<BlockQ8_0>(a), [&](const BlockIQ4_NL& block) {
+    return _mm256_shuffle_epi8(levels, low_high_nibbles(block.qs));
   });
 }
 
@@ -470,10 +527,173 @@ float DotQ4KBytes(int64_t n, const std::byte* w, const std::byte* a) {
   }
   return hsum(_mm256_sub_ps(acc, acc_min));
 }
+// Q4_K's loop plus the fifth bit of each code, bit 2p (low nibbles) or 2p + 1 (high
+// nibbles) of qh[l]; codes 0..31 keep the pair sums of pmaddubsw below 2^13.
+float DotQ5K(int64_t n, const std::byte* w, const std::byte* a) {
+  const auto* x = blocks<BlockQ5K>(w);
+  const auto* y = blocks<BlockQ8_K>(a);
+  const __m256i nibble = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
+  const __m128i twice = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / 256; ++b) {
+    alignas(16) uint8_t sm[16];
+    q4_k_scales_mins(x[b].scales, sm);
+    const __m128i sm_bytes = _mm_load_si128(reinterpret_cast<const __m128i*>(sm));
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(sm_bytes, twice));
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].bsums));
+    const __m256i min_terms = _mm256_madd_epi16(mins, bsums);
+    __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qh));
+    __m256i isum = _mm256_setzero_si256();
+    for (int p = 0; p < 4; ++p) {
+      const __m256i q4 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * p));
+      // 16-bit shifts move bits across the bytes of a lane, but only bit 0 of each
+      // byte is kept, which is that byte's own bit.
+      const __m256i top_lo = _mm256_slli_epi16(_mm256_and_si256(high, one), 4);
+      const __m256i top_hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 1), one), 4);
+      high = _mm256_srli_epi16(high, 2);
+      const __m256i lo = _mm256_or_si256(_mm256_and_si256(q4, nibble), top_lo);
+      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q4, 4), nibble), top_hi);
+      const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * p)));
+      const __m256i p_hi =
+          _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * p + 32)));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(sm[2 * p])));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p_hi, _mm256_set1_epi16(sm[2 * p + 1])));
+    }
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(half(x[b].d) * y[b].d), acc);
+    acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min_terms), _mm256_set1_ps(half(x[b].dmin) * y[b].d), acc_min);
+  }
+  return hsum(_mm256_sub_ps(acc, acc_min));
+}
+// Q6_K: codes 0..63 (4 low bits in ql, 2 high bits in qh) against y with pmaddubsw,
+// each 16-weight half scaled by its signed 8-bit scale in pmaddwd; the -32 offset is
+// applied once per super-block as 32 * sum(scale * bsum).
+float DotQ6KBytes(int64_t n, const std::byte* w, const std::byte* a) {
+  const auto* x = blocks<BlockQ6K>(w);
+  const auto* y = blocks<BlockQ8_K>(a);
+  const __m256i nibble = _mm256_set1_epi8(0x0F), two_bits = _mm256_set1_epi8(0x03);
+  const auto top = [&](__m256i high, int shift) {  // bits shift..shift+1 of each byte, moved to bits 4..5
+    return _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(high, _mm_cvtsi32_si128(shift)), two_bits), 4);
+  };
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales)));
+    const __m256i offset = _mm256_madd_epi16(scales16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].bsums)));
+    __m256i isum = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i low0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].ql + 64 * h));
+      const __m256i low1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].ql + 64 * h + 32));
+      const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qh + 32 * h));
+      const __m256i q[4] = {
+          _mm256_or_si256(_mm256_and_si256(low0, nibble), top(high, 0)),
+          _mm256_or_si256(_mm256_and_si256(low1, nibble), top(high, 2)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low0, 4), nibble), top(high, 4)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(low1, 4), nibble), top(high, 6)),
+      };
+      const int8_t* sc = x[b].scales + 8 * h;
+      for (int k = 0; k < 4; ++k) {  // weights 128h + 32k + l; scale 8h + 2k + l / 16
+        const __m256i p = _mm256_maddubs_epi16(
+            q[k], _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 128 * h + 32 * k)));
+        const __m256i scale = _mm256_set_m128i(_mm_set1_epi16(sc[2 * k + 1]), _mm_set1_epi16(sc[2 * k]));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scale));
+      }
+    }
+    isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(offset, 5));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(y[b].d * half(x[b].d)), acc);
+  }
+  return hsum(acc);
+}
+// Bits shift and shift + 1 (mask 3) or bit shift (mask 1) of every byte; the 16-bit
+// shift spills bits across the bytes of a lane, but the mask keeps each byte's own.
+inline __m256i byte_bits(__m256i v, int shift, int mask) {
+  return _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(shift)), _mm256_set1_epi8(static_cast<char>(mask)));
+}
+
+// Scale pair of 32 weights: the low 16 take scale[0], the high 16 scale[1].
+inline __m256i scale_pair(int16_t low, int16_t high) { return _mm256_set_m128i(_mm_set1_epi16(high), _mm_set1_epi16(low)); }
+
+// Q2_K: codes 0..3 (bits 2s of qs[32h + l] for weight 128h + 32s + l) times 4-bit
+// scales per 16 weights; the min term from bsums.
+float DotQ2K(int64_t n, const std::byte* w, const std::byte* a) {
+  const auto* x = blocks<BlockQ2K>(w);
+  const auto* y = blocks<BlockQ8_K>(a);
+  __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales));
+    const __m256i mins = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(packed, 4), _mm_set1_epi8(0x0F)));
+    const __m256i min_terms = _mm256_madd_epi16(mins, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].bsums)));
+    __m256i isum = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * h));
+      for (int s = 0; s < 4; ++s) {
+        const __m256i p = _mm256_maddubs_epi16(
+            byte_bits(bits, 2 * s, 3), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 128 * h + 32 * s)));
+        const uint8_t* sc = x[b].scales + 8 * h + 2 * s;
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scale_pair(int16_t(sc[0] & 0xF), int16_t(sc[1] & 0xF))));
+      }
+    }
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(y[b].d * half(x[b].d)), acc);
+    acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min_terms), _mm256_set1_ps(y[b].d * half(x[b].dmin)), acc_min);
+  }
+  return hsum(_mm256_sub_ps(acc, acc_min));
+}
+
+// Q3_K's 16 scales, bias removed, as int16 (q3_k_scale for all j at once): the low
+// nibbles are bytes 0..7's low then high nibbles; the top 2 bits of scale 4q + r are
+// bits 2q..2q+1 of byte 8 + r.
+inline __m256i q3_k_scales(const uint8_t* packed) {
+  uint64_t low_bytes;
+  uint32_t top_bytes;
+  std::memcpy(&low_bytes, packed, 8);
+  std::memcpy(&top_bytes, packed + 8, 4);
+  const __m128i low8 = _mm_cvtsi64_si128(static_cast<long long>(low_bytes));
+  const __m128i nibble = _mm_set1_epi8(0x0F);
+  const __m128i low4 = _mm_unpacklo_epi64(_mm_and_si128(low8, nibble), _mm_and_si128(_mm_srli_epi16(low8, 4), nibble));
+  const __m128i top2 = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32(static_cast<int>(top_bytes)), _mm_setr_epi32(0, 2, 4, 6)),
+                                     _mm_set1_epi8(0x03));
+  const __m128i scales = _mm_or_si128(low4, _mm_slli_epi16(top2, 4));
+  return _mm256_sub_epi16(_mm256_cvtepu8_epi16(scales), _mm256_set1_epi16(32));
+}
+
+// Q3_K: unsigned codes c = low 2 bits | high bit << 2 (0..7) against y, scaled by the
+// signed scales; the value is c - 4, applied once per super-block as
+// 4 * sum(scale * bsum).
+float DotQ3K(int64_t n, const std::byte* w, const std::byte* a) {
+  const auto* x = blocks<BlockQ3K>(w);
+  const auto* y = blocks<BlockQ8_K>(a);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / 256; ++b) {
+    alignas(32) int16_t sc[16];
+    const __m256i scales = q3_k_scales(x[b].scales);
+    _mm256_store_si256(reinterpret_cast<__m256i*>(sc), scales);
+    const __m256i offset = _mm256_madd_epi16(scales, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].bsums)));
+    const __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].hmask));
+    __m256i isum = _mm256_setzero_si256();
+    for (int h = 0; h < 2; ++h) {
+      const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * h));
+      for (int s = 0; s < 4; ++s) {
+        const __m256i codes = _mm256_or_si256(byte_bits(low, 2 * s, 3), _mm256_slli_epi16(byte_bits(high, 4 * h + s, 1), 2));
+        const __m256i p = _mm256_maddubs_epi16(
+            codes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 128 * h + 32 * s)));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scale_pair(sc[8 * h + 2 * s], sc[8 * h + 2 * s + 1])));
+      }
+    }
+    isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(offset, 2));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(half(x[b].d) * y[b].d), acc);
+  }
+  return hsum(acc);
+}
 #else
 float DotQ8_0Bytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_simd::q8_0(n, w, a); }
 float DotQ4_0Bytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_simd::q4_0(n, w, a); }
 float DotQ4KBytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_simd::q4_k(n, w, a); }
+float DotQ4_1Bytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_simd::q4_1(n, w, a); }
+float DotQ6KBytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_simd::q6_k(n, w, a); }
+float DotQ5K(int64_t n, const std::byte* w, const std::byte* a) { return DotQ5KWiden(n, w, a); }
+float DotQ3K(int64_t n, const std::byte* w, const std::byte* a) { return DotQ3KWiden(n, w, a); }
+float DotQ2K(int64_t n, const std::byte* w, const std::byte* a) { return DotQ2KWiden(n, w, a); }
+float DotQ5_0(int64_t n, const std::byte* w, const std::byte* a) { return DotQ5_0Widen(n, w, a); }
+float DotQ5_1(int64_t n, const std::byte* w, const std::byte* a) { return DotQ5_1Widen(n, w, a); }
+float DotIQ4NL(int64_t n, const std::byte* w, const std::byte* a) { return DotIQ4NLWiden(n, w, a); }
 #endif
 
 }  // namespace lowbit::dot_more::HWY_NAMESPACE
@@ -493,7 +713,9 @@ HWY_EXPORT(DotTQ1_0);
 HWY_EXPORT(DotBF16);
 HWY_EXPORT(DotQ8_0Bytes);
 HWY_EXPORT(DotQ4_0Bytes);
+HWY_EXPORT(DotQ4_1Bytes);
 HWY_EXPORT(DotQ4KBytes);
+HWY_EXPORT(DotQ6KBytes);
 
 float q5_0(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ5_0)(n, w, a); }
 float q5_1(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ5_1)(n, w, a); }
@@ -506,7 +728,9 @@ float tq1_0(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNA
 float bf16(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotBF16)(n, w, a); }
 float q8_0_bytes(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ8_0Bytes)(n, w, a); }
 float q4_0_bytes(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ4_0Bytes)(n, w, a); }
+float q4_1_bytes(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ4_1Bytes)(n, w, a); }
 float q4_k_bytes(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ4KBytes)(n, w, a); }
+float q6_k_bytes(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ6KBytes)(n, w, a); }
 
 }  // namespace lowbit::dot_more
 
@@ -524,7 +748,9 @@ float tq1_0(int64_t n, const std::byte* w, const std::byte* a) { return dot_more
 float bf16(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::bf16(n, w, a); }
 float q8_0_bytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::q8_0_bytes(n, w, a); }
 float q4_0_bytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::q4_0_bytes(n, w, a); }
+float q4_1_bytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::q4_1_bytes(n, w, a); }
 float q4_k_bytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::q4_k_bytes(n, w, a); }
+float q6_k_bytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_more::q6_k_bytes(n, w, a); }
 
 }  // namespace lowbit::dot_simd
 #endif

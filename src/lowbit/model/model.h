@@ -92,6 +92,7 @@ struct Vocab {
   std::vector<std::string> merges;    // BPE merges ("a b") for gpt2-style vocabularies
   std::string pre;                    // tokenizer.ggml.pre: the BPE pre-tokenizer's name
   bool add_bos = true;                // tokenizer.ggml.add_bos_token
+  bool add_eos = false;               // tokenizer.ggml.add_eos_token
   bool add_space_prefix = true;       // tokenizer.ggml.add_space_prefix (SentencePiece)
   int32_t bos_id = -1;
   int32_t eos_id = -1;

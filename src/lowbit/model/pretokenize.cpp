@@ -3,6 +3,7 @@
 #include <unicode/uchar.h>
 
 #include <cstdint>
+#include <initializer_list>
 
 #include "lowbit/model/utf8.h"
 
@@ -29,9 +30,15 @@ struct CodePoints {
 bool is_letter(uint32_t c) { return c != kNone && (U_GET_GC_MASK(UChar32(c)) & U_GC_L_MASK) != 0; }
 bool is_number(uint32_t c) { return c != kNone && (U_GET_GC_MASK(UChar32(c)) & U_GC_N_MASK) != 0; }
 bool is_space(uint32_t c) { return c != kNone && u_isUWhiteSpace(UChar32(c)); }
-bool is_assigned(uint32_t c) { return c != kNone && u_charType(UChar32(c)) != U_UNASSIGNED; }
-// [^\s\p{L}\p{N}]: a character that is none of the three (and is a character at all).
-bool is_other(uint32_t c) { return is_assigned(c) && !is_space(c) && !is_letter(c) && !is_number(c); }
+// [^\s\p{L}\p{N}]: any character (unassigned ones too) that is none of the three.
+bool is_other(uint32_t c) { return c != kNone && !is_space(c) && !is_letter(c) && !is_number(c); }
+// [\p{P}\$\+<=>\^~\|], the default pre-tokenizer's first split.
+bool is_punctuation_like(uint32_t c) {
+  if (c < 0x80) return c == '$' || c == '+' || c == '<' || c == '=' || c == '>' || c == '^' || c == '~' || c == '|' ||
+                       (U_GET_GC_MASK(UChar32(c)) & U_GC_P_MASK) != 0;
+  return (U_GET_GC_MASK(UChar32(c)) & U_GC_P_MASK) != 0;
+}
+bool is_ascii_digit(uint32_t c) { return c >= '0' && c <= '9'; }
 uint32_t lower(uint32_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 
 // Walks one piece [begin, end) of code points and cuts it into sub-pieces.
@@ -152,21 +159,77 @@ void split_llama3(const CodePoints& t, size_t begin, size_t end, size_t max_digi
   }
 }
 
+using Pieces = std::vector<std::pair<size_t, size_t>>;
+
+// One stage of a regex chain: within each piece, maximal runs of `match` become pieces
+// of their own and the text between them stays as pieces too.
+Pieces split_runs(const CodePoints& t, const Pieces& in, bool (*match)(uint32_t)) {
+  Pieces out;
+  for (auto [begin, end] : in) {
+    size_t start = begin;
+    while (start < end) {
+      size_t stop = start + 1;
+      while (stop < end && match(t.cp[stop]) == match(t.cp[start])) ++stop;
+      out.emplace_back(start, stop);
+      start = stop;
+    }
+  }
+  return out;
+}
+
+// [0-9][0-9][0-9] within each piece: leftmost, non-overlapping matches.
+Pieces split_three_digits(const CodePoints& t, const Pieces& in) {
+  Pieces out;
+  for (auto [begin, end] : in) {
+    size_t last = begin;
+    for (size_t i = begin; i + 3 <= end;) {
+      if (is_ascii_digit(t.cp[i]) && is_ascii_digit(t.cp[i + 1]) && is_ascii_digit(t.cp[i + 2])) {
+        if (i > last) out.emplace_back(last, i);
+        out.emplace_back(i, i + 3);
+        last = i += 3;
+      } else {
+        ++i;
+      }
+    }
+    if (end > last) out.emplace_back(last, end);
+  }
+  return out;
+}
+
+Pieces split_default(const CodePoints& t, size_t n) {
+  const Pieces punctuation = split_runs(t, n ? Pieces{{0, n}} : Pieces{}, is_punctuation_like);
+  Pieces words;
+  for (auto [b, e] : punctuation) split_gpt2(t, b, e, words);
+  return split_three_digits(t, split_runs(t, words, is_number));
+}
+
 }  // namespace
 
 std::optional<PreTokenizer> find_pre_tokenizer(std::string_view name) {
-  if (name.empty() || name == "default" || name == "gpt2" || name == "gpt-2") return PreTokenizer::Gpt2;
-  if (name == "smollm") return PreTokenizer::SmolLM;
-  if (name == "llama3" || name == "llama-v3" || name == "llama-bpe") return PreTokenizer::Llama3;
-  if (name == "qwen2" || name == "deepseek-r1-qwen") return PreTokenizer::Qwen2;
+  // Grouped as llama.cpp groups them by regular expression (llama-vocab.cpp).
+  auto any_of = [&](std::initializer_list<std::string_view> names) {
+    for (auto n : names)
+      if (n == name) return true;
+    return false;
+  };
+  if (name.empty() || name == "default") return PreTokenizer::Default;
+  if (any_of({"gpt-2", "phi-2", "jina-es", "jina-de", "gigachat", "jina-v1-en", "jina-v2-es", "jina-v2-de",
+              "jina-v2-code", "roberta-bpe", "mpt", "olmo", "jais"}))
+    return PreTokenizer::Gpt2;
+  if (any_of({"smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b"}))
+    return PreTokenizer::SmolLM;
+  // (dbrx and smaug-bpe share the regex but not the whole-word shortcut, so are left out.)
+  if (any_of({"llama3", "llama-v3", "llama-bpe", "falcon3"})) return PreTokenizer::Llama3;
+  if (any_of({"qwen2", "deepseek-r1-qwen", "stablelm2", "megrez"})) return PreTokenizer::Qwen2;
   return std::nullopt;
 }
 
 std::vector<std::string_view> pre_tokenize(PreTokenizer kind, std::string_view text) {
   const CodePoints t(text);
   const size_t n = t.cp.size();
-  std::vector<std::pair<size_t, size_t>> pieces;
+  Pieces pieces;
   switch (kind) {
+    case PreTokenizer::Default: pieces = split_default(t, n); break;
     case PreTokenizer::Gpt2: split_gpt2(t, 0, n, pieces); break;
     case PreTokenizer::Llama3: split_llama3(t, 0, n, 3, pieces); break;
     case PreTokenizer::Qwen2: split_llama3(t, 0, n, 1, pieces); break;

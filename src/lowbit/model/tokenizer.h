@@ -34,13 +34,17 @@ class Tokenizer {
   int32_t bos() const { return bos_; }
   int32_t eos() const { return eos_; }
   bool add_bos_by_default() const { return add_bos_default_; }
+  // tokenizer.ggml.add_eos_token: llama.cpp appends EOS when it adds special tokens.
+  bool add_eos_by_default() const { return add_eos_default_; }
   int32_t vocab_size() const { return vocab_size_; }
-  // True for end-of-generation tokens (eos, and e.g. <|im_end|> / <|eot_id|> when present).
-  virtual bool is_end_of_generation(int32_t id) const { return id == eos_; }
+  // True for end-of-generation tokens: eos, and (as llama.cpp) any token spelled
+  // <|eot_id|> <|im_end|> <|end|> <end_of_turn> <|endoftext|> <|eom_id|> <EOT>.
+  bool is_end_of_generation(int32_t id) const;
 
  protected:
   int32_t bos_ = -1, eos_ = -1, vocab_size_ = 0;
-  bool add_bos_default_ = true;
+  bool add_bos_default_ = true, add_eos_default_ = false;
+  std::vector<int32_t> end_of_generation_;
 };
 
 }  // namespace lowbit

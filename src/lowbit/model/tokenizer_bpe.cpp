@@ -40,10 +40,6 @@ BpeTokenizer::BpeTokenizer(const Vocab& vocab, PreTokenizer pre) : vocab_(vocab)
     utf8::append(byte_symbol_[b], cp);
     symbol_byte_[cp] = static_cast<uint8_t>(b);
   }
-  for (const char* name : {"<|im_end|>", "<|eot_id|>", "<|endoftext|>", "<|end_of_text|>", "<end_of_turn>"}) {
-    auto it = ids_.find(name);
-    if (it != ids_.end()) end_ids_.push_back(it->second);
-  }
 }
 
 void BpeTokenizer::append_piece(std::string_view raw, std::vector<int32_t>& out) const {
@@ -126,13 +122,6 @@ std::string BpeTokenizer::decode_token(int32_t id) const {
     }
   }
   return out;
-}
-
-bool BpeTokenizer::is_end_of_generation(int32_t id) const {
-  if (id == eos_) return true;
-  for (int32_t e : end_ids_)
-    if (id == e) return true;
-  return false;
 }
 
 }  // namespace lowbit

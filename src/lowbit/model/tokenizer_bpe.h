@@ -18,7 +18,6 @@ class BpeTokenizer : public Tokenizer {
   BpeTokenizer(const Vocab& vocab, PreTokenizer pre);
   std::vector<int32_t> encode(std::string_view text, bool add_bos) const override;
   std::string decode_token(int32_t id) const override;
-  bool is_end_of_generation(int32_t id) const override;
 
  private:
   void append_piece(std::string_view piece, std::vector<int32_t>& out) const;
@@ -30,7 +29,6 @@ class BpeTokenizer : public Tokenizer {
   std::unordered_map<std::string, int32_t> merge_rank_;  // "left right" -> rank
   std::string byte_symbol_[256];                          // GPT-2's alphabet
   std::unordered_map<uint32_t, uint8_t> symbol_byte_;
-  std::vector<int32_t> end_ids_;
 };
 
 }  // namespace lowbit

@@ -112,9 +112,12 @@ std::string SpmTokenizer::decode_token(int32_t id) const {
   if (id < 0 || size_t(id) >= vocab_.tokens.size()) return {};
   const std::string& t = vocab_.tokens[size_t(id)];
   switch (type_of(vocab_, id)) {
+    // As llama.cpp's token_to_piece without special tokens: control, unknown and
+    // unused tokens print nothing, user-defined ones their text as is.
     case TokenType::Control:
+    case TokenType::Unknown:
     case TokenType::Unused: return {};
-    case TokenType::Unknown: return " \xE2\x81\x87 ";  // " ⁇ ", as llama.cpp prints it
+    case TokenType::UserDefined: return t;
     case TokenType::Byte:
       if (t.size() == 6 && t.starts_with("<0x") && t[5] == '>') {
         char* end = nullptr;

@@ -1,28 +1,10 @@
 #include "lowbit/model/tokenizer_bpe.h"
 
-#include <queue>
-
 #include "lowbit/core/error.h"
+#include "lowbit/model/symbol_merge.h"
 #include "lowbit/model/utf8.h"
 
 namespace lowbit {
-namespace {
-
-struct Symbol {
-  size_t begin, length;
-  int prev, next;
-};
-
-struct Bigram {
-  int left, right;
-  int32_t rank;
-  size_t length;
-  bool operator<(const Bigram& o) const {  // priority_queue pops the largest: lowest rank
-    return rank > o.rank || (rank == o.rank && left > o.left);
-  }
-};
-
-}  // namespace
 
 BpeTokenizer::BpeTokenizer(const Vocab& vocab, PreTokenizer pre) : vocab_(vocab), pre_(pre) {
   if (vocab.merges.empty()) throw FormatError("", "tokenizer.ggml.merges", "a gpt2 (BPE) vocabulary needs merges");
@@ -51,45 +33,18 @@ void BpeTokenizer::append_piece(std::string_view raw, std::vector<int32_t>& out)
       return;
     }
   }
-  std::vector<Symbol> symbols;
-  for (size_t i = 0; i < word.size();) {
-    const size_t n = utf8::char_length(word, i);
-    symbols.push_back({i, n, int(symbols.size()) - 1, int(symbols.size()) + 1});
-    i += n;
-  }
-  if (symbols.empty()) return;
-  symbols.back().next = -1;
-
-  std::priority_queue<Bigram> queue;
+  // Merge priority: the earlier a merge rule was learnt (the lower its rank), the higher.
   std::string key;
-  auto try_pair = [&](int left, int right) {
-    if (left < 0 || right < 0) return;
-    const Symbol& l = symbols[size_t(left)];
-    const Symbol& r = symbols[size_t(right)];
-    key.assign(word, l.begin, l.length);
+  auto rank = [&](size_t begin, size_t left, size_t right) -> std::optional<double> {
+    key.assign(word, begin, left);
     key += ' ';
-    key.append(word, r.begin, r.length);
+    key.append(word, begin + left, right);
     auto it = merge_rank_.find(key);
-    if (it == merge_rank_.end()) return;
-    queue.push({left, right, it->second, l.length + r.length});
+    if (it == merge_rank_.end()) return std::nullopt;
+    return -double(it->second);
   };
-  for (size_t i = 1; i < symbols.size(); ++i) try_pair(int(i) - 1, int(i));
-  while (!queue.empty()) {
-    const Bigram b = queue.top();
-    queue.pop();
-    Symbol& left = symbols[size_t(b.left)];
-    Symbol& right = symbols[size_t(b.right)];
-    if (left.length == 0 || right.length == 0 || left.length + right.length != b.length) continue;
-    left.length += right.length;
-    right.length = 0;
-    left.next = right.next;
-    if (right.next >= 0) symbols[size_t(right.next)].prev = b.left;
-    try_pair(left.prev, b.left);
-    try_pair(b.left, left.next);
-  }
-  for (int i = 0; i >= 0; i = symbols[size_t(i)].next) {
-    const Symbol& s = symbols[size_t(i)];
-    const std::string piece = word.substr(s.begin, s.length);
+  for (const MergedPiece& m : merge_symbols(word, rank)) {
+    const std::string piece = word.substr(m.begin, m.length);
     if (auto it = ids_.find(piece); it != ids_.end()) {
       out.push_back(it->second);
       continue;

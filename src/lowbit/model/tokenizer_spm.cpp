@@ -2,28 +2,14 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <queue>
 
+#include "lowbit/model/symbol_merge.h"
 #include "lowbit/model/utf8.h"
 
 namespace lowbit {
 namespace {
 
 const std::string kSpace = "\xE2\x96\x81";  // U+2581 "▁", SentencePiece's space
-
-struct Symbol {
-  size_t begin, length;  // bytes of the normalised text
-  int prev, next;
-};
-
-struct Bigram {
-  int left, right;
-  float score;
-  size_t length;  // left.length + right.length when queued; stale if either changed
-  bool operator<(const Bigram& o) const {  // priority_queue pops the largest
-    return score < o.score || (score == o.score && left > o.left);
-  }
-};
 
 TokenType type_of(const Vocab& v, int32_t id) {
   return v.types.empty() ? TokenType::Normal : v.types[size_t(id)];
@@ -43,43 +29,14 @@ SpmTokenizer::SpmTokenizer(const Vocab& vocab) : vocab_(vocab) {
 }
 
 void SpmTokenizer::append_pieces(std::string_view text, std::vector<int32_t>& out) const {
-  std::vector<Symbol> symbols;
-  for (size_t i = 0; i < text.size();) {
-    const size_t n = utf8::char_length(text, i);
-    symbols.push_back({i, n, int(symbols.size()) - 1, int(symbols.size()) + 1});
-    i += n;
-  }
-  if (symbols.empty()) return;
-  symbols.back().next = -1;
-
-  std::priority_queue<Bigram> queue;
-  auto try_pair = [&](int left, int right) {
-    if (left < 0 || right < 0) return;
-    const size_t length = symbols[size_t(left)].length + symbols[size_t(right)].length;
-    auto it = ids_.find(std::string(text.substr(symbols[size_t(left)].begin, length)));
-    if (it == ids_.end()) return;
-    const float score = vocab_.scores.empty() ? 0.0f : vocab_.scores[size_t(it->second)];
-    queue.push({left, right, score, length});
+  // Merge priority: the score of the vocabulary entry the pair would become.
+  auto score = [&](size_t begin, size_t left, size_t right) -> std::optional<double> {
+    auto it = ids_.find(std::string(text.substr(begin, left + right)));
+    if (it == ids_.end()) return std::nullopt;
+    return vocab_.scores.empty() ? 0.0 : double(vocab_.scores[size_t(it->second)]);
   };
-  for (size_t i = 1; i < symbols.size(); ++i) try_pair(int(i) - 1, int(i));
-
-  while (!queue.empty()) {
-    const Bigram b = queue.top();
-    queue.pop();
-    Symbol& left = symbols[size_t(b.left)];
-    Symbol& right = symbols[size_t(b.right)];
-    if (left.length == 0 || right.length == 0 || left.length + right.length != b.length) continue;
-    left.length += right.length;
-    right.length = 0;
-    left.next = right.next;
-    if (right.next >= 0) symbols[size_t(right.next)].prev = b.left;
-    try_pair(left.prev, b.left);
-    try_pair(b.left, left.next);
-  }
-
-  for (int i = 0; i >= 0; i = symbols[size_t(i)].next) {
-    const Symbol& s = symbols[size_t(i)];
-    const std::string_view piece = text.substr(s.begin, s.length);
+  for (const MergedPiece& m : merge_symbols(text, score)) {
+    const std::string_view piece = text.substr(m.begin, m.length);
     auto it = ids_.find(std::string(piece));
     if (it != ids_.end()) {
       out.push_back(it->second);

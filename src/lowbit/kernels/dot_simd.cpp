@@ -21,40 +21,13 @@
 #include "lowbit/formats/q6_k.h"
 #include "lowbit/kernels/activation_blocks.h"
 #include "lowbit/kernels/dot_simd.h"
+#include "lowbit/kernels/simd_common-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lowbit::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-using D16 = hn::CappedTag<int16_t, 16>;
-using D32 = hn::Repartition<int32_t, D16>;
-using DF = hn::Rebind<float, D32>;
-using DI8 = hn::Rebind<int8_t, D16>;
-using DU8 = hn::Rebind<uint8_t, D16>;
-
-template <typename T>
-const T* blocks(const std::byte* p) {
-  return reinterpret_cast<const T*>(p);
-}
-
-inline hn::Vec<D16> load_i8(const int8_t* p) { return hn::PromoteTo(D16(), hn::LoadU(DI8(), p)); }
-inline hn::Vec<D16> load_u8(const uint8_t* p) { return hn::PromoteTo(D16(), hn::LoadU(DU8(), p)); }
-
-// acc += products of a and b, pairwise summed into int32 lanes.
-inline hn::Vec<D32> mul_acc(hn::Vec<D16> a, hn::Vec<D16> b, hn::Vec<D32> acc) {
-  auto unused = hn::Zero(D32());
-  acc = hn::ReorderWidenMulAccumulate(D32(), a, b, acc, unused);
-  return hn::Add(acc, unused);  // zero on x86; holds the odd products elsewhere
-}
-
-// One fp16 scale to float with the target's conversion instruction (F16C on x86).
-inline float f16(uint16_t h) {
-  const hn::CappedTag<float, 1> d;
-  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
-  return hn::GetLane(hn::PromoteTo(d, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(&h))));
-}
-
-inline float reduce(hn::Vec<DF> v) { return hn::GetLane(hn::SumOfLanes(DF(), v)); }
+using namespace ::lowbit::simd::HWY_NAMESPACE;  // simd_common-inl.h
 
 float DotF32(int64_t n, const std::byte* w, const std::byte* a) {
   const hn::ScalableTag<float> d;

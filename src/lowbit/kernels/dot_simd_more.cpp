@@ -38,43 +38,13 @@
 #include "lowbit/formats/tq2_0.h"
 #include "lowbit/kernels/activation_blocks.h"
 #include "lowbit/kernels/dot_simd.h"
+#include "lowbit/kernels/simd_common-inl.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace lowbit::dot_more::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-// At most 16 int16 lanes, so a 16-byte group of codes fills one vector (or two).
-using D16 = hn::CappedTag<int16_t, 16>;
-using D32 = hn::Repartition<int32_t, D16>;
-using DF = hn::Rebind<float, D32>;
-using DI8 = hn::Rebind<int8_t, D16>;
-using DU8 = hn::Rebind<uint8_t, D16>;
-using V16 = hn::Vec<D16>;
-using V32 = hn::Vec<D32>;
-
-template <typename T>
-const T* blocks(const std::byte* p) {
-  return reinterpret_cast<const T*>(p);
-}
-
-inline V16 load_i8(const int8_t* p) { return hn::PromoteTo(D16(), hn::LoadU(DI8(), p)); }
-inline V16 load_u8(const uint8_t* p) { return hn::PromoteTo(D16(), hn::LoadU(DU8(), p)); }
-
-// acc += products of a and b, pairwise summed into int32 lanes.
-inline V32 mul_acc(V16 a, V16 b, V32 acc) {
-  auto odd = hn::Zero(D32());
-  acc = hn::ReorderWidenMulAccumulate(D32(), a, b, acc, odd);
-  return hn::Add(acc, odd);  // zero on x86; holds the odd products elsewhere
-}
-
-// One fp16 scale to float with the target's conversion instruction (F16C on x86).
-inline float f16(uint16_t h) {
-  const hn::CappedTag<float, 1> d;
-  const hn::Rebind<hwy::float16_t, decltype(d)> dh;
-  return hn::GetLane(hn::PromoteTo(d, hn::LoadU(dh, reinterpret_cast<const hwy::float16_t*>(&h))));
-}
-
-inline float reduce(hn::Vec<DF> v) { return hn::GetLane(hn::SumOfLanes(DF(), v)); }
+using namespace ::lowbit::simd::HWY_NAMESPACE;  // simd_common-inl.h
 
 inline hn::Vec<DF> scale_acc(V32 isum, float scale, hn::Vec<DF> acc) {
   return hn::MulAdd(hn::ConvertTo(DF(), isum), hn::Set(DF(), scale), acc);

@@ -103,8 +103,9 @@ std::vector<GemvBandwidth> bench_gemv(const Model& model, ThreadPool& pool, int 
     if (t.shape.size() == 2) groups[t.type].push_back(&t);
   std::vector<GemvBandwidth> out;
   std::vector<float> x, y;
-  for (const auto& [type, tensors] : groups) {
-    GemvBandwidth g{type, tensors.size(), 0, 0};
+  for (const auto& group : groups) {
+    const std::vector<const Tensor*>& tensors = group.second;  // a plain name: lambdas capture it
+    GemvBandwidth g{group.first, tensors.size(), 0, 0};
     for (const Tensor* t : tensors) g.bytes += t->data.size();
     auto pass = [&] {
       for (const Tensor* t : tensors) {

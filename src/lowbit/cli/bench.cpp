@@ -23,7 +23,7 @@ double mib(size_t bytes) { return double(bytes) / (1024.0 * 1024.0); }
 
 void run_bench(const BenchArgs& args) {
   const int64_t ctx = std::max<int64_t>(args.n_prompt, args.n_gen) + 1;
-  auto s = open_session(args.model, ctx, args.threads, std::max<int64_t>(args.n_prompt, 1));
+  auto s = open_session(args.model, ctx, args.threads, std::max<int64_t>(args.n_prompt, 1), false);  // random tokens: no vocabulary needed
   Llama& llama = *s->llama;
   size_t weight_bytes = 0;
   for (const auto& t : s->model.tensors) weight_bytes += t.data.size();

@@ -467,10 +467,15 @@ inline void q4_k_scales_mins(const uint8_t* packed, uint8_t* out16) {
   std::memcpy(out16, unpacked, 16);
 }
 
-float DotQ4KBytes(int64_t n, const std::byte* w, const std::byte* a) {
-  const auto* x = blocks<BlockQ4K>(w);
+// Q4_K and Q5_K share this loop: 6-bit sub-block scales in pmaddwd, the mins applied once
+// per super-block through bsums. Q5_K adds the fifth bit of each code, bit 2p (low
+// nibbles) or 2p + 1 (high nibbles) of qh[l]; codes 0..31 keep the pair sums of
+// pmaddubsw below 2^13.
+template <typename Block, bool kFifthBit>
+float dot_q4k_q5k(int64_t n, const std::byte* w, const std::byte* a) {
+  const auto* x = blocks<Block>(w);
   const auto* y = blocks<BlockQ8_K>(a);
-  const __m256i nibble = _mm256_set1_epi8(0x0F);
+  const __m256i nibble = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
   // Each min twice, to meet the bsums of its two 16-value halves.
   const __m128i twice = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
   __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
@@ -481,11 +486,20 @@ float DotQ4KBytes(int64_t n, const std::byte* w, const std::byte* a) {
     const __m256i mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(sm_bytes, twice));
     const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].bsums));
     const __m256i min_terms = _mm256_madd_epi16(mins, bsums);
+    __m256i high = _mm256_setzero_si256();
+    if constexpr (kFifthBit) high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qh));
     __m256i isum = _mm256_setzero_si256();
     for (int p = 0; p < 4; ++p) {  // sub-blocks 2p (low nibbles) and 2p + 1 (high nibbles)
       const __m256i q4 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * p));
-      const __m256i lo = _mm256_and_si256(q4, nibble);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), nibble);
+      __m256i lo = _mm256_and_si256(q4, nibble);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q4, 4), nibble);
+      if constexpr (kFifthBit) {
+        // 16-bit shifts move bits across the bytes of a lane, but only bit 0 of each
+        // byte is kept, which is that byte's own bit.
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(high, one), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 1), one), 4));
+        high = _mm256_srli_epi16(high, 2);
+      }
       const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * p)));
       const __m256i p_hi =
           _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * p + 32)));
@@ -497,43 +511,10 @@ float DotQ4KBytes(int64_t n, const std::byte* w, const std::byte* a) {
   }
   return hsum(_mm256_sub_ps(acc, acc_min));
 }
-// Q4_K's loop plus the fifth bit of each code, bit 2p (low nibbles) or 2p + 1 (high
-// nibbles) of qh[l]; codes 0..31 keep the pair sums of pmaddubsw below 2^13.
-float DotQ5K(int64_t n, const std::byte* w, const std::byte* a) {
-  const auto* x = blocks<BlockQ5K>(w);
-  const auto* y = blocks<BlockQ8_K>(a);
-  const __m256i nibble = _mm256_set1_epi8(0x0F), one = _mm256_set1_epi8(1);
-  const __m128i twice = _mm_setr_epi8(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-  __m256 acc = _mm256_setzero_ps(), acc_min = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n / 256; ++b) {
-    alignas(16) uint8_t sm[16];
-    q4_k_scales_mins(x[b].scales, sm);
-    const __m128i sm_bytes = _mm_load_si128(reinterpret_cast<const __m128i*>(sm));
-    const __m256i mins = _mm256_cvtepu8_epi16(_mm_shuffle_epi8(sm_bytes, twice));
-    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].bsums));
-    const __m256i min_terms = _mm256_madd_epi16(mins, bsums);
-    __m256i high = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qh));
-    __m256i isum = _mm256_setzero_si256();
-    for (int p = 0; p < 4; ++p) {
-      const __m256i q4 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * p));
-      // 16-bit shifts move bits across the bytes of a lane, but only bit 0 of each
-      // byte is kept, which is that byte's own bit.
-      const __m256i top_lo = _mm256_slli_epi16(_mm256_and_si256(high, one), 4);
-      const __m256i top_hi = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 1), one), 4);
-      high = _mm256_srli_epi16(high, 2);
-      const __m256i lo = _mm256_or_si256(_mm256_and_si256(q4, nibble), top_lo);
-      const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q4, 4), nibble), top_hi);
-      const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * p)));
-      const __m256i p_hi =
-          _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * p + 32)));
-      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(sm[2 * p])));
-      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p_hi, _mm256_set1_epi16(sm[2 * p + 1])));
-    }
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(half(x[b].d) * y[b].d), acc);
-    acc_min = _mm256_fmadd_ps(_mm256_cvtepi32_ps(min_terms), _mm256_set1_ps(half(x[b].dmin) * y[b].d), acc_min);
-  }
-  return hsum(_mm256_sub_ps(acc, acc_min));
-}
+
+float DotQ4KBytes(int64_t n, const std::byte* w, const std::byte* a) { return dot_q4k_q5k<BlockQ4K, false>(n, w, a); }
+float DotQ5K(int64_t n, const std::byte* w, const std::byte* a) { return dot_q4k_q5k<BlockQ5K, true>(n, w, a); }
+
 // Q6_K: codes 0..63 (4 low bits in ql, 2 high bits in qh) against y with pmaddubsw,
 // each 16-weight half scaled by its signed 8-bit scale in pmaddwd; the -32 offset is
 // applied once per super-block as 32 * sum(scale * bsum).

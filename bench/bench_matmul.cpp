@@ -1,11 +1,16 @@
 // Matrix-vector throughput of the dot-product kernels against the machine's memory
 // read bandwidth, measured in the same run with the same thread counts:
 //   read/threads:T              sums a 1 GiB uint64 buffer split across a ThreadPool
-//   gemv/FMT/threads:T          y = W x for a 4096×4096 W in every kernel format
+//   gemv/FMT/threads:T          y = W x for a 4096×4096 W in every kernel format, as
+//                               the engine runs it (Q4_0 / Q4_1 / Q8_0 repacked 8 rows
+//                               at a time where the CPU has interleaved kernels)
+//   gemv_rowwise/FMT/threads:T  the same for those three formats, not repacked
 //   batch64/FMT/threads:T       n_tokens = 64 (prompt processing), Q4_0 / Q4_K / Q8_0:
 //                               read GFLOP/s here (2 * 4096 * 4096 * 64 per call)
 //   dot/FMT                     one 4096-weight row held in L1 cache, dotted again and
 //                               again: the kernel's compute ceiling (no memory traffic)
+//   tile/FMT                    the same for the interleaved kernels: two repacked row
+//                               groups (16 rows × 4096) held in L2, one token
 // Reported: GB/s of weight bytes read (decimal), and vs_read = that / the read
 // bandwidth of one pass measured just before (decode is memory-bound when vs_read is
 // near 1); best_GB/s and best_vs_read compare the fastest single GEMV with the fastest
@@ -31,6 +36,7 @@
 #include "lowbit/formats/registry.h"
 #include "lowbit/kernels/kernel_traits.h"
 #include "lowbit/kernels/matmul.h"
+#include "lowbit/kernels/weight_matrix.h"
 
 namespace {
 
@@ -160,11 +166,15 @@ const Weights& weights(DType type) {
   return cache;
 }
 
-void run_matmul(benchmark::State& state, DType type, int64_t tokens, int threads) {
+void run_matmul(benchmark::State& state, DType type, int64_t tokens, int threads, Repack repack) {
   const Weights& w = weights(type);
   std::vector<Tensor> tensors;
   for (const auto& copy : w.copies)
     tensors.push_back(Tensor{.name = "w", .shape = {kDim, kDim}, .type = type, .data = copy});
+  // As the engine multiplies them: repacked where it repacks (the copies double the
+  // memory for a moment, not the bytes streamed per call).
+  std::vector<WeightMatrix> matrices;
+  for (const Tensor& t : tensors) matrices.emplace_back(t, &pool(threads), repack);
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> x(size_t(kDim * tokens)), y(size_t(kDim * tokens));
@@ -175,7 +185,7 @@ void run_matmul(benchmark::State& state, DType type, int64_t tokens, int threads
   double fastest = 1e30;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
-    matmul(tensors[next], x, tokens, y, &p);
+    matmul(matrices[next], x, tokens, y, &p);
     fastest = std::min(fastest, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     next = (next + 1) % tensors.size();
     benchmark::ClobberMemory();
@@ -214,6 +224,38 @@ void run_dot(benchmark::State& state, const KernelTraits* k) {
   state.counters["best_GB/s"] = double(row_bytes_) / fastest / 1e9;
 }
 
+// Two row groups of one repacked matrix (a few tens of KiB, held in L2) multiplied
+// again and again: the interleaved kernel's compute ceiling for one token.
+void run_tile(benchmark::State& state, const InterleavedTraits* k) {
+  const Weights& w = weights(k->type);
+  const Tensor t{.name = "w", .shape = {kDim, kDim}, .type = k->type, .data = w.copies.front()};
+  const WeightMatrix m(t, nullptr);
+  if (m.interleaved() == nullptr) return state.SkipWithError("no interleaved kernel on this CPU");
+  std::vector<float> x(static_cast<size_t>(kDim)), y(static_cast<size_t>(kDim));
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : x) v = normal(rng);
+  std::vector<int8_t> qs(static_cast<size_t>(kDim));
+  std::vector<float> d(static_cast<size_t>(kDim / 32));
+  std::vector<int32_t> sum(static_cast<size_t>(kDim / 32));
+  pack_interleaved_acts(x.data(), kDim, qs.data(), d.data(), sum.data());
+  const InterleavedActs acts{qs.data(), d.data(), sum.data()};
+  const InterleavedGemmFn gemm = k->simd();
+  const size_t group_bytes = size_t(kDim / 32) * k->tile_bytes();
+  double fastest = 1e30;
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int call = 0; call < 64; ++call) {
+      gemm(kDim, m.repacked().data(), 2, &acts, 1, y.data(), size_t(kDim));
+      benchmark::ClobberMemory();
+    }
+    fastest = std::min(fastest, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 64);
+  }
+  state.counters["GB/s"] = benchmark::Counter(double(state.iterations()) * 64 * 2 * double(group_bytes) / 1e9,
+                                              benchmark::Counter::kIsRate);
+  state.counters["best_GB/s"] = 2 * double(group_bytes) / fastest / 1e9;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -225,16 +267,26 @@ int main(int argc, char** argv) {
     for (int threads : {1, 2})
       benchmark::RegisterBenchmark(
           ("gemv/" + std::string(traits(k.type).name) + "/threads:" + std::to_string(threads)).c_str(), run_matmul,
-          k.type, int64_t{1}, threads)
+          k.type, int64_t{1}, threads, Repack::Auto)
+          ->UseRealTime()
+          ->Unit(benchmark::kMicrosecond);
+  // The row-wise kernels of the formats the engine repacks, for comparison.
+  for (const InterleavedTraits& k : all_interleaved())
+    for (int threads : {1, 2})
+      benchmark::RegisterBenchmark(
+          ("gemv_rowwise/" + std::string(traits(k.type).name) + "/threads:" + std::to_string(threads)).c_str(),
+          run_matmul, k.type, int64_t{1}, threads, Repack::Never)
           ->UseRealTime()
           ->Unit(benchmark::kMicrosecond);
   for (const KernelTraits& k : all_kernels())
     benchmark::RegisterBenchmark(("dot/" + std::string(traits(k.type).name)).c_str(), run_dot, &k);
+  for (const InterleavedTraits& k : all_interleaved())
+    benchmark::RegisterBenchmark(("tile/" + std::string(traits(k.type).name)).c_str(), run_tile, &k);
   for (DType type : {DType::Q4_0, DType::Q4_K, DType::Q8_0})
     for (int threads : {1, 2})
       benchmark::RegisterBenchmark(
           ("batch64/" + std::string(traits(type).name) + "/threads:" + std::to_string(threads)).c_str(), run_matmul,
-          type, int64_t{64}, threads)
+          type, int64_t{64}, threads, Repack::Auto)
           ->UseRealTime()
           ->Unit(benchmark::kMillisecond);
   benchmark::Initialize(&argc, argv);

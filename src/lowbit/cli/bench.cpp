@@ -31,7 +31,7 @@ void run_bench(const BenchArgs& args) {
   const Rate pp = args.n_prompt > 0 ? bench_prompt(llama, args.n_prompt, args.repetitions) : Rate{};
   const Rate tg = args.n_gen > 0 ? bench_generation(llama, args.n_gen, args.repetitions) : Rate{};
   const size_t peak = peak_resident_bytes();
-  const auto gemv = bench_gemv(s->model, llama.pool(), args.repetitions);
+  const auto gemv = bench_gemv(llama, llama.pool(), args.repetitions);
   const double read_bw = read_bandwidth(llama.pool(), size_t(1) << 30, args.repetitions);
 
   if (args.json) {
@@ -39,7 +39,7 @@ void run_bench(const BenchArgs& args) {
                         {"pp", {{"tokens", args.n_prompt}, {"tokens_per_second", pp.mean}, {"stddev", pp.stddev}}},
                         {"tg", {{"tokens", args.n_gen}, {"tokens_per_second", tg.mean}, {"stddev", tg.stddev}}},
                         {"peak_resident_bytes", peak}, {"weight_bytes", weight_bytes},
-                        {"kv_cache_bytes", llama.kv_cache_bytes()}, {"activation_bytes", llama.activation_bytes()},
+                        {"repacked_bytes", llama.repacked_bytes()}, {"kv_cache_bytes", llama.kv_cache_bytes()}, {"activation_bytes", llama.activation_bytes()},
                         {"read_bandwidth_bytes_per_second", read_bw}};
     for (const auto& g : gemv)
       j["gemv"].push_back({{"type", traits(g.type).name}, {"tensors", g.tensors}, {"bytes", g.bytes},
@@ -54,8 +54,10 @@ void run_bench(const BenchArgs& args) {
   if (args.n_gen > 0)
     std::printf("| %s | %d | tg%lld | %.2f ± %.2f |\n", args.model.c_str(), llama.pool().size(),
                 static_cast<long long>(args.n_gen), tg.mean, tg.stddev);
-  std::printf("\nmemory: peak resident %.1f MiB = weights %.1f MiB (mapped) + KV cache %.1f MiB + activations %.1f MiB + rest\n",
-              mib(peak), mib(weight_bytes), mib(llama.kv_cache_bytes()), mib(llama.activation_bytes()));
+  std::printf("\nmemory: peak resident %.1f MiB = weights %.1f MiB (%.1f MiB of them repacked, the rest mapped) + "
+              "KV cache %.1f MiB + activations %.1f MiB + rest\n",
+              mib(peak), mib(weight_bytes), mib(llama.repacked_bytes()), mib(llama.kv_cache_bytes()),
+              mib(llama.activation_bytes()));
   std::printf("memory read bandwidth (%d threads): %.2f GB/s\n\n", llama.pool().size(), read_bw / 1e9);
   std::printf("| format | matrices | MiB | GEMV GB/s | of read bandwidth |\n|---|---:|---:|---:|---:|\n");
   for (const auto& g : gemv)

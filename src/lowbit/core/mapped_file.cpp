@@ -46,6 +46,15 @@ std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path) {
 MappedFile::MappedFile(std::string path, const std::byte* data, uint64_t size)
     : path_(std::move(path)), data_(data), size_(size) {}
 
+void MappedFile::release(std::span<const std::byte> range) const {
+  if (data_ == nullptr || range.empty() || range.data() < data_ || range.data() + range.size() > data_ + size_) return;
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(range.data()) + page - 1) / page * page;
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(range.data()) + range.size()) / page * page;
+  // Advice only: on failure the pages simply stay resident.
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 MappedFile::~MappedFile() {
   if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
 }

@@ -24,6 +24,11 @@ class MappedFile {
   const std::byte* data() const { return data_; }
   uint64_t size() const { return size_; }
 
+  // Drops the resident pages wholly inside `range` (if it lies in this map) from the
+  // process: they are re-read from the file if touched again. For weights that were
+  // copied elsewhere (repacked), so they stop counting twice in resident memory.
+  void release(std::span<const std::byte> range) const;
+
  private:
   MappedFile(std::string path, const std::byte* data, uint64_t size);
   std::string path_;

@@ -14,6 +14,7 @@
 #include "lowbit/core/thread_pool.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/kernels/matmul.h"
+#include "lowbit/kernels/weight_matrix.h"
 #include "lowbit/model/llama.h"
 
 namespace lowbit {
@@ -97,21 +98,20 @@ double read_bandwidth(ThreadPool& pool, size_t bytes, int repetitions) {
   return best;
 }
 
-std::vector<GemvBandwidth> bench_gemv(const Model& model, ThreadPool& pool, int repetitions) {
-  std::map<DType, std::vector<const Tensor*>> groups;
-  for (const auto& t : model.tensors)
-    if (t.shape.size() == 2) groups[t.type].push_back(&t);
+std::vector<GemvBandwidth> bench_gemv(const Llama& model, ThreadPool& pool, int repetitions) {
+  std::map<DType, std::vector<const WeightMatrix*>> groups;
+  for (const WeightMatrix* w : model.matrices()) groups[w->tensor().type].push_back(w);
   std::vector<GemvBandwidth> out;
   std::vector<float> x, y;
   for (const auto& group : groups) {
-    const std::vector<const Tensor*>& tensors = group.second;  // a plain name: lambdas capture it
-    GemvBandwidth g{group.first, tensors.size(), 0, 0};
-    for (const Tensor* t : tensors) g.bytes += t->data.size();
+    const std::vector<const WeightMatrix*>& matrices = group.second;  // a plain name: lambdas capture it
+    GemvBandwidth g{group.first, matrices.size(), 0, 0};
+    for (const WeightMatrix* w : matrices) g.bytes += w->tensor().data.size();
     auto pass = [&] {
-      for (const Tensor* t : tensors) {
-        x.assign(size_t(t->cols()), 0.5f);
-        y.resize(size_t(t->rows()));
-        matmul(*t, x, 1, y, &pool);
+      for (const WeightMatrix* w : matrices) {
+        x.assign(size_t(w->cols()), 0.5f);
+        y.resize(size_t(w->rows()));
+        matmul(*w, x, 1, y, &pool);
       }
     };
     pass();  // warm up: page the weights in

@@ -33,9 +33,10 @@ struct GemvBandwidth {
   size_t bytes = 0;       // their packed size
   double bytes_per_second = 0;
 };
-// Per weight format present in the model: one GEMV (matmul with one token) through
-// every matrix of that format, as a decoded token does, so the bytes exceed the caches.
-std::vector<GemvBandwidth> bench_gemv(const Model& model, ThreadPool& pool, int repetitions);
+// Per weight format among the model's matrices: one GEMV (matmul with one token)
+// through every matrix of that format, as a decoded token does (repacked where the
+// engine repacks), so the bytes exceed the caches.
+std::vector<GemvBandwidth> bench_gemv(const Llama& model, ThreadPool& pool, int repetitions);
 
 // Resident memory of this process: now and at its peak (VmRSS / VmHWM), in bytes.
 size_t resident_bytes();

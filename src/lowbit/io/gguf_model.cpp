@@ -148,7 +148,10 @@ Model gguf_to_model(const gguf::File& file) {
   model.config.tied_embeddings = model.find("output.weight") == nullptr;
   model.config.attention_bias = model.find("blk.0.attn_q.bias") != nullptr;
   model.config.qk_norm = model.find("blk.0.attn_q_norm.weight") != nullptr;
-  if (file.mapping()) model.storage.push_back(file.mapping());
+  if (file.mapping()) {
+    model.storage.push_back(file.mapping());
+    model.mapped_files.push_back(file.mapping());
+  }
   return model;
 }
 

@@ -301,6 +301,7 @@ Model load_llama2c(const std::string& checkpoint_path, const std::string& tokeni
   auto file = MappedFile::open(checkpoint_path);
   Model m = parse_llama2c(file->bytes(), checkpoint_path);
   m.storage.push_back(file);
+  m.mapped_files.push_back(file);
   if (tokenizer_path.empty())
     m.warnings.push_back(
         "no tokenizer given: llama2.c keeps the vocabulary in a separate tokenizer .bin, so "

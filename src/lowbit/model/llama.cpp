@@ -11,7 +11,9 @@
 #include "lowbit/core/error.h"
 #include "lowbit/core/thread_pool.h"
 #include "lowbit/formats/registry.h"
+#include "lowbit/core/mapped_file.h"
 #include "lowbit/kernels/matmul.h"
+#include "lowbit/kernels/weight_matrix.h"
 #include "lowbit/model/ops.h"
 #include "lowbit/model/rope.h"
 
@@ -55,7 +57,7 @@ class WeightBinder {
 
 struct Layer {
   std::vector<float> attn_norm, ffn_norm, q_bias, k_bias, v_bias, q_norm, k_norm;
-  const Tensor *wq, *wk, *wv, *wo, *gate, *up, *down;
+  WeightMatrix wq, wk, wv, wo, gate, up, down;
 };
 
 std::string blk(int64_t i, const char* name) {
@@ -75,7 +77,7 @@ struct Llama::Impl {
   int64_t ctx = 0, max_batch = 0, pos = 0;
   int64_t q_dim = 0, kv_dim = 0;
   const Tensor* token_embd = nullptr;
-  const Tensor* output = nullptr;
+  WeightMatrix output;
   std::vector<float> output_norm;
   std::vector<Layer> layers;
   std::unique_ptr<Rope> rope;
@@ -111,8 +113,8 @@ struct Llama::Impl {
     const WeightBinder w(model);
     const int64_t d = cfg.hidden_size, f = cfg.ffn_size, hd = cfg.head_dim;
     token_embd = &w.required("token_embd.weight", {cfg.vocab_size, d});
-    output = w.optional("output.weight", {cfg.vocab_size, d});
-    if (output == nullptr) output = token_embd;  // tied embeddings
+    const Tensor* out = w.optional("output.weight", {cfg.vocab_size, d});
+    output = matrix(out != nullptr ? *out : *token_embd);  // else tied embeddings
     output_norm = w.vector(&w.required("output_norm.weight", {d}));
     const Tensor* freqs = w.optional("rope_freqs.weight", {hd / 2});
     const std::vector<float> freq_factors = w.vector(freqs);
@@ -122,10 +124,10 @@ struct Llama::Impl {
     for (int64_t i = 0; i < cfg.n_layers; ++i) {
       Layer l;
       l.attn_norm = w.vector(&w.required(blk(i, "attn_norm.weight"), {d}));
-      l.wq = &w.required(blk(i, "attn_q.weight"), {q_dim, d});
-      l.wk = &w.required(blk(i, "attn_k.weight"), {kv_dim, d});
-      l.wv = &w.required(blk(i, "attn_v.weight"), {kv_dim, d});
-      l.wo = &w.required(blk(i, "attn_output.weight"), {d, q_dim});
+      l.wq = matrix(w.required(blk(i, "attn_q.weight"), {q_dim, d}));
+      l.wk = matrix(w.required(blk(i, "attn_k.weight"), {kv_dim, d}));
+      l.wv = matrix(w.required(blk(i, "attn_v.weight"), {kv_dim, d}));
+      l.wo = matrix(w.required(blk(i, "attn_output.weight"), {d, q_dim}));
       l.q_bias = w.vector(w.optional(blk(i, "attn_q.bias"), {q_dim}));
       l.k_bias = w.vector(w.optional(blk(i, "attn_k.bias"), {kv_dim}));
       l.v_bias = w.vector(w.optional(blk(i, "attn_v.bias"), {kv_dim}));
@@ -140,11 +142,21 @@ struct Llama::Impl {
       if (cfg.architecture == "qwen3" && (l.q_norm.empty() || l.k_norm.empty()))
         throw FormatError(model.source_path, blk(i, "attn_q_norm.weight"), "qwen3 needs Q/K norm weights");
       l.ffn_norm = w.vector(&w.required(blk(i, "ffn_norm.weight"), {d}));
-      l.gate = &w.required(blk(i, "ffn_gate.weight"), {f, d});
-      l.up = &w.required(blk(i, "ffn_up.weight"), {f, d});
-      l.down = &w.required(blk(i, "ffn_down.weight"), {d, f});
+      l.gate = matrix(w.required(blk(i, "ffn_gate.weight"), {f, d}));
+      l.up = matrix(w.required(blk(i, "ffn_up.weight"), {f, d}));
+      l.down = matrix(w.required(blk(i, "ffn_down.weight"), {d, f}));
       layers.push_back(std::move(l));
     }
+  }
+
+  // A weight ready for matmul: repacked where the CPU has an interleaved kernel for its
+  // format, in which case the mapped pages of the original stop counting as resident
+  // (unless the embedding lookup still reads them).
+  WeightMatrix matrix(const Tensor& t) {
+    WeightMatrix m(t, &pool);
+    if (m.interleaved() != nullptr && &t != token_embd)
+      for (const auto& file : model.mapped_files) file->release(t.data);
+    return m;
   }
 
   void resize_activations(int64_t n) {
@@ -169,7 +181,7 @@ struct Llama::Impl {
   }
 
   // Multiplies n rows of `in` by w into `out`.
-  void linear(const Tensor& w, std::vector<float>& in, std::vector<float>& out, int64_t n) {
+  void linear(const WeightMatrix& w, std::vector<float>& in, std::vector<float>& out, int64_t n) {
     matmul(w, rows(in, n, w.cols()), n, rows(out, n, w.rows()), &pool);
   }
 
@@ -191,9 +203,9 @@ struct Llama::Impl {
       Layer& l = layers[size_t(li)];
       // Attention block.
       for (int64_t t = 0; t < n; ++t) ops::rmsnorm(&xn[size_t(t * d)], &x[size_t(t * d)], l.attn_norm.data(), d, eps);
-      linear(*l.wq, xn, q, n);
-      linear(*l.wk, xn, k, n);
-      linear(*l.wv, xn, v, n);
+      linear(l.wq, xn, q, n);
+      linear(l.wk, xn, k, n);
+      linear(l.wv, xn, v, n);
       for (int64_t t = 0; t < n; ++t) {
         float* qt = &q[size_t(t * q_dim)];
         float* kt = &k[size_t(t * kv_dim)];
@@ -213,15 +225,15 @@ struct Llama::Impl {
         }
       }
       attention(li, n);
-      linear(*l.wo, attn, proj, n);
+      linear(l.wo, attn, proj, n);
       ops::axpy(x.data(), 1.0f, proj.data(), n * d);
 
       // Feed-forward block: down(silu(gate x) * up x).
       for (int64_t t = 0; t < n; ++t) ops::rmsnorm(&xn[size_t(t * d)], &x[size_t(t * d)], l.ffn_norm.data(), d, eps);
-      linear(*l.gate, xn, gate, n);
-      linear(*l.up, xn, up, n);
+      linear(l.gate, xn, gate, n);
+      linear(l.up, xn, up, n);
       ops::swiglu(gate.data(), up.data(), n * cfg.ffn_size);
-      linear(*l.down, gate, ffn_out, n);
+      linear(l.down, gate, ffn_out, n);
       ops::axpy(x.data(), 1.0f, ffn_out.data(), n * d);
     }
   }
@@ -253,7 +265,7 @@ struct Llama::Impl {
     const float eps = static_cast<float>(cfg.rms_norm_eps);
     for (int64_t t = 0; t < count; ++t)
       ops::rmsnorm(&xn[size_t(t * d)], &x[size_t((first + t) * d)], output_norm.data(), d, eps);
-    matmul(*output, {xn.data(), size_t(count * d)}, count, {dst, size_t(count * cfg.vocab_size)}, &pool);
+    matmul(output, {xn.data(), size_t(count * d)}, count, {dst, size_t(count * cfg.vocab_size)}, &pool);
   }
 };
 
@@ -267,6 +279,20 @@ void Llama::reset() { impl_->pos = 0; }
 ThreadPool& Llama::pool() { return impl_->pool; }
 
 size_t Llama::kv_cache_bytes() const { return 2 * impl_->cache_floats * sizeof(float); }
+
+std::vector<const WeightMatrix*> Llama::matrices() const {
+  std::vector<const WeightMatrix*> out;
+  for (const Layer& l : impl_->layers)
+    for (const WeightMatrix* w : {&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down}) out.push_back(w);
+  out.push_back(&impl_->output);
+  return out;
+}
+
+size_t Llama::repacked_bytes() const {
+  size_t n = 0;
+  for (const WeightMatrix* w : matrices()) n += w->repacked().size();
+  return n;
+}
 
 size_t Llama::activation_bytes() const {
   const Impl& m = *impl_;

@@ -14,6 +14,7 @@
 namespace lowbit {
 
 class ThreadPool;
+class WeightMatrix;
 
 struct LlamaOptions {
   int64_t context_length = 0;  // KV cache size in tokens; 0 = the model's context length
@@ -44,6 +45,10 @@ class Llama {
   std::span<const float> forward(std::span<const int32_t> tokens, bool all_logits = false);
 
   size_t kv_cache_bytes() const;
+  // The weight matrices as the forward pass multiplies them (layers, then output),
+  // and the bytes of those repacked into interleaved copies.
+  std::vector<const WeightMatrix*> matrices() const;
+  size_t repacked_bytes() const;
   size_t activation_bytes() const;
   ThreadPool& pool();
 

@@ -26,6 +26,8 @@
 
 namespace lowbit {
 
+class MappedFile;
+
 struct Tensor {
   std::string name;
   std::vector<int64_t> shape;       // outermost first
@@ -111,6 +113,8 @@ struct Model {
   std::vector<Tensor> tensors;        // in file order
   // Whatever owns the bytes the tensors view (memory maps, converted buffers).
   std::vector<std::shared_ptr<const void>> storage;
+  // The read-only file maps among storage, whose pages may be dropped and re-read.
+  std::vector<std::shared_ptr<const MappedFile>> mapped_files;
   // Notes for the user (e.g. "tokenizer not converted"), shown by the CLI.
   std::vector<std::string> warnings;
 

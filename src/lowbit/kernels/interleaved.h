@@ -1,0 +1,92 @@
+// Row-interleaved weights: matmul's fast path for the 32-weight block formats Q4_0,
+// Q4_1 and Q8_0 on CPUs that have it (x86 with AVX2 or AVX-512).
+//
+// A plain row-wise dot product spends most of its instructions on bookkeeping per
+// block (one fp16 scale, one horizontal sum, one activation load per 32 weights). With
+// 8 rows interleaved, the integer products of 8 rows land in the 8 int32 lanes of one
+// register: one activation load (4 bytes, broadcast) serves 8 rows, the 8 scales are
+// converted by one instruction, and no horizontal sum is needed until the end. This is
+// also how llama.cpp runs Q4_0 on these CPUs (its "repacked" Q4_0x8 buffers). The
+// repacked copy lives in memory only; files always keep ggml's layout.
+//
+// Layout of a repacked matrix: rows in groups of 8 (rows % 8 == 0), groups in pairs.
+// A tile holds block column b of one group's 8 rows:
+//   uint16 d[8]        the rows' fp16 scales
+//   uint16 m[8]        Q4_1 only: the rows' fp16 offsets
+//   uint8  qs[32 * k]  the rows' code bytes, dword-transposed: dword j of row r's qs
+//                      at byte 32 j + 4 r (k = 4 for the 4-bit formats, 8 for Q8_0)
+// Pair p (groups 2p and 2p + 1) takes 2 * cols / 32 tiles from byte p * 2 * group
+// bytes on, alternating: tile (2p, b), tile (2p + 1, b), tile (2p, b + 1)... so one
+// thread reads one pair as one sequential stream. A lone last group (odd group count)
+// has its tiles in order.
+// The 32-byte vector j of a tile holds 4 consecutive code bytes of every row: for the
+// 4-bit formats the low nibbles are elements 4j..4j+3 and the high nibbles
+// 16+4j..16+4j+3, for Q8_0 the bytes are elements 4j..4j+3.
+//
+// Activations are Q8_0 numbers (d = max|x| / 127, codes = round(x / d), as ggml's
+// quantize_row_q8_0) kept as separate arrays per token, with each block's code sum:
+//   y = d[b] * qs[32 b + i],   sum[b] = sum_i qs[32 b + i].
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "lowbit/formats/dtype.h"
+
+namespace lowbit {
+
+inline constexpr int kInterleavedRows = 8;
+
+// One token's activations, packed for the interleaved kernels.
+struct InterleavedActs {
+  const int8_t* qs;    // cols codes
+  const float* d;      // cols / 32 block scales
+  const int32_t* sum;  // cols / 32 block code sums
+};
+
+// One pair of groups (n_groups = 2) or a lone group (n_groups = 1) starting at `pair`:
+// out[t * out_stride + 8 k + r] = dot(row r of group k, token t) for r < 8, t <
+// n_tokens (n_tokens <= kInterleavedMaxTokens).
+inline constexpr int kInterleavedMaxTokens = 4;
+using InterleavedGemmFn = void (*)(int64_t cols, const std::byte* pair, int n_groups, const InterleavedActs* acts,
+                                   int n_tokens, float* out, size_t out_stride);
+
+struct InterleavedTraits {
+  DType type;
+  size_t header_bytes;  // per tile: d (and m)
+  size_t code_bytes;    // per tile: 8 rows' codes
+  InterleavedGemmFn gemm_ref;       // plain scalar code: the specification
+  InterleavedGemmFn (*simd)();      // the SIMD kernel for the CPU's best target, or nullptr
+  size_t tile_bytes() const { return header_bytes + code_bytes; }
+};
+
+// The format's interleaved traits, or nullptr if it has none.
+const InterleavedTraits* find_interleaved(DType type);
+std::span<const InterleavedTraits> all_interleaved();
+// Whether matmul should repack a weight of this type and shape on this CPU.
+bool use_interleaved(DType type, int64_t rows, int64_t cols);
+
+// Bytes of the repacked copy of a rows × cols matrix.
+size_t interleaved_bytes(const InterleavedTraits& k, int64_t rows, int64_t cols);
+// Repacks the row-group pairs [pair_begin, pair_end) of src (rows × cols in ggml
+// blocks) into dst (the whole repacked matrix).
+void repack_interleaved(const InterleavedTraits& k, const std::byte* src, int64_t rows, int64_t cols,
+                        int64_t pair_begin, int64_t pair_end, std::byte* dst);
+// Pairs of groups in a matrix of `rows`, and where pair p starts in the repacked bytes.
+inline int64_t interleaved_pairs(int64_t rows) { return (rows / 8 + 1) / 2; }
+size_t interleaved_pair_offset(const InterleavedTraits& k, int64_t cols, int64_t pair);
+
+// Packs one token of cols floats: codes into qs (cols bytes), scales and sums into d
+// and sum (cols / 32 each).
+void pack_interleaved_acts(const float* x, int64_t cols, int8_t* qs, float* d, int32_t* sum);
+
+namespace interleaved_simd {
+// The runtime-dispatched kernels (interleaved_simd.cpp); nullptr on CPUs without one.
+// Looked up on each call, so tests can switch targets.
+InterleavedGemmFn q4_0();
+InterleavedGemmFn q4_1();
+InterleavedGemmFn q8_0();
+}  // namespace interleaved_simd
+
+}  // namespace lowbit

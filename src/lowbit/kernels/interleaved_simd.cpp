@@ -1,0 +1,238 @@
+// The interleaved kernels of interleaved.h for x86: AVX2 (pmaddubsw) and AVX-512 VNNI
+// (vpdpbusd, Highway's AVX3_DL target, opted into here), picked at run time through
+// Highway's dispatch. Other targets return nullptr and matmul keeps the row-wise
+// kernels. Each kernel mirrors its reference in interleaved.cpp; tests compare them.
+//
+// Per tile, the 8 code vectors (lane r = 4 codes of row r; with VNNI two groups side
+// by side) are unpacked once and then serve up to 4 tokens; each token's 4 activation
+// bytes are broadcast to all lanes, so lane r accumulates row r's integer dot product.
+// One template covers both register widths (Rows8, Rows16). The byte products need an unsigned
+// side: the 4-bit codes are 0..15 as stored (Q4_0's -8 comes back as -8 * sum(y));
+// Q8_0's signed codes go in as |w| times y with w's sign (AVX2) or biased by +128
+// with -128 * sum(y) taken off (VNNI, whose int32 accumulation cannot saturate).
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "lowbit/kernels/interleaved_simd.cpp"
+#ifndef HWY_WANT_AVX3_DL
+#define HWY_WANT_AVX3_DL  // VNNI's vpdpbusd; Highway compiles this target only on request
+#endif
+#include <hwy/foreach_target.h>  // re-includes this file once per SIMD target
+#include <hwy/highway.h>
+
+#include <cstddef>
+#include <cstring>
+
+#if HWY_ARCH_X86
+#include <immintrin.h>
+#endif
+// GCC 12 reports its own AVX-512 intrinsics' deliberately undefined pass-through
+// operands (_mm512_undefined_*) as (maybe-)uninitialized.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+#include "lowbit/kernels/interleaved.h"
+
+HWY_BEFORE_NAMESPACE();
+// Highway 1.0's AVX3_DL target checks the CPU for AVX-512 VNNI but compiles for the VEX
+// AVX-VNNI extension instead; add the one vpdpbusd needs here.
+#if HWY_TARGET == HWY_AVX3_DL
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512vnni"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC target("avx512vnni")
+#endif
+#endif
+namespace lowbit::interleaved_simd::HWY_NAMESPACE {
+
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+inline int32_t load4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+inline __m256i load256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+inline __m128i load128(const uint8_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+
+// One row group (8 rows) per register, byte products by pmaddubsw: AVX2, and AVX-512
+// without VNNI.
+struct Rows8 {
+  static constexpr int kGroups = 1;
+  using I = __m256i;
+  using F = __m256;
+  static I codes(const uint8_t* g0, const uint8_t*) { return load256(g0); }
+  static F halves(const uint8_t* g0, const uint8_t*) { return _mm256_cvtph_ps(load128(g0)); }
+  static I splat8(int8_t v) { return _mm256_set1_epi8(v); }
+  static I splat32(int32_t v) { return _mm256_set1_epi32(v); }
+  static F splat(float v) { return _mm256_set1_ps(v); }
+  static I bit_and(I a, I b) { return _mm256_and_si256(a, b); }
+  static I shift4(I a) { return _mm256_srli_epi16(a, 4); }
+  static F to_float(I a) { return _mm256_cvtepi32_ps(a); }
+  static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
+  static F mul_add(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static F zero() { return _mm256_setzero_ps(); }
+  // start + sum over the 8 code vectors of codes (0..15) times activation bytes. Pair
+  // sums are at most 2 * 15 * 127, so eight of them still fit int16.
+  static I nibble_dot(const I* c, const int8_t* y, I start) {
+    __m256i p = _mm256_maddubs_epi16(c[0], splat32(load4(y)));
+    for (int j = 1; j < 8; ++j) p = _mm256_add_epi16(p, _mm256_maddubs_epi16(c[j], splat32(load4(y + 4 * j))));
+    return _mm256_add_epi32(start, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+  }
+  // Signed codes (Q8_0): |w| times y with w's sign; pair sums at most 2 * 128 * 127.
+  static I signed_codes(I c) { return c; }
+  static I byte_dot(const I* c, const int8_t* y, int32_t) {
+    __m256i isum = _mm256_setzero_si256();
+    for (int j = 0; j < 8; ++j) {
+      const __m256i yj = splat32(load4(y + 4 * j));
+      const __m256i p = _mm256_maddubs_epi16(_mm256_sign_epi8(c[j], c[j]), _mm256_sign_epi8(yj, c[j]));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, _mm256_set1_epi16(1)));
+    }
+    return isum;
+  }
+  static void store(F v, float* out0, float*) { _mm256_storeu_ps(out0, v); }
+};
+
+#if HWY_TARGET == HWY_AVX3_DL
+// Two row groups (16 rows) per register, byte products by vpdpbusd (AVX-512 VNNI).
+// 512-bit operands also rule out the VEX (AVX-VNNI) encoding of vpdpbusd, which CPUs
+// such as Zen 4 lack.
+struct Rows16 {
+  static constexpr int kGroups = 2;
+  using I = __m512i;
+  using F = __m512;
+  static I codes(const uint8_t* g0, const uint8_t* g1) {
+    return _mm512_inserti64x4(_mm512_castsi256_si512(load256(g0)), load256(g1), 1);
+  }
+  static F halves(const uint8_t* g0, const uint8_t* g1) {
+    return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(load128(g0)), load128(g1), 1));
+  }
+  static I splat8(int8_t v) { return _mm512_set1_epi8(v); }
+  static I splat32(int32_t v) { return _mm512_set1_epi32(v); }
+  static F splat(float v) { return _mm512_set1_ps(v); }
+  static I bit_and(I a, I b) { return _mm512_and_si512(a, b); }
+  static I shift4(I a) { return _mm512_srli_epi16(a, 4); }
+  static F to_float(I a) { return _mm512_cvtepi32_ps(a); }
+  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
+  static F mul_add(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static F zero() { return _mm512_setzero_ps(); }
+  static I nibble_dot(const I* c, const int8_t* y, I start) {
+    for (int j = 0; j < 8; ++j) start = _mm512_dpbusd_epi32(start, c[j], splat32(load4(y + 4 * j)));
+    return start;
+  }
+  // Signed codes biased to unsigned (+128); the bias comes back as -128 * sum(y).
+  static I signed_codes(I c) { return _mm512_xor_si512(c, splat8(static_cast<int8_t>(-128))); }
+  static I byte_dot(const I* c, const int8_t* y, int32_t sum) {
+    I isum = splat32(-128 * sum);
+    for (int j = 0; j < 8; ++j) isum = _mm512_dpbusd_epi32(isum, c[j], splat32(load4(y + 4 * j)));
+    return isum;
+  }
+  static void store(F v, float* out0, float* out1) {
+    _mm256_storeu_ps(out0, _mm512_castps512_ps256(v));
+    if (out1 != nullptr) _mm256_storeu_ps(out1, _mm512_extractf32x8_ps(v, 1));
+  }
+};
+using Wide = Rows16;
+#else
+using Wide = Rows8;
+#endif
+
+enum class Format { Q4_0, Q4_1, Q8_0 };
+
+
+// One pass over the tiles of W::kGroups groups (g0, g1; g1 == g0 when there is one),
+// each `step` bytes after the last, for NT tokens.
+template <class W, Format kFormat, int NT>
+void gemm_step(int64_t cols, const uint8_t* g0, const uint8_t* g1, size_t step, const InterleavedActs* acts,
+               float* out0, float* out1, size_t out_stride) {
+  constexpr bool kNibbles = kFormat != Format::Q8_0;
+  constexpr size_t kHeader = kFormat == Format::Q4_1 ? 32 : 16;
+  constexpr size_t kTile = kHeader + (kNibbles ? 128 : 256);
+  using I = typename W::I;
+  using F = typename W::F;
+  const I low = W::splat8(0x0F);
+  F acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = W::zero();
+  for (int64_t b = 0; b < cols / 32; ++b, g0 += step, g1 += step) {
+    I c[8];
+    if constexpr (kNibbles) {
+      for (int j = 0; j < 4; ++j) {
+        const I v = W::codes(g0 + kHeader + 32 * j, g1 + kHeader + 32 * j);
+        c[j] = W::bit_and(v, low);
+        c[j + 4] = W::bit_and(W::shift4(v), low);
+      }
+    } else {
+      for (int j = 0; j < 8; ++j) c[j] = W::signed_codes(W::codes(g0 + kHeader + 32 * j, g1 + kHeader + 32 * j));
+    }
+    const F dw = W::halves(g0, g1);
+    for (int t = 0; t < NT; ++t) {
+      const int8_t* y = acts[t].qs + 32 * b;
+      const float da = acts[t].d[b];
+      const int32_t sum = acts[t].sum[b];
+      I isum;
+      if constexpr (kFormat == Format::Q4_0) isum = W::nibble_dot(c, y, W::splat32(-8 * sum));
+      if constexpr (kFormat == Format::Q4_1) isum = W::nibble_dot(c, y, W::splat32(0));
+      if constexpr (kFormat == Format::Q8_0) isum = W::byte_dot(c, y, sum);
+      acc[t] = W::mul_add(W::to_float(isum), W::mul(dw, W::splat(da)), acc[t]);
+      if constexpr (kFormat == Format::Q4_1) acc[t] = W::mul_add(W::halves(g0 + 16, g1 + 16), W::splat(da * float(sum)), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    W::store(acc[t], out0 + size_t(t) * out_stride, out1 == nullptr ? nullptr : out1 + size_t(t) * out_stride);
+}
+
+template <Format kFormat, int NT>
+void gemm_pair(int64_t cols, const std::byte* pair, int n_groups, const InterleavedActs* acts, float* out,
+               size_t out_stride) {
+  constexpr size_t kTile = (kFormat == Format::Q4_1 ? 32 : 16) + (kFormat == Format::Q8_0 ? 256 : 128);
+  const auto* g0 = reinterpret_cast<const uint8_t*>(pair);
+  if (n_groups == 1) return gemm_step<Wide, kFormat, NT>(cols, g0, g0, kTile, acts, out, nullptr, out_stride);
+  if constexpr (Wide::kGroups == 2) {
+    gemm_step<Wide, kFormat, NT>(cols, g0, g0 + kTile, 2 * kTile, acts, out, out + kInterleavedRows, out_stride);
+  } else {
+    // One group per pass; the second pass finds the pair's lines in L2.
+    gemm_step<Wide, kFormat, NT>(cols, g0, g0, 2 * kTile, acts, out, nullptr, out_stride);
+    gemm_step<Wide, kFormat, NT>(cols, g0 + kTile, g0 + kTile, 2 * kTile, acts, out + kInterleavedRows, nullptr,
+                                 out_stride);
+  }
+}
+
+template <Format kFormat>
+void gemm(int64_t cols, const std::byte* pair, int n_groups, const InterleavedActs* acts, int n_tokens, float* out,
+          size_t out_stride) {
+  switch (n_tokens) {
+    case 1: return gemm_pair<kFormat, 1>(cols, pair, n_groups, acts, out, out_stride);
+    case 2: return gemm_pair<kFormat, 2>(cols, pair, n_groups, acts, out, out_stride);
+    case 3: return gemm_pair<kFormat, 3>(cols, pair, n_groups, acts, out, out_stride);
+    default: return gemm_pair<kFormat, 4>(cols, pair, n_groups, acts, out, out_stride);
+  }
+}
+
+InterleavedGemmFn KernelQ4_0() { return gemm<Format::Q4_0>; }
+InterleavedGemmFn KernelQ4_1() { return gemm<Format::Q4_1>; }
+InterleavedGemmFn KernelQ8_0() { return gemm<Format::Q8_0>; }
+#else
+// No fast path on this target: matmul keeps the row-wise kernels.
+InterleavedGemmFn KernelQ4_0() { return nullptr; }
+InterleavedGemmFn KernelQ4_1() { return nullptr; }
+InterleavedGemmFn KernelQ8_0() { return nullptr; }
+#endif
+
+}  // namespace lowbit::interleaved_simd::HWY_NAMESPACE
+#if HWY_TARGET == HWY_AVX3_DL && defined(__clang__)
+#pragma clang attribute pop
+#endif
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace lowbit::interleaved_simd {
+
+HWY_EXPORT(KernelQ4_0);
+HWY_EXPORT(KernelQ4_1);
+HWY_EXPORT(KernelQ8_0);
+
+InterleavedGemmFn q4_0() { return HWY_DYNAMIC_DISPATCH(KernelQ4_0)(); }
+InterleavedGemmFn q4_1() { return HWY_DYNAMIC_DISPATCH(KernelQ4_1)(); }
+InterleavedGemmFn q8_0() { return HWY_DYNAMIC_DISPATCH(KernelQ8_0)(); }
+
+}  // namespace lowbit::interleaved_simd
+#endif

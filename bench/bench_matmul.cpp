@@ -241,7 +241,7 @@ void run_tile(benchmark::State& state, const InterleavedTraits* k) {
   pack_interleaved_acts(x.data(), kDim, qs.data(), d.data(), sum.data());
   const InterleavedActs acts{qs.data(), d.data(), sum.data()};
   const InterleavedGemmFn gemm = k->simd();
-  const size_t group_bytes = size_t(kDim / 32) * k->tile_bytes();
+  const size_t group_bytes = size_t(kDim / k->block_size) * k->tile_bytes();
   double fastest = 1e30;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();

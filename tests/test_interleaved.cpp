@@ -124,10 +124,13 @@ struct Case {
 std::vector<Case> cases(DType type) {
   std::vector<Case> out;
   uint32_t seed = 11;
-  const std::pair<int64_t, int64_t> shapes[] = {{8, 32}, {16, 96}, {24, 544}, {32, 64}};
-  for (auto [rows, cols] : shapes)
+  const int64_t block = find_interleaved(type)->block_size;
+  // rows × blocks per row: one pair, a lone group, a pair and a lone group, two pairs.
+  const std::pair<int64_t, int64_t> shapes[] = {{8, 1}, {16, 3}, {24, 17}, {32, 2}};
+  for (auto [rows, blocks] : shapes)
     for (Pattern wp : {Pattern::Random, Pattern::Zeros, Pattern::Constant, Pattern::Outlier, Pattern::RandomBytes})
       for (Pattern xp : {Pattern::Random, Pattern::Zeros, Pattern::Outlier}) {
+        const int64_t cols = blocks * block;
         Case c{std::string(traits(type).name) + " " + std::to_string(rows) + "x" + std::to_string(cols) + " w" +
                    std::to_string(int(wp)) + " x" + std::to_string(int(xp)),
                make_matrix(type, wp, rows, cols, seed), values(xp, 4 * cols, seed + 1), rows, cols};
@@ -160,15 +163,16 @@ void check_kernel(InterleavedGemmFn kernel, const InterleavedTraits& k, const Ca
     }
 }
 
-TEST(Interleaved, TableCoversTheLegacy32Formats) {
+TEST(Interleaved, TableRowsFollowTheRegistry) {
   std::vector<std::string> names;
   for (const auto& k : all_interleaved()) {
     names.emplace_back(traits(k.type).name);
-    EXPECT_EQ(traits(k.type).block_size, 32);
-    // The tile holds exactly 8 blocks' bytes: repacking neither adds nor drops any.
-    EXPECT_EQ(k.tile_bytes(), 8 * traits(k.type).block_bytes) << names.back();
+    EXPECT_EQ(traits(k.type).block_size, k.block_size);
+    // A tile holds 8 blocks' bytes; only Q4_K's unpacked 6-bit scales and mins add
+    // 4 bytes per row (32 per tile).
+    EXPECT_EQ(k.tile_bytes(), 8 * traits(k.type).block_bytes + (k.type == DType::Q4_K ? 32 : 0)) << names.back();
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"Q4_0", "Q4_1", "Q8_0"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"Q4_0", "Q4_1", "Q8_0", "Q4_K"}));
 }
 
 TEST(Interleaved, ReferenceMatchesDequantizedProduct) {
@@ -213,8 +217,8 @@ TEST(Interleaved, SimdMatchesReferenceOnEveryTarget) {
     EXPECT_GT(tested, 0) << "x86 with AVX2 but no interleaved kernel";
   }
   if (__builtin_cpu_supports("avx512vnni")) {
-    // 3 formats × (pmaddubsw, VNNI) at least.
-    EXPECT_GE(distinct.size(), 6u) << "the VNNI kernels were not reached";
+    // Every format × (pmaddubsw, VNNI) at least.
+    EXPECT_GE(distinct.size(), 2 * all_interleaved().size()) << "the VNNI kernels were not reached";
   }
 #endif
 }
@@ -238,24 +242,28 @@ TEST(Interleaved, ActivationsAreQ8_0Blocks) {
 TEST(Interleaved, WeightMatrixMatmulMatchesTheRowWiseProduct) {
   ThreadPool pool(2);
   for (const auto& k : all_interleaved()) {
-    const int64_t rows = 40, cols = 256;
+    const int64_t rows = 40, cols = 512;
     const Matrix m = make_matrix(k.type, Pattern::Random, rows, cols, 99);
     const WeightMatrix w(m.tensor, &pool);
     const bool fast = use_interleaved(k.type, rows, cols);
     EXPECT_EQ(w.interleaved() != nullptr, fast);
-    EXPECT_EQ(w.repacked().size(), fast ? m.bytes.size() : 0u);
+    EXPECT_EQ(w.repacked().size(), fast ? interleaved_bytes(k, rows, cols) : 0u);
     for (int64_t n : {1, 3, 4, 9}) {
       SCOPED_TRACE(std::string(traits(k.type).name) + " tokens " + std::to_string(n));
       const std::vector<float> x = values(Pattern::Random, n * cols, uint32_t(n));
       const Acts a = make_acts(x, cols);
       std::vector<float> y(size_t(n * rows));
       matmul(w, x, n, y, &pool);
+      if (!fast) {  // not repacked on this CPU: exactly the row-wise product
+        std::vector<float> rowwise(y.size());
+        matmul(m.tensor, x, n, rowwise, &pool);
+        ASSERT_EQ(y, rowwise);
+        continue;
+      }
       for (int64_t t = 0; t < n; ++t)
         for (int64_t r = 0; r < rows; ++r) {
           double exact, slack;
           expected(m, a, cols, r, t, &exact, &slack);
-          // Row-wise Q4_1 packs activations as Q8_1, whose fp16 sums add up to 2^-9.
-          if (!fast && k.type == DType::Q4_1) slack *= 1e3;
           ASSERT_NEAR(y[size_t(t * rows + r)], exact, slack) << "row " << r << " token " << t;
         }
     }

@@ -10,21 +10,25 @@
 // repacked copy lives in memory only; files always keep ggml's layout.
 //
 // Layout of a repacked matrix: rows in groups of 8 (rows % 8 == 0), groups in pairs.
-// A tile holds block column b of one group's 8 rows:
+// A tile holds one block column (32 weights, 256 for Q4_K) of one group's 8 rows:
 //   uint16 d[8]        the rows' fp16 scales
-//   uint16 m[8]        Q4_1 only: the rows' fp16 offsets
+//   uint16 m[8]        Q4_1: the rows' fp16 offsets; Q4_K: the rows' fp16 dmin
+//   uint8  sc[8][8]    Q4_K only: sub-block s's 6-bit scale of row r at 8 s + r
+//   uint8  mn[8][8]    Q4_K only: the same for the 6-bit mins
 //   uint8  qs[32 * k]  the rows' code bytes, dword-transposed: dword j of row r's qs
-//                      at byte 32 j + 4 r (k = 4 for the 4-bit formats, 8 for Q8_0)
-// Pair p (groups 2p and 2p + 1) takes 2 * cols / 32 tiles from byte p * 2 * group
+//                      at byte 32 j + 4 r (k = 4 for Q4_0/Q4_1, 8 for Q8_0, 32 for Q4_K)
+// Pair p (groups 2p and 2p + 1) takes 2 * cols / block tiles from byte p * 2 * group
 // bytes on, alternating: tile (2p, b), tile (2p + 1, b), tile (2p, b + 1)... so one
 // thread reads one pair as one sequential stream. A lone last group (odd group count)
 // has its tiles in order.
-// The 32-byte vector j of a tile holds 4 consecutive code bytes of every row: for the
-// 4-bit formats the low nibbles are elements 4j..4j+3 and the high nibbles
-// 16+4j..16+4j+3, for Q8_0 the bytes are elements 4j..4j+3.
+// The 32-byte vector j of a tile holds 4 consecutive code bytes of every row: for
+// Q4_0/Q4_1 the low nibbles are elements 4j..4j+3 and the high nibbles 16+4j..16+4j+3;
+// for Q8_0 the bytes are elements 4j..4j+3; for Q4_K (ggml's qs order) vector j = 8p + i
+// holds elements 64p + 4i.. (low nibbles) and 64p + 32 + 4i.. (high nibbles).
 //
-// Activations are Q8_0 numbers (d = max|x| / 127, codes = round(x / d), as ggml's
-// quantize_row_q8_0) kept as separate arrays per token, with each block's code sum:
+// Activations are Q8_0 numbers for every format (d = max|x| / 127, codes = round(x /
+// d), as ggml's quantize_row_q8_0; finer than Q8_K's one scale per 256 that ggml pairs
+// with Q4_K) kept as separate arrays per token, with each 32-block's code sum:
 //   y = d[b] * qs[32 b + i],   sum[b] = sum_i qs[32 b + i].
 #pragma once
 
@@ -54,8 +58,12 @@ using InterleavedGemmFn = void (*)(int64_t cols, const std::byte* pair, int n_gr
 
 struct InterleavedTraits {
   DType type;
-  size_t header_bytes;  // per tile: d (and m)
+  int block_size;       // columns per tile: the format's block
+  size_t header_bytes;  // per tile: scales (and offsets)
   size_t code_bytes;    // per tile: 8 rows' codes
+  size_t qs_offset;     // where a ggml block's code bytes start
+  // Writes row r's scales of one ggml block into the tile header.
+  void (*header)(const uint8_t* block, int r, uint8_t* tile);
   InterleavedGemmFn gemm_ref;       // plain scalar code: the specification
   InterleavedGemmFn (*simd)();      // the SIMD kernel for the CPU's best target, or nullptr
   size_t tile_bytes() const { return header_bytes + code_bytes; }
@@ -64,7 +72,8 @@ struct InterleavedTraits {
 // The format's interleaved traits, or nullptr if it has none.
 const InterleavedTraits* find_interleaved(DType type);
 std::span<const InterleavedTraits> all_interleaved();
-// Whether matmul should repack a weight of this type and shape on this CPU.
+// Whether matmul should repack a weight of this type and shape on this CPU: a format
+// with a kernel here, rows in groups of 8, whole blocks per row.
 bool use_interleaved(DType type, int64_t rows, int64_t cols);
 
 // Bytes of the repacked copy of a rows × cols matrix.
@@ -87,6 +96,7 @@ namespace interleaved_simd {
 InterleavedGemmFn q4_0();
 InterleavedGemmFn q4_1();
 InterleavedGemmFn q8_0();
+InterleavedGemmFn q4_k();
 }  // namespace interleaved_simd
 
 }  // namespace lowbit

@@ -70,7 +70,12 @@ struct Rows8 {
   static F to_float(I a) { return _mm256_cvtepi32_ps(a); }
   static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
   static F mul_add(F a, F b, F c) { return _mm256_fmadd_ps(a, b, c); }
+  static F mul_sub(F a, F b, F c) { return _mm256_fnmadd_ps(a, b, c); }  // c - a * b
   static F zero() { return _mm256_setzero_ps(); }
+  // 8 bytes (one per row) as floats.
+  static F bytes(const uint8_t* g0, const uint8_t*) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g0))));
+  }
   // start + sum over the 8 code vectors of codes (0..15) times activation bytes. Pair
   // sums are at most 2 * 15 * 127, so eight of them still fit int16.
   static I nibble_dot(const I* c, const int8_t* y, I start) {
@@ -114,7 +119,13 @@ struct Rows16 {
   static F to_float(I a) { return _mm512_cvtepi32_ps(a); }
   static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
   static F mul_add(F a, F b, F c) { return _mm512_fmadd_ps(a, b, c); }
+  static F mul_sub(F a, F b, F c) { return _mm512_fnmadd_ps(a, b, c); }  // c - a * b
   static F zero() { return _mm512_setzero_ps(); }
+  static F bytes(const uint8_t* g0, const uint8_t* g1) {
+    const __m128i both = _mm_unpacklo_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(g0)),
+                                            _mm_loadl_epi64(reinterpret_cast<const __m128i*>(g1)));
+    return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(both));
+  }
   static I nibble_dot(const I* c, const int8_t* y, I start) {
     for (int j = 0; j < 8; ++j) start = _mm512_dpbusd_epi32(start, c[j], splat32(load4(y + 4 * j)));
     return start;
@@ -136,7 +147,7 @@ using Wide = Rows16;
 using Wide = Rows8;
 #endif
 
-enum class Format { Q4_0, Q4_1, Q8_0 };
+enum class Format { Q4_0, Q4_1, Q8_0, Q4_K };
 
 
 // One pass over the tiles of W::kGroups groups (g0, g1; g1 == g0 when there is one),
@@ -146,7 +157,6 @@ void gemm_step(int64_t cols, const uint8_t* g0, const uint8_t* g1, size_t step, 
                float* out0, float* out1, size_t out_stride) {
   constexpr bool kNibbles = kFormat != Format::Q8_0;
   constexpr size_t kHeader = kFormat == Format::Q4_1 ? 32 : 16;
-  constexpr size_t kTile = kHeader + (kNibbles ? 128 : 256);
   using I = typename W::I;
   using F = typename W::F;
   const I low = W::splat8(0x0F);
@@ -180,19 +190,88 @@ void gemm_step(int64_t cols, const uint8_t* g0, const uint8_t* g1, size_t step, 
     W::store(acc[t], out0 + size_t(t) * out_stride, out1 == nullptr ? nullptr : out1 + size_t(t) * out_stride);
 }
 
+// Q4_K: per sub-block pair p, the 8 code vectors give sub-block 2p in their low
+// nibbles and 2p + 1 in their high ones; each sub-block's term is
+// d * sc * da * isum - dmin * m * da * sum(y), with da and sum(y) per 32 activations.
+template <class W, int NT>
+void gemm_step_q4_k(int64_t cols, const uint8_t* g0, const uint8_t* g1, size_t step, const InterleavedActs* acts,
+                    float* out0, float* out1, size_t out_stride) {
+  constexpr size_t kScales = 32, kMins = 96, kCodes = 160;
+  using I = typename W::I;
+  using F = typename W::F;
+  const I low = W::splat8(0x0F);
+  F acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = W::zero();
+  for (int64_t b = 0; b < cols / 256; ++b, g0 += step, g1 += step) {
+    const F d = W::halves(g0, g1), dmin = W::halves(g0 + 16, g1 + 16);
+    for (int p = 0; p < 4; ++p) {
+      // A tile takes long enough to compute that the hardware prefetchers fall behind:
+      // fetch the next step's bytes a quarter at a time.
+      for (size_t line = size_t(p) * step / 4; line < size_t(p + 1) * step / 4; line += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(g0) + step + line, _MM_HINT_T0);
+      I lo[8], hi[8];
+      for (int i = 0; i < 8; ++i) {
+        const I v = W::codes(g0 + kCodes + 32 * (8 * p + i), g1 + kCodes + 32 * (8 * p + i));
+        lo[i] = W::bit_and(v, low);
+        hi[i] = W::bit_and(W::shift4(v), low);
+      }
+      const int s = 2 * p;
+      const F sc_lo = W::mul(d, W::bytes(g0 + kScales + 8 * s, g1 + kScales + 8 * s));
+      const F sc_hi = W::mul(d, W::bytes(g0 + kScales + 8 * (s + 1), g1 + kScales + 8 * (s + 1)));
+      const F mn_lo = W::mul(dmin, W::bytes(g0 + kMins + 8 * s, g1 + kMins + 8 * s));
+      const F mn_hi = W::mul(dmin, W::bytes(g0 + kMins + 8 * (s + 1), g1 + kMins + 8 * (s + 1)));
+      for (int t = 0; t < NT; ++t) {
+        const int64_t a = 8 * b + s;  // the token's activation block of sub-block s
+        const int8_t* y = acts[t].qs + 32 * a;
+        const float da0 = acts[t].d[a], da1 = acts[t].d[a + 1];
+        const I isum_lo = W::nibble_dot(lo, y, W::splat32(0));
+        const I isum_hi = W::nibble_dot(hi, y + 32, W::splat32(0));
+        acc[t] = W::mul_add(W::to_float(isum_lo), W::mul(sc_lo, W::splat(da0)), acc[t]);
+        acc[t] = W::mul_add(W::to_float(isum_hi), W::mul(sc_hi, W::splat(da1)), acc[t]);
+        acc[t] = W::mul_sub(mn_lo, W::splat(da0 * float(acts[t].sum[a])), acc[t]);
+        acc[t] = W::mul_sub(mn_hi, W::splat(da1 * float(acts[t].sum[a + 1])), acc[t]);
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t)
+    W::store(acc[t], out0 + size_t(t) * out_stride, out1 == nullptr ? nullptr : out1 + size_t(t) * out_stride);
+}
+
+// The tile walk of one step for a format.
+template <class W, Format kFormat, int NT>
+void step(int64_t cols, const uint8_t* g0, const uint8_t* g1, size_t stride, const InterleavedActs* acts, float* out0,
+          float* out1, size_t out_stride) {
+  if constexpr (kFormat == Format::Q4_K) {
+    gemm_step_q4_k<W, NT>(cols, g0, g1, stride, acts, out0, out1, out_stride);
+  } else {
+    gemm_step<W, kFormat, NT>(cols, g0, g1, stride, acts, out0, out1, out_stride);
+  }
+}
+
+template <Format kFormat>
+constexpr size_t tile_bytes() {
+  switch (kFormat) {
+    case Format::Q4_0: return 16 + 128;
+    case Format::Q4_1: return 32 + 128;
+    case Format::Q8_0: return 16 + 256;
+    case Format::Q4_K: return 160 + 1024;
+  }
+  return 0;
+}
+
 template <Format kFormat, int NT>
 void gemm_pair(int64_t cols, const std::byte* pair, int n_groups, const InterleavedActs* acts, float* out,
                size_t out_stride) {
-  constexpr size_t kTile = (kFormat == Format::Q4_1 ? 32 : 16) + (kFormat == Format::Q8_0 ? 256 : 128);
+  constexpr size_t kTile = tile_bytes<kFormat>();
   const auto* g0 = reinterpret_cast<const uint8_t*>(pair);
-  if (n_groups == 1) return gemm_step<Wide, kFormat, NT>(cols, g0, g0, kTile, acts, out, nullptr, out_stride);
+  if (n_groups == 1) return step<Wide, kFormat, NT>(cols, g0, g0, kTile, acts, out, nullptr, out_stride);
   if constexpr (Wide::kGroups == 2) {
-    gemm_step<Wide, kFormat, NT>(cols, g0, g0 + kTile, 2 * kTile, acts, out, out + kInterleavedRows, out_stride);
+    step<Wide, kFormat, NT>(cols, g0, g0 + kTile, 2 * kTile, acts, out, out + kInterleavedRows, out_stride);
   } else {
     // One group per pass; the second pass finds the pair's lines in L2.
-    gemm_step<Wide, kFormat, NT>(cols, g0, g0, 2 * kTile, acts, out, nullptr, out_stride);
-    gemm_step<Wide, kFormat, NT>(cols, g0 + kTile, g0 + kTile, 2 * kTile, acts, out + kInterleavedRows, nullptr,
-                                 out_stride);
+    step<Wide, kFormat, NT>(cols, g0, g0, 2 * kTile, acts, out, nullptr, out_stride);
+    step<Wide, kFormat, NT>(cols, g0 + kTile, g0 + kTile, 2 * kTile, acts, out + kInterleavedRows, nullptr,
+                            out_stride);
   }
 }
 
@@ -210,11 +289,13 @@ void gemm(int64_t cols, const std::byte* pair, int n_groups, const InterleavedAc
 InterleavedGemmFn KernelQ4_0() { return gemm<Format::Q4_0>; }
 InterleavedGemmFn KernelQ4_1() { return gemm<Format::Q4_1>; }
 InterleavedGemmFn KernelQ8_0() { return gemm<Format::Q8_0>; }
+InterleavedGemmFn KernelQ4_K() { return gemm<Format::Q4_K>; }
 #else
 // No fast path on this target: matmul keeps the row-wise kernels.
 InterleavedGemmFn KernelQ4_0() { return nullptr; }
 InterleavedGemmFn KernelQ4_1() { return nullptr; }
 InterleavedGemmFn KernelQ8_0() { return nullptr; }
+InterleavedGemmFn KernelQ4_K() { return nullptr; }
 #endif
 
 }  // namespace lowbit::interleaved_simd::HWY_NAMESPACE
@@ -229,10 +310,12 @@ namespace lowbit::interleaved_simd {
 HWY_EXPORT(KernelQ4_0);
 HWY_EXPORT(KernelQ4_1);
 HWY_EXPORT(KernelQ8_0);
+HWY_EXPORT(KernelQ4_K);
 
 InterleavedGemmFn q4_0() { return HWY_DYNAMIC_DISPATCH(KernelQ4_0)(); }
 InterleavedGemmFn q4_1() { return HWY_DYNAMIC_DISPATCH(KernelQ4_1)(); }
 InterleavedGemmFn q8_0() { return HWY_DYNAMIC_DISPATCH(KernelQ8_0)(); }
+InterleavedGemmFn q4_k() { return HWY_DYNAMIC_DISPATCH(KernelQ4_K)(); }
 
 }  // namespace lowbit::interleaved_simd
 #endif

@@ -53,7 +53,15 @@ void matmul(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::sp
   const size_t act_bytes = activation_bytes(kernel->act_type, cols);
   packed.resize(act_bytes * size_t(n_tokens));
   const ActQuantizeFn pack = activation_quantizer(kernel->act_type);
-  for (int64_t t = 0; t < n_tokens; ++t) pack(x.data() + t * cols, packed.data() + size_t(t) * act_bytes, cols);
+  std::byte* packed_data = packed.data();
+  const auto pack_tokens = [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) pack(x.data() + t * cols, packed_data + size_t(t) * act_bytes, cols);
+  };
+  if (n_tokens > 1) {
+    for_rows(pool, n_tokens, pack_tokens);  // prompts: the tokens split over the threads
+  } else {
+    pack_tokens(0, n_tokens);
+  }
   const std::byte* acts = packed.data();
   const VecDotFn dot = kernel->dot;
   const VecDotMultiFn dot_multi = kernel->dot_multi;

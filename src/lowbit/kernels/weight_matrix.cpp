@@ -28,18 +28,24 @@ struct PackedActs {
   std::vector<int32_t> sum;
   std::vector<InterleavedActs> tokens;
 
-  void pack(const float* x, int64_t cols, int64_t n_tokens) {
+  // Packs n_tokens rows of x, the tokens split over the pool.
+  void pack(const float* x, int64_t cols, int64_t n_tokens, ThreadPool* pool) {
     const size_t nb = size_t(cols / 32);
     qs.resize(size_t(n_tokens * cols));
     d.resize(size_t(n_tokens) * nb);
     sum.resize(size_t(n_tokens) * nb);
     tokens.resize(size_t(n_tokens));
-    for (int64_t t = 0; t < n_tokens; ++t) {
-      int8_t* q = qs.data() + t * cols;
-      float* dt = d.data() + size_t(t) * nb;
-      int32_t* st = sum.data() + size_t(t) * nb;
-      pack_interleaved_acts(x + t * cols, cols, q, dt, st);
-      tokens[size_t(t)] = InterleavedActs{q, dt, st};
+    for (int64_t t = 0; t < n_tokens; ++t)
+      tokens[size_t(t)] = InterleavedActs{qs.data() + t * cols, d.data() + size_t(t) * nb, sum.data() + size_t(t) * nb};
+    const auto run = [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t)
+        pack_interleaved_acts(x + t * cols, cols, qs.data() + t * cols, d.data() + size_t(t) * nb,
+                              sum.data() + size_t(t) * nb);
+    };
+    if (n_tokens > 1) {
+      split(pool, n_tokens, run);
+    } else {
+      run(0, n_tokens);
     }
   }
 };
@@ -66,7 +72,7 @@ void matmul(const WeightMatrix& w, std::span<const float> x, int64_t n_tokens, s
   check_matmul_args(w.tensor(), x, n_tokens, y);
   const int64_t rows = w.rows(), cols = w.cols();
   thread_local PackedActs acts;
-  acts.pack(x.data(), cols, n_tokens);
+  acts.pack(x.data(), cols, n_tokens, pool);
   InterleavedGemmFn gemm = w.interleaved()->simd();
   if (gemm == nullptr) gemm = w.interleaved()->gemm_ref;  // only if tests force a lesser target
   const std::byte* packed = w.repacked().data();

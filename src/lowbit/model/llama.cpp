@@ -250,11 +250,11 @@ struct Llama::Impl {
         const int64_t t = job / cfg.n_heads, h = job % cfg.n_heads, kvh = h / group;
         const int64_t last = pos + t;  // attends to positions 0..last
         const float* qh = &q[size_t(t * q_dim + h * hd)];
-        for (int64_t p = 0; p <= last; ++p) s[p] = ops::dot(qh, k_at(layer, kvh, p), hd) * scale;
+        ops::scaled_dots(qh, k_at(layer, kvh, 0), hd, last + 1, scale, s);  // a head's positions are contiguous
         ops::softmax(s, last + 1);
         float* out = &attn[size_t(t * q_dim + h * hd)];
         std::fill_n(out, hd, 0.0f);
-        for (int64_t p = 0; p <= last; ++p) ops::axpy(out, s[p], v_at(layer, kvh, p), hd);
+        ops::weighted_rows(out, s, v_at(layer, kvh, 0), hd, last + 1);
       }
     });
   }

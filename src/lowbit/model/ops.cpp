@@ -29,8 +29,10 @@ void swiglu(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
 }
 
-// Attention's inner loops: compiled for AVX2/AVX-512 too (same results, see multiversion.h).
-LOWBIT_MULTIVERSION float dot(const float* a, const float* b, int64_t n) {
+namespace {
+
+// Inlined into the dispatched loops below, so each clone vectorises its own copy.
+inline float dot8(const float* a, const float* b, int64_t n) {
   float s[8] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -40,8 +42,24 @@ LOWBIT_MULTIVERSION float dot(const float* a, const float* b, int64_t n) {
   return sum;
 }
 
-LOWBIT_MULTIVERSION void axpy(float* y, float a, const float* x, int64_t n) {
+inline void axpy_inline(float* y, float a, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+}  // namespace
+
+// Attention's inner loops: compiled for AVX2/AVX-512 too (same results, see multiversion.h).
+LOWBIT_MULTIVERSION float dot(const float* a, const float* b, int64_t n) { return dot8(a, b, n); }
+
+LOWBIT_MULTIVERSION void axpy(float* y, float a, const float* x, int64_t n) { axpy_inline(y, a, x, n); }
+
+LOWBIT_MULTIVERSION void scaled_dots(const float* q, const float* rows, int64_t n, int64_t count, float scale,
+                                     float* out) {
+  for (int64_t p = 0; p < count; ++p) out[p] = dot8(q, rows + p * n, n) * scale;
+}
+
+LOWBIT_MULTIVERSION void weighted_rows(float* y, const float* weight, const float* rows, int64_t n, int64_t count) {
+  for (int64_t p = 0; p < count; ++p) axpy_inline(y, weight[p], rows + p * n, n);
 }
 
 }  // namespace lowbit::ops

@@ -12,9 +12,15 @@ void rmsnorm(float* out, const float* x, const float* weight, int64_t n, float e
 void softmax(float* x, int64_t n);
 // gate[i] = silu(gate[i]) * up[i].
 void swiglu(float* gate, const float* up, int64_t n);
-// Dot product in float with 4 partial sums (the compiler vectorises it).
+// Dot product in float with 8 partial sums (the compiler vectorises it).
 float dot(const float* a, const float* b, int64_t n);
 // y += a * x over n values.
 void axpy(float* y, float a, const float* x, int64_t n);
+
+// Attention over `count` cached rows of n floats (row p at rows + p * n), one call per
+// head instead of one per position: out[p] = dot(q, row p) * scale, and
+// y += sum_p weight[p] * row p (in order of p). Same results as dot and axpy.
+void scaled_dots(const float* q, const float* rows, int64_t n, int64_t count, float scale, float* out);
+void weighted_rows(float* y, const float* weight, const float* rows, int64_t n, int64_t count);
 
 }  // namespace lowbit::ops

@@ -50,9 +50,10 @@ def test_perplexity_prints_llama_cpp_style(tmp):
 
 
 def test_bench_json(tmp):
-    out = lowbit("bench", "-m", shared(STORIES), "-p", "16", "-n", "8", "-r", "2", "--json")
+    out = lowbit("bench", "-m", shared(STORIES), "-p", "16,32", "-n", "8", "-r", "2", "--json")
     j = json.loads(out.stdout)
-    assert j["pp"]["tokens_per_second"] > 0 and j["tg"]["tokens_per_second"] > 0
+    assert [t["name"] for t in j["tests"]] == ["pp16", "pp32", "tg8"]
+    assert all(t["tokens_per_second"] > 0 for t in j["tests"])
     assert j["weight_bytes"] > 1_000_000 and j["peak_resident_bytes"] > j["kv_cache_bytes"]
     assert {g["type"] for g in j["gemv"]} == {"F32"}
 

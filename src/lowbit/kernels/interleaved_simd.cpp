@@ -33,16 +33,14 @@
 
 #include "lowbit/kernels/interleaved.h"
 
-HWY_BEFORE_NAMESPACE();
 // Highway 1.0's AVX3_DL target checks the CPU for AVX-512 VNNI but compiles for the VEX
-// AVX-VNNI extension instead; add the one vpdpbusd needs here.
+// AVX-VNNI extension instead, which CPUs such as Zen 4 lack (GCC then picks the VEX
+// encoding of vpdpbusd): this file's functions get AVX-512 plus AVX-512 VNNI instead.
 #if HWY_TARGET == HWY_AVX3_DL
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512vnni"))), apply_to = function)
-#elif defined(__GNUC__)
-#pragma GCC target("avx512vnni")
+#undef HWY_TARGET_STR
+#define HWY_TARGET_STR HWY_TARGET_STR_AVX3 ",avx512vnni"
 #endif
-#endif
+HWY_BEFORE_NAMESPACE();
 namespace lowbit::interleaved_simd::HWY_NAMESPACE {
 
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
@@ -99,8 +97,6 @@ struct Rows8 {
 
 #if HWY_TARGET == HWY_AVX3_DL
 // Two row groups (16 rows) per register, byte products by vpdpbusd (AVX-512 VNNI).
-// 512-bit operands also rule out the VEX (AVX-VNNI) encoding of vpdpbusd, which CPUs
-// such as Zen 4 lack.
 struct Rows16 {
   static constexpr int kGroups = 2;
   using I = __m512i;
@@ -299,9 +295,6 @@ InterleavedGemmFn KernelQ4_K() { return nullptr; }
 #endif
 
 }  // namespace lowbit::interleaved_simd::HWY_NAMESPACE
-#if HWY_TARGET == HWY_AVX3_DL && defined(__clang__)
-#pragma clang attribute pop
-#endif
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE

@@ -23,7 +23,8 @@ void run_kld(const KldArgs& args) {
   const std::string text = read_text_file(args.file);
   const int64_t batch = std::min(args.eval.batch, args.eval.ctx);
   auto base = open_session(args.base, args.eval.ctx, args.threads, batch);
-  auto model = open_session(args.model, args.eval.ctx, args.threads, batch);
+  // One pool for both: two would put twice the threads on the cores.
+  auto model = open_session(args.model, args.eval.ctx, args.threads, batch, true, 4096, &base->llama->pool());
   const auto tokens = eval_tokens(*base->tokenizer, text, args.eval.ctx);
   ProgressBar bar;
   const KldResult r = kl_divergence(*base->llama, *model->llama, *base->tokenizer, tokens, args.eval,

@@ -12,7 +12,7 @@
 namespace lowbit::cli {
 
 std::unique_ptr<Session> open_session(const std::string& path, int64_t ctx, int threads, int64_t batch,
-                                      bool with_tokenizer, int64_t max_default_ctx) {
+                                      bool with_tokenizer, int64_t max_default_ctx, ThreadPool* shared_pool) {
   auto s = std::make_unique<Session>();
   s->model = load_model(path);
   for (const auto& w : s->model.warnings) std::fprintf(stderr, "lowbit: warning: %s\n", w.c_str());
@@ -20,6 +20,7 @@ std::unique_ptr<Session> open_session(const std::string& path, int64_t ctx, int 
   LlamaOptions o;
   o.context_length = ctx > 0 ? ctx : std::min(s->model.config.context_length, max_default_ctx);
   o.threads = threads;
+  o.pool = shared_pool;
   o.max_batch = batch;
   s->llama = std::make_unique<Llama>(s->model, o);
   return s;

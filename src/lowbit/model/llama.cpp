@@ -73,7 +73,8 @@ std::string blk(int64_t i, const char* name) {
 struct Llama::Impl {
   const Model& model;
   ModelConfig cfg;
-  ThreadPool pool;
+  std::unique_ptr<ThreadPool> own_pool;  // unless the options share one
+  ThreadPool& pool;
   int64_t ctx = 0, max_batch = 0, pos = 0;
   int64_t q_dim = 0, kv_dim = 0;
   const Tensor* token_embd = nullptr;
@@ -89,7 +90,11 @@ struct Llama::Impl {
   // Activations for one batch of tokens, row t for token t.
   std::vector<float> x, xn, q, k, v, attn, proj, gate, up, ffn_out, scores, logits;
 
-  Impl(const Model& m, const LlamaOptions& o) : model(m), cfg(m.config), pool(o.threads) {
+  Impl(const Model& m, const LlamaOptions& o)
+      : model(m),
+        cfg(m.config),
+        own_pool(o.pool != nullptr ? nullptr : std::make_unique<ThreadPool>(o.threads)),
+        pool(o.pool != nullptr ? *o.pool : *own_pool) {
     const std::string& arch = cfg.architecture;
     if (arch != "llama" && arch != "mistral" && arch != "qwen2" && arch != "qwen3")
       throw FormatError(m.source_path, "general.architecture",

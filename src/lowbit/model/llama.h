@@ -18,7 +18,8 @@ class WeightMatrix;
 
 struct LlamaOptions {
   int64_t context_length = 0;  // KV cache size in tokens; 0 = the model's context length
-  int threads = 0;             // 0 = all hardware threads
+  int threads = 0;             // 0 = all hardware threads (ignored with a shared pool)
+  ThreadPool* pool = nullptr;  // a pool to share (e.g. two models side by side); must outlive
   int64_t max_batch = 512;     // tokens per forward() call are processed in batches of this
 };
 

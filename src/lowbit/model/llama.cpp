@@ -155,11 +155,11 @@ struct Llama::Impl {
   }
 
   // A weight ready for matmul: repacked where the CPU has an interleaved kernel for its
-  // format, in which case the mapped pages of the original stop counting as resident
-  // (unless the embedding lookup still reads them).
+  // format, in which case the mapped pages of the original stop counting as resident.
+  // (Tied embeddings: the lookup faults back in only the rows it reads.)
   WeightMatrix matrix(const Tensor& t) {
     WeightMatrix m(t, &pool);
-    if (m.interleaved() != nullptr && &t != token_embd)
+    if (m.interleaved() != nullptr)
       for (const auto& file : model.mapped_files) file->release(t.data);
     return m;
   }

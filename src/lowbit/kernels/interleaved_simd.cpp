@@ -204,7 +204,7 @@ void gemm_step_q4_k(int64_t cols, const uint8_t* g0, const uint8_t* g1, size_t s
       // A tile takes long enough to compute that the hardware prefetchers fall behind:
       // fetch the next step's bytes a quarter at a time.
       for (size_t line = size_t(p) * step / 4; line < size_t(p + 1) * step / 4; line += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(g0) + step + line, _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(g0) + 2 * step + line, _MM_HINT_T0);
       I lo[8], hi[8];
       for (int i = 0; i < 8; ++i) {
         const I v = W::codes(g0 + kCodes + 32 * (8 * p + i), g1 + kCodes + 32 * (8 * p + i));

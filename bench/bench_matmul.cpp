@@ -282,7 +282,7 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("dot/" + std::string(traits(k.type).name)).c_str(), run_dot, &k);
   for (const InterleavedTraits& k : all_interleaved())
     benchmark::RegisterBenchmark(("tile/" + std::string(traits(k.type).name)).c_str(), run_tile, &k);
-  for (DType type : {DType::Q4_0, DType::Q4_K, DType::Q8_0})
+  for (DType type : {DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::Q8_0})
     for (int threads : {1, 2})
       benchmark::RegisterBenchmark(
           ("batch64/" + std::string(traits(type).name) + "/threads:" + std::to_string(threads)).c_str(), run_matmul,

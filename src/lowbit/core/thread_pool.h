@@ -51,4 +51,14 @@ class ThreadPool {
   std::exception_ptr error_;
 };
 
+// pool->run(n, fn), or fn(0, n) on the calling thread when there is no pool.
+template <typename Fn>
+void run_split(ThreadPool* pool, int64_t n, Fn&& fn) {
+  if (pool == nullptr) {
+    fn(int64_t{0}, n);
+  } else {
+    pool->run(n, fn);
+  }
+}
+
 }  // namespace lowbit

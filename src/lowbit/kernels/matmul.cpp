@@ -9,19 +9,6 @@
 #include "lowbit/kernels/kernel_traits.h"
 
 namespace lowbit {
-namespace {
-
-// Splits rows over the pool (or runs inline without one).
-template <typename Fn>
-void for_rows(ThreadPool* pool, int64_t rows, Fn&& fn) {
-  if (pool == nullptr) {
-    fn(int64_t{0}, rows);
-  } else {
-    pool->run(rows, fn);
-  }
-}
-
-}  // namespace
 
 void matmul(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::span<float> y, ThreadPool* pool) {
   check_matmul_args(w, x, n_tokens, y);
@@ -34,7 +21,7 @@ void matmul(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::sp
   if (kernel == nullptr) {
     // No kernel for this format: decode one row at a time into a per-thread buffer.
     if (tt.to_float == nullptr) throw std::invalid_argument("matmul: no decoder for " + w.name);
-    for_rows(pool, rows, [&](int64_t begin, int64_t end) {
+    run_split(pool, rows, [&](int64_t begin, int64_t end) {
       thread_local std::vector<float> row;
       row.resize(size_t(cols));
       const auto* row_bytes = reinterpret_cast<const std::byte*>(row.data());
@@ -57,17 +44,14 @@ void matmul(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::sp
   const auto pack_tokens = [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) pack(x.data() + t * cols, packed_data + size_t(t) * act_bytes, cols);
   };
-  if (n_tokens > 1) {
-    for_rows(pool, n_tokens, pack_tokens);  // prompts: the tokens split over the threads
-  } else {
-    pack_tokens(0, n_tokens);
-  }
+  // Prompts: the tokens split over the threads; one token is not worth a dispatch.
+  run_split(n_tokens > 1 ? pool : nullptr, n_tokens, pack_tokens);
   const std::byte* acts = packed.data();
   const VecDotFn dot = kernel->dot;
   const VecDotMultiFn dot_multi = kernel->dot_multi;
   // Rows outer, tokens inner: each weight row is read from memory once per batch, and
   // with dot_multi unpacked once per 4 tokens.
-  for_rows(pool, rows, [&](int64_t begin, int64_t end) {
+  run_split(pool, rows, [&](int64_t begin, int64_t end) {
     float out[dot_simd::kMaxTokens];
     for (int64_t r = begin; r < end; ++r) {
       const std::byte* row = weights + size_t(r) * stride;

@@ -12,15 +12,6 @@ namespace {
 
 constexpr std::align_val_t kAlignment{64};
 
-template <typename Fn>
-void split(ThreadPool* pool, int64_t n, Fn&& fn) {
-  if (pool == nullptr) {
-    fn(int64_t{0}, n);
-  } else {
-    pool->run(n, fn);
-  }
-}
-
 // One batch of tokens packed for the interleaved kernels (per-thread, reused).
 struct PackedActs {
   std::vector<int8_t> qs;
@@ -42,11 +33,7 @@ struct PackedActs {
         pack_interleaved_acts(x + t * cols, cols, qs.data() + t * cols, d.data() + size_t(t) * nb,
                               sum.data() + size_t(t) * nb);
     };
-    if (n_tokens > 1) {
-      split(pool, n_tokens, run);
-    } else {
-      run(0, n_tokens);
-    }
+    run_split(n_tokens > 1 ? pool : nullptr, n_tokens, run);  // one token: not worth a dispatch
   }
 };
 
@@ -62,7 +49,7 @@ WeightMatrix::WeightMatrix(const Tensor& w, ThreadPool* pool, Repack repack) : t
   repacked_.reset(static_cast<std::byte*>(::operator new[](repacked_bytes_, kAlignment)));
   std::byte* dst = repacked_.get();
   const InterleavedTraits& k = *interleaved_;
-  split(pool, interleaved_pairs(w.rows()), [&](int64_t begin, int64_t end) {
+  run_split(pool, interleaved_pairs(w.rows()), [&](int64_t begin, int64_t end) {
     repack_interleaved(k, w.data.data(), w.rows(), w.cols(), begin, end, dst);
   });
 }
@@ -80,7 +67,7 @@ void matmul(const WeightMatrix& w, std::span<const float> x, int64_t n_tokens, s
   const int64_t groups = rows / kInterleavedRows;
   // Pairs of groups split over the threads, tokens inner: a pair's tiles (a few KiB)
   // stay in cache while every batch of 4 tokens passes over them.
-  split(pool, interleaved_pairs(rows), [&](int64_t begin, int64_t end) {
+  run_split(pool, interleaved_pairs(rows), [&](int64_t begin, int64_t end) {
     for (int64_t p = begin; p < end; ++p) {
       const int n_groups = int(std::min<int64_t>(2, groups - 2 * p));
       const std::byte* pair = packed + interleaved_pair_offset(*w.interleaved(), cols, p);

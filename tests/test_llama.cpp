@@ -2,6 +2,7 @@
 // PyTorch comparison per architecture variant is tests/python/torch_forward.py.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "lowbit/core/error.h"
@@ -84,6 +85,26 @@ TEST(Llama, ThreadCountDoesNotChangeResults) {
   const auto b = two.forward(tokens, true);
   ASSERT_EQ(first.size(), b.size());
   for (size_t i = 0; i < first.size(); ++i) ASSERT_EQ(first[i], b[i]) << i;
+}
+
+// An F16 cache rounds each key and value to 11 significant bits: the logits move by
+// about that much relative to their spread, and the cache takes half the bytes.
+TEST(Llama, F16KvCacheIsCloseToF32AndHalfTheSize) {
+  const Model model = load_model(stories_gguf());
+  const auto tokens = some_tokens(48);
+  Llama exact(model, {.context_length = 64, .threads = 2});
+  Llama half(model, {.context_length = 64, .threads = 2, .kv_type = KvType::F16});
+  EXPECT_EQ(half.kv_cache_bytes() * 2, exact.kv_cache_bytes());
+  const auto a = exact.forward(tokens, true);
+  const std::vector<float> reference(a.begin(), a.end());
+  const auto b = half.forward(tokens, true);
+  double max_diff = 0, max_abs = 0;
+  for (size_t i = 0; i < reference.size(); ++i) {
+    max_diff = std::max(max_diff, double(std::fabs(reference[i] - b[i])));
+    max_abs = std::max(max_abs, double(std::fabs(reference[i])));
+  }
+  EXPECT_GT(max_diff, 0.0);  // the cache really is rounded
+  EXPECT_LT(max_diff, 4e-3 * max_abs);
 }
 
 TEST(Llama, ResetStartsOver) {

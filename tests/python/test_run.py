@@ -56,6 +56,9 @@ def test_bench_json(tmp):
     assert all(t["tokens_per_second"] > 0 for t in j["tests"])
     assert j["weight_bytes"] > 1_000_000 and j["peak_resident_bytes"] > j["kv_cache_bytes"]
     assert {g["type"] for g in j["gemv"]} == {"F32"}
+    half = json.loads(lowbit("bench", "-m", shared(STORIES), "-p", "16,32", "-n", "8", "-r", "1", "--json",
+                             "--kv-type", "f16").stdout)
+    assert half["kv_cache_bytes"] * 2 == j["kv_cache_bytes"], (half["kv_cache_bytes"], j["kv_cache_bytes"])
 
 
 def test_bad_requests_exit_1(tmp):

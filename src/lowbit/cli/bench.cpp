@@ -19,6 +19,7 @@ struct BenchArgs {
   std::string model;
   std::vector<int64_t> n_prompt{128}, n_gen{64};  // as llama-bench: lists, 0 = skip
   int repetitions = 3, threads = 0;
+  KvType kv_type = KvType::F32;
   bool json = false;
 };
 
@@ -35,7 +36,12 @@ void run_bench(const BenchArgs& args) {
   for (int64_t n : args.n_prompt) longest_prompt = std::max(longest_prompt, n);
   for (int64_t n : args.n_gen) longest = std::max(longest, n);
   longest = std::max(longest, longest_prompt);
-  auto s = open_session(args.model, longest + 1, args.threads, longest_prompt, false);  // random tokens: no vocabulary needed
+  // Random tokens: no vocabulary needed.
+  auto s = open_session(args.model, {.ctx = longest + 1,
+                                     .threads = args.threads,
+                                     .batch = longest_prompt,
+                                     .with_tokenizer = false,
+                                     .kv_type = args.kv_type});
   Llama& llama = *s->llama;
   size_t weight_bytes = 0;
   for (const auto& t : s->model.tensors) weight_bytes += t.data.size();
@@ -97,6 +103,7 @@ void add_bench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-r,--repetitions", args->repetitions, "repetitions of each test")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("-t,--threads", args->threads, "threads; 0 = all")->capture_default_str();
+  add_kv_type_option(cmd, args->kv_type);
   cmd->add_flag("--json", args->json, "print the figures as JSON");
   cmd->callback([args] { run_bench(*args); });
 }

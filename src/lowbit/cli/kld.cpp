@@ -16,15 +16,18 @@ struct KldArgs {
   std::string base, model, file;
   EvalOptions eval;
   int threads = 0;
+  KvType kv_type = KvType::F32;
   bool json = false;
 };
 
 void run_kld(const KldArgs& args) {
   const std::string text = read_text_file(args.file);
   const int64_t batch = std::min(args.eval.batch, args.eval.ctx);
-  auto base = open_session(args.base, args.eval.ctx, args.threads, batch);
+  SessionOptions options{.ctx = args.eval.ctx, .threads = args.threads, .batch = batch, .kv_type = args.kv_type};
+  auto base = open_session(args.base, options);
   // One pool for both: two would put twice the threads on the cores.
-  auto model = open_session(args.model, args.eval.ctx, args.threads, batch, true, 4096, &base->llama->pool());
+  options.shared_pool = &base->llama->pool();
+  auto model = open_session(args.model, options);
   const auto tokens = eval_tokens(*base->tokenizer, text, args.eval.ctx);
   ProgressBar bar;
   const KldResult r = kl_divergence(*base->llama, *model->llama, *base->tokenizer, tokens, args.eval,

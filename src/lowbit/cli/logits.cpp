@@ -35,7 +35,10 @@ std::string npy_header(size_t rows, size_t cols) {
 }
 
 void run_logits(const LogitsArgs& args) {
-  auto s = open_session(args.model, int64_t(args.tokens.size()), args.threads, args.batch, false);
+  auto s = open_session(args.model, {.ctx = int64_t(args.tokens.size()),
+                                     .threads = args.threads,
+                                     .batch = args.batch,
+                                     .with_tokenizer = false});
   const auto logits = s->llama->forward(args.tokens, true);
   const size_t vocab = size_t(s->llama->config().vocab_size);
   AtomicFile file(args.out);

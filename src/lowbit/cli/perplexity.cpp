@@ -15,11 +15,15 @@ struct PerplexityArgs {
   std::string model, file;
   EvalOptions eval;
   int threads = 0;
+  KvType kv_type = KvType::F32;
 };
 
 void run_perplexity(const PerplexityArgs& args) {
   const std::string text = read_text_file(args.file);
-  auto s = open_session(args.model, args.eval.ctx, args.threads, std::min(args.eval.batch, args.eval.ctx));
+  auto s = open_session(args.model, {.ctx = args.eval.ctx,
+                                     .threads = args.threads,
+                                     .batch = std::min(args.eval.batch, args.eval.ctx),
+                                     .kv_type = args.kv_type});
   const auto tokens = eval_tokens(*s->tokenizer, text, args.eval.ctx);
   std::fprintf(stderr, "lowbit: %zu tokens, context %lld, %lld chunks\n", tokens.size(),
                static_cast<long long>(args.eval.ctx),
@@ -48,6 +52,7 @@ void add_perplexity(CLI::App& app) {
   cmd->add_option("-b,--batch", args->eval.batch, "tokens per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--chunks", args->eval.chunks, "chunks to score; 0 = all")->capture_default_str();
   cmd->add_option("-t,--threads", args->threads, "threads; 0 = all")->capture_default_str();
+  add_kv_type_option(cmd, args->kv_type);
   cmd->callback([args] { run_perplexity(*args); });
 }
 

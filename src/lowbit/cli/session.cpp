@@ -1,5 +1,7 @@
 #include "lowbit/cli/session.h"
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
@@ -11,19 +13,28 @@
 
 namespace lowbit::cli {
 
-std::unique_ptr<Session> open_session(const std::string& path, int64_t ctx, int threads, int64_t batch,
-                                      bool with_tokenizer, int64_t max_default_ctx, ThreadPool* shared_pool) {
+std::unique_ptr<Session> open_session(const std::string& path, const SessionOptions& options) {
   auto s = std::make_unique<Session>();
   s->model = load_model(path);
   for (const auto& w : s->model.warnings) std::fprintf(stderr, "lowbit: warning: %s\n", w.c_str());
-  if (with_tokenizer) s->tokenizer = Tokenizer::create(s->model.vocab, path);
+  if (options.with_tokenizer) s->tokenizer = Tokenizer::create(s->model.vocab, path);
   LlamaOptions o;
-  o.context_length = ctx > 0 ? ctx : std::min(s->model.config.context_length, max_default_ctx);
-  o.threads = threads;
-  o.pool = shared_pool;
-  o.max_batch = batch;
+  o.context_length =
+      options.ctx > 0 ? options.ctx : std::min(s->model.config.context_length, options.max_default_ctx);
+  o.threads = options.threads;
+  o.pool = options.shared_pool;
+  o.max_batch = options.batch;
+  o.kv_type = options.kv_type;
   s->llama = std::make_unique<Llama>(s->model, o);
   return s;
+}
+
+void add_kv_type_option(CLI::App* cmd, KvType& kv_type) {
+  cmd->add_option_function<std::string>(
+         "--kv-type", [&kv_type](const std::string& name) { kv_type = name == "f16" ? KvType::F16 : KvType::F32; },
+         "KV cache values: f32 (exact) or f16 (half the memory, llama.cpp's default)")
+      ->transform(CLI::IsMember({"f32", "f16"}, CLI::ignore_case))
+      ->default_str("f32");
 }
 
 std::string read_text_file(const std::string& path) {

@@ -8,6 +8,10 @@
 #include "lowbit/model/model.h"
 #include "lowbit/model/tokenizer.h"
 
+namespace CLI {
+class App;
+}
+
 namespace lowbit::cli {
 
 struct Session {
@@ -16,12 +20,20 @@ struct Session {
   std::unique_ptr<Llama> llama;
 };
 
-// ctx 0 = the model's own context, capped at max_default_ctx to bound the KV cache.
-// Without with_tokenizer the model needs no vocabulary (tokenizer stays null). A
-// shared pool (another session's) replaces threads.
-std::unique_ptr<Session> open_session(const std::string& path, int64_t ctx, int threads, int64_t batch,
-                                      bool with_tokenizer = true, int64_t max_default_ctx = 4096,
-                                      ThreadPool* shared_pool = nullptr);
+struct SessionOptions {
+  int64_t ctx = 0;                 // 0 = the model's own context, capped at max_default_ctx
+  int threads = 0;                 // 0 = all hardware threads
+  int64_t batch = 512;             // prompt tokens per forward pass
+  bool with_tokenizer = true;      // without, the model needs no vocabulary (tokenizer null)
+  int64_t max_default_ctx = 4096;  // bounds the KV cache of models with huge contexts
+  KvType kv_type = KvType::F32;
+  ThreadPool* shared_pool = nullptr;  // another session's pool, replacing threads
+};
+
+std::unique_ptr<Session> open_session(const std::string& path, const SessionOptions& options);
+
+// Adds --kv-type (f32, f16) to an inference command.
+void add_kv_type_option(CLI::App* cmd, KvType& kv_type);
 
 // Reads a whole text file; throws IoError naming it if unreadable, invalid_argument if empty.
 std::string read_text_file(const std::string& path);

@@ -85,8 +85,10 @@ struct Llama::Impl {
   // KV cache: [layer][kv_head][position][head_dim], so attention reads rows in order.
   // Left uninitialised (new[] without value-init) so the pages of unused context are
   // never touched and cost no resident memory; positions are written before read.
-  std::unique_ptr<float[]> k_cache, v_cache;
-  size_t cache_floats = 0;
+  KvType kv_type = KvType::F32;
+  std::unique_ptr<float[]> k_cache, v_cache;          // KvType::F32
+  std::unique_ptr<uint16_t[]> k_cache16, v_cache16;   // KvType::F16
+  size_t cache_values = 0;
   // Activations for one batch of tokens, row t for token t.
   std::vector<float> x, xn, q, k, v, attn, proj, gate, up, ffn_out, scores, logits;
 
@@ -109,9 +111,15 @@ struct Llama::Impl {
     q_dim = cfg.n_heads * cfg.head_dim;
     kv_dim = cfg.n_kv_heads * cfg.head_dim;
     bind_weights();
-    cache_floats = size_t(cfg.n_layers * kv_dim * ctx);
-    k_cache.reset(new float[cache_floats]);
-    v_cache.reset(new float[cache_floats]);
+    cache_values = size_t(cfg.n_layers * kv_dim * ctx);
+    kv_type = o.kv_type;
+    if (kv_type == KvType::F16) {
+      k_cache16.reset(new uint16_t[cache_values]);
+      v_cache16.reset(new uint16_t[cache_values]);
+    } else {
+      k_cache.reset(new float[cache_values]);
+      v_cache.reset(new float[cache_values]);
+    }
   }
 
   void bind_weights() {
@@ -190,11 +198,22 @@ struct Llama::Impl {
     matmul(w, rows(in, n, w.cols()), n, rows(out, n, w.rows()), &pool);
   }
 
-  float* k_at(int64_t layer, int64_t head, int64_t p) {
-    return k_cache.get() + ((layer * cfg.n_kv_heads + head) * ctx + p) * cfg.head_dim;
+  // Index of (layer, kv head, position)'s first value in either cache.
+  size_t cache_at(int64_t layer, int64_t head, int64_t p) const {
+    return size_t(((layer * cfg.n_kv_heads + head) * ctx + p) * cfg.head_dim);
   }
-  float* v_at(int64_t layer, int64_t head, int64_t p) {
-    return v_cache.get() + ((layer * cfg.n_kv_heads + head) * ctx + p) * cfg.head_dim;
+
+  // Stores one head's key and value at a position.
+  void store_kv(int64_t layer, int64_t head, int64_t p, const float* key, const float* value) {
+    const size_t at = cache_at(layer, head, p);
+    const int64_t hd = cfg.head_dim;
+    if (kv_type == KvType::F16) {
+      ops::to_fp16(key, k_cache16.get() + at, hd);
+      ops::to_fp16(value, v_cache16.get() + at, hd);
+    } else {
+      std::copy_n(key, hd, k_cache.get() + at);
+      std::copy_n(value, hd, v_cache.get() + at);
+    }
   }
 
   // Runs n tokens at positions pos.. and leaves the final hidden states in x.
@@ -224,10 +243,7 @@ struct Llama::Impl {
         }
         rope->apply(qt, cfg.n_heads, pos + t);
         rope->apply(kt, cfg.n_kv_heads, pos + t);
-        for (int64_t h = 0; h < cfg.n_kv_heads; ++h) {
-          std::copy_n(kt + h * hd, hd, k_at(li, h, pos + t));
-          std::copy_n(vt + h * hd, hd, v_at(li, h, pos + t));
-        }
+        for (int64_t h = 0; h < cfg.n_kv_heads; ++h) store_kv(li, h, pos + t, kt + h * hd, vt + h * hd);
       }
       attention(li, n);
       linear(l.wo, attn, proj, n);
@@ -255,11 +271,20 @@ struct Llama::Impl {
         const int64_t t = job / cfg.n_heads, h = job % cfg.n_heads, kvh = h / group;
         const int64_t last = pos + t;  // attends to positions 0..last
         const float* qh = &q[size_t(t * q_dim + h * hd)];
-        ops::scaled_dots(qh, k_at(layer, kvh, 0), hd, last + 1, scale, s);  // a head's positions are contiguous
+        const size_t head = cache_at(layer, kvh, 0);  // a head's positions are contiguous
+        if (kv_type == KvType::F16) {
+          ops::scaled_dots(qh, k_cache16.get() + head, hd, last + 1, scale, s);
+        } else {
+          ops::scaled_dots(qh, k_cache.get() + head, hd, last + 1, scale, s);
+        }
         ops::softmax(s, last + 1);
         float* out = &attn[size_t(t * q_dim + h * hd)];
         std::fill_n(out, hd, 0.0f);
-        ops::weighted_rows(out, s, v_at(layer, kvh, 0), hd, last + 1);
+        if (kv_type == KvType::F16) {
+          ops::weighted_rows(out, s, v_cache16.get() + head, hd, last + 1);
+        } else {
+          ops::weighted_rows(out, s, v_cache.get() + head, hd, last + 1);
+        }
       }
     });
   }
@@ -283,7 +308,9 @@ int64_t Llama::position() const { return impl_->pos; }
 void Llama::reset() { impl_->pos = 0; }
 ThreadPool& Llama::pool() { return impl_->pool; }
 
-size_t Llama::kv_cache_bytes() const { return 2 * impl_->cache_floats * sizeof(float); }
+size_t Llama::kv_cache_bytes() const {
+  return 2 * impl_->cache_values * (impl_->kv_type == KvType::F16 ? sizeof(uint16_t) : sizeof(float));
+}
 
 std::vector<const WeightMatrix*> Llama::matrices() const {
   std::vector<const WeightMatrix*> out;

@@ -16,11 +16,16 @@ namespace lowbit {
 class ThreadPool;
 class WeightMatrix;
 
+// Element type of the KV cache: F32 is exact; F16 halves its memory, as llama.cpp's
+// default cache does.
+enum class KvType { F32, F16 };
+
 struct LlamaOptions {
   int64_t context_length = 0;  // KV cache size in tokens; 0 = the model's context length
   int threads = 0;             // 0 = all hardware threads (ignored with a shared pool)
   ThreadPool* pool = nullptr;  // a pool to share (e.g. two models side by side); must outlive
   int64_t max_batch = 512;     // tokens per forward() call are processed in batches of this
+  KvType kv_type = KvType::F32;
 };
 
 class Llama {

@@ -22,5 +22,10 @@ void axpy(float* y, float a, const float* x, int64_t n);
 // y += sum_p weight[p] * row p (in order of p). Same results as dot and axpy.
 void scaled_dots(const float* q, const float* rows, int64_t n, int64_t count, float scale, float* out);
 void weighted_rows(float* y, const float* weight, const float* rows, int64_t n, int64_t count);
+// The same over fp16 rows (an F16 KV cache), each value widened to float exactly.
+void scaled_dots(const float* q, const uint16_t* rows, int64_t n, int64_t count, float scale, float* out);
+void weighted_rows(float* y, const float* weight, const uint16_t* rows, int64_t n, int64_t count);
+// out[i] = x[i] rounded to fp16 (nearest even).
+void to_fp16(const float* x, uint16_t* out, int64_t n);
 
 }  // namespace lowbit::ops

@@ -6,8 +6,8 @@
 // Per tile, the 8 code vectors (lane r = 4 codes of row r; with VNNI two groups side
 // by side) are unpacked once and then serve up to 4 tokens; each token's 4 activation
 // bytes are broadcast to all lanes, so lane r accumulates row r's integer dot product.
-// One template covers both register widths (Rows8, Rows16). The byte products need an unsigned
-// side: the 4-bit codes are 0..15 as stored (Q4_0's -8 comes back as -8 * sum(y));
+// One template covers both register widths (Rows8, Rows16). The byte products need an
+// unsigned side: the 4-bit codes are 0..15 as stored (Q4_0's -8 comes back as -8 * sum(y));
 // Q8_0's signed codes go in as |w| times y with w's sign (AVX2) or biased by +128
 // with -128 * sum(y) taken off (VNNI, whose int32 accumulation cannot saturate).
 #undef HWY_TARGET_INCLUDE
@@ -145,7 +145,6 @@ using Wide = Rows8;
 
 enum class Format { Q4_0, Q4_1, Q8_0, Q4_K };
 
-
 // One pass over the tiles of W::kGroups groups (g0, g1; g1 == g0 when there is one),
 // each `step` bytes after the last, for NT tokens.
 template <class W, Format kFormat, int NT>
@@ -179,7 +178,8 @@ void gemm_step(int64_t cols, const uint8_t* g0, const uint8_t* g1, size_t step, 
       if constexpr (kFormat == Format::Q4_1) isum = W::nibble_dot(c, y, W::splat32(0));
       if constexpr (kFormat == Format::Q8_0) isum = W::byte_dot(c, y, sum);
       acc[t] = W::mul_add(W::to_float(isum), W::mul(dw, W::splat(da)), acc[t]);
-      if constexpr (kFormat == Format::Q4_1) acc[t] = W::mul_add(W::halves(g0 + 16, g1 + 16), W::splat(da * float(sum)), acc[t]);
+      if constexpr (kFormat == Format::Q4_1)
+        acc[t] = W::mul_add(W::halves(g0 + 16, g1 + 16), W::splat(da * float(sum)), acc[t]);
     }
   }
   for (int t = 0; t < NT; ++t)

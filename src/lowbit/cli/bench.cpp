@@ -19,7 +19,7 @@ struct BenchArgs {
   std::string model;
   std::vector<int64_t> n_prompt{128}, n_gen{64};  // as llama-bench: lists, 0 = skip
   int repetitions = 3, threads = 0;
-  KvType kv_type = KvType::F32;
+  SessionOptions engine;  // --kv-type, --no-repack
   bool json = false;
 };
 
@@ -41,7 +41,7 @@ void run_bench(const BenchArgs& args) {
                                      .threads = args.threads,
                                      .batch = longest_prompt,
                                      .with_tokenizer = false,
-                                     .kv_type = args.kv_type});
+                                     .kv_type = args.engine.kv_type, .repack = args.engine.repack});
   Llama& llama = *s->llama;
   size_t weight_bytes = 0;
   for (const auto& t : s->model.tensors) weight_bytes += t.data.size();
@@ -103,7 +103,7 @@ void add_bench(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("-r,--repetitions", args->repetitions, "repetitions of each test")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("-t,--threads", args->threads, "threads; 0 = all")->capture_default_str();
-  add_kv_type_option(cmd, args->kv_type);
+  add_engine_options(cmd, args->engine);
   cmd->add_flag("--json", args->json, "print the figures as JSON");
   cmd->callback([args] { run_bench(*args); });
 }

@@ -15,7 +15,7 @@ struct RunArgs {
   std::string model, prompt;
   int64_t n_predict = 128, ctx = 0, batch = 512;
   int threads = 0;
-  KvType kv_type = KvType::F32;
+  SessionOptions engine;  // --kv-type, --no-repack
   SamplerOptions sampling;
 };
 
@@ -24,7 +24,11 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
 }
 
 void run_model(const RunArgs& args) {
-  auto s = open_session(args.model, {.ctx = args.ctx, .threads = args.threads, .batch = args.batch, .kv_type = args.kv_type});
+  auto s = open_session(args.model, {.ctx = args.ctx,
+                                     .threads = args.threads,
+                                     .batch = args.batch,
+                                     .kv_type = args.engine.kv_type,
+                                     .repack = args.engine.repack});
   Llama& llama = *s->llama;
   const Tokenizer& tok = *s->tokenizer;
   std::vector<int32_t> prompt = tok.encode(args.prompt, tok.add_bos_by_default());
@@ -74,7 +78,7 @@ void add_run(CLI::App& app) {
   cmd->add_option("-t,--threads", args->threads, "threads; 0 = all")->capture_default_str();
   cmd->add_option("-c,--ctx", args->ctx, "context length; 0 = the model's, at most 4096")->capture_default_str();
   cmd->add_option("-b,--batch", args->batch, "prompt tokens per batch")->capture_default_str()->check(CLI::PositiveNumber);
-  add_kv_type_option(cmd, args->kv_type);
+  add_engine_options(cmd, args->engine);
   cmd->callback([args] { run_model(*args); });
 }
 

@@ -16,14 +16,18 @@ struct KldArgs {
   std::string base, model, file;
   EvalOptions eval;
   int threads = 0;
-  KvType kv_type = KvType::F32;
+  SessionOptions engine;  // --kv-type, --no-repack
   bool json = false;
 };
 
 void run_kld(const KldArgs& args) {
   const std::string text = read_text_file(args.file);
   const int64_t batch = std::min(args.eval.batch, args.eval.ctx);
-  SessionOptions options{.ctx = args.eval.ctx, .threads = args.threads, .batch = batch, .kv_type = args.kv_type};
+  SessionOptions options{.ctx = args.eval.ctx,
+                         .threads = args.threads,
+                         .batch = batch,
+                         .kv_type = args.engine.kv_type,
+                         .repack = args.engine.repack};
   auto base = open_session(args.base, options);
   // One pool for both: two would put twice the threads on the cores.
   options.shared_pool = &base->llama->pool();

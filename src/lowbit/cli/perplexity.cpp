@@ -15,7 +15,7 @@ struct PerplexityArgs {
   std::string model, file;
   EvalOptions eval;
   int threads = 0;
-  KvType kv_type = KvType::F32;
+  SessionOptions engine;  // --kv-type, --no-repack
 };
 
 void run_perplexity(const PerplexityArgs& args) {
@@ -23,7 +23,7 @@ void run_perplexity(const PerplexityArgs& args) {
   auto s = open_session(args.model, {.ctx = args.eval.ctx,
                                      .threads = args.threads,
                                      .batch = std::min(args.eval.batch, args.eval.ctx),
-                                     .kv_type = args.kv_type});
+                                     .kv_type = args.engine.kv_type, .repack = args.engine.repack});
   const auto tokens = eval_tokens(*s->tokenizer, text, args.eval.ctx);
   std::fprintf(stderr, "lowbit: %zu tokens, context %lld, %lld chunks\n", tokens.size(),
                static_cast<long long>(args.eval.ctx),
@@ -52,7 +52,7 @@ void add_perplexity(CLI::App& app) {
   cmd->add_option("-b,--batch", args->eval.batch, "tokens per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_option("--chunks", args->eval.chunks, "chunks to score; 0 = all")->capture_default_str();
   cmd->add_option("-t,--threads", args->threads, "threads; 0 = all")->capture_default_str();
-  add_kv_type_option(cmd, args->kv_type);
+  add_engine_options(cmd, args->engine);
   cmd->callback([args] { run_perplexity(*args); });
 }
 

@@ -25,16 +25,20 @@ std::unique_ptr<Session> open_session(const std::string& path, const SessionOpti
   o.pool = options.shared_pool;
   o.max_batch = options.batch;
   o.kv_type = options.kv_type;
+  o.repack = options.repack;
   s->llama = std::make_unique<Llama>(s->model, o);
   return s;
 }
 
-void add_kv_type_option(CLI::App* cmd, KvType& kv_type) {
+void add_engine_options(CLI::App* cmd, SessionOptions& options) {
   cmd->add_option_function<std::string>(
-         "--kv-type", [&kv_type](const std::string& name) { kv_type = name == "f16" ? KvType::F16 : KvType::F32; },
+         "--kv-type",
+         [&options](const std::string& name) { options.kv_type = name == "f16" ? KvType::F16 : KvType::F32; },
          "KV cache values: f32 (exact) or f16 (half the memory, llama.cpp's default)")
       ->transform(CLI::IsMember({"f32", "f16"}, CLI::ignore_case))
       ->default_str("f32");
+  cmd->add_flag_callback("--no-repack", [&options] { options.repack = false; },
+                         "keep weights in their file layout (row-wise kernels) instead of interleaving them");
 }
 
 std::string read_text_file(const std::string& path) {

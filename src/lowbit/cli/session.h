@@ -27,13 +27,14 @@ struct SessionOptions {
   bool with_tokenizer = true;      // without, the model needs no vocabulary (tokenizer null)
   int64_t max_default_ctx = 4096;  // bounds the KV cache of models with huge contexts
   KvType kv_type = KvType::F32;
+  bool repack = true;
   ThreadPool* shared_pool = nullptr;  // another session's pool, replacing threads
 };
 
 std::unique_ptr<Session> open_session(const std::string& path, const SessionOptions& options);
 
-// Adds --kv-type (f32, f16) to an inference command.
-void add_kv_type_option(CLI::App* cmd, KvType& kv_type);
+// Adds --kv-type (f32, f16) and --no-repack to an inference command.
+void add_engine_options(CLI::App* cmd, SessionOptions& options);
 
 // Reads a whole text file; throws IoError naming it if unreadable, invalid_argument if empty.
 std::string read_text_file(const std::string& path);

@@ -86,6 +86,7 @@ struct Llama::Impl {
   // Left uninitialised (new[] without value-init) so the pages of unused context are
   // never touched and cost no resident memory; positions are written before read.
   KvType kv_type = KvType::F32;
+  bool repack = true;
   std::unique_ptr<float[]> k_cache, v_cache;          // KvType::F32
   std::unique_ptr<uint16_t[]> k_cache16, v_cache16;   // KvType::F16
   size_t cache_values = 0;
@@ -108,6 +109,7 @@ struct Llama::Impl {
     ctx = o.context_length > 0 ? o.context_length : cfg.context_length;
     if (ctx <= 0) throw FormatError(m.source_path, arch + ".context_length", "missing; pass a context length");
     max_batch = std::max<int64_t>(1, o.max_batch);
+    repack = o.repack;
     q_dim = cfg.n_heads * cfg.head_dim;
     kv_dim = cfg.n_kv_heads * cfg.head_dim;
     bind_weights();
@@ -166,7 +168,7 @@ struct Llama::Impl {
   // format, in which case the mapped pages of the original stop counting as resident.
   // (Tied embeddings: the lookup faults back in only the rows it reads.)
   WeightMatrix matrix(const Tensor& t) {
-    WeightMatrix m(t, &pool);
+    WeightMatrix m(t, &pool, repack ? Repack::Auto : Repack::Never);
     if (m.interleaved() != nullptr)
       for (const auto& file : model.mapped_files) file->release(t.data);
     return m;

@@ -1,11 +1,13 @@
 #include "lowbit/quant/hqq.h"
 
 #include "lowbit/quant/float4.h"
+#include "lowbit/quant/hqq_lanes.h"
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 namespace lowbit::quant {
 namespace {
@@ -70,15 +72,32 @@ double affine_error_fast(const float* x, int n, int qmax, AffineParams p, float 
   return e;
 }
 
+// lower_lp's decision from the fast sums ea and eb of a and b.
+bool lower_lp_given(const float* x, int n, int qmax, AffineParams a, AffineParams b, float lp, double ea,
+                    double eb) {
+  constexpr double kMargin = 1e-5;
+  if (ea < eb * (1.0 - kMargin)) return true;
+  if (ea > eb * (1.0 + kMargin)) return false;
+  return affine_error(x, n, qmax, a, lp) < affine_error(x, n, qmax, b, lp);
+}
+
 // Whether `a` has a strictly lower lp error than `b`; exact pow only for near ties.
 bool lower_lp(const float* x, int n, int qmax, AffineParams a, AffineParams b, float lp) {
   if (lp == 2.0f || !(lp > 0.0f && lp <= f4::kMaxFastPower))
     return affine_error(x, n, qmax, a, lp) < affine_error(x, n, qmax, b, lp);
-  constexpr double kMargin = 1e-5;
-  const double ea = affine_error_fast(x, n, qmax, a, lp), eb = affine_error_fast(x, n, qmax, b, lp);
-  if (ea < eb * (1.0 - kMargin)) return true;
-  if (ea > eb * (1.0 + kMargin)) return false;
-  return affine_error(x, n, qmax, a, lp) < affine_error(x, n, qmax, b, lp);
+  return lower_lp_given(x, n, qmax, a, b, lp, affine_error_fast(x, n, qmax, a, lp),
+                        affine_error_fast(x, n, qmax, b, lp));
+}
+
+// The residuals affine_error_fast sums, x - (d*q + m) with its codes, into r[i * stride].
+void affine_residuals(const float* x, int n, int qmax, AffineParams p, float* r, int stride) {
+  const float inv_d = 1.0f / p.d, z = -p.m * inv_d, top = float(qmax);
+  for (int i = 0; i < n; ++i) {
+    float v = x[i] * inv_d + z;
+    v = v > 0.0f ? v : 0.0f;
+    v = v < top ? v : top;
+    r[i * stride] = x[i] - (p.d * f4::round(v) + p.m);
+  }
 }
 
 }  // namespace
@@ -138,6 +157,61 @@ AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, co
   // Keep the starting parameters unless the refined ones are strictly better in lp.
   if (best.m != p.m && lower_lp(x, n, qmax, best, p, lp)) return best;
   return p;
+}
+
+void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
+                          const QuantOptions& o) {
+  constexpr int L = detail::kHqqLanes;
+  constexpr int kMaxLaneBlock = 256;
+  const float lp = o.lp_norm;
+  if (n <= 0 || count <= 0 || !(lp > 0.0f && lp <= f4::kMaxFastPower)) return;  // as hqq_refine_zero
+  if (n % 4 != 0 || n > kMaxLaneBlock) {
+    for (int64_t b = 0; b < count; ++b) params[b] = hqq_refine_zero(x + b * n, n, qmax, params[b], o);
+    return;
+  }
+  detail::HqqSchedule schedule{lp, o.hqq_beta, o.hqq_kappa, o.hqq_iterations,
+                               detail::hqq_skip_below(lp, o.hqq_beta, o.hqq_kappa, o.hqq_iterations)};
+  alignas(64) float xt[kMaxLaneBlock * L], rt_start[kMaxLaneBlock * L];
+  alignas(64) float d[L], m[L], best_m[L];
+  int64_t lane_block[L];
+  int64_t next = 0;
+  while (next < count) {
+    // Fill the lanes with the next blocks HQQ moves (a step that is 0 or not finite
+    // leaves the block as it is); spare lanes get a harmless copy of lane 0.
+    int used = 0;
+    for (; next < count && used < L; ++next) {
+      const AffineParams p = params[next];
+      if (p.d == 0.0f || !std::isfinite(p.d)) continue;
+      const float* xb = x + next * n;
+      for (int i = 0; i < n; ++i) xt[i * L + used] = xb[i];
+      d[used] = p.d;
+      m[used] = p.m;
+      lane_block[used++] = next;
+    }
+    if (used == 0) break;
+    for (int l = used; l < L; ++l) {
+      for (int i = 0; i < n; ++i) xt[i * L + l] = xt[i * L];
+      d[l] = d[0];
+      m[l] = m[0];
+    }
+    detail::hqq_iterate_lanes(xt, n, qmax, d, m, schedule, best_m);
+    // Keep the starting parameters unless the refined ones are strictly better in lp:
+    // lower_lp for every lane, its fast sums side by side.
+    for (int l = 0; l < L; ++l) {
+      const float* xb = x + lane_block[l < used ? l : 0] * n;
+      const AffineParams start{d[l], m[l]}, best{d[l], best_m[l]};
+      affine_residuals(xb, n, qmax, best, xt + l, L);  // xt is free now
+      affine_residuals(xb, n, qmax, start, rt_start + l, L);
+    }
+    double e_best[L], e_start[L];
+    detail::lp_sums_lanes(xt, n, lp, e_best);
+    detail::lp_sums_lanes(rt_start, n, lp, e_start);
+    for (int l = 0; l < used; ++l) {
+      const AffineParams start = params[lane_block[l]], best{start.d, best_m[l]};
+      if (best.m != start.m && lower_lp_given(x + lane_block[l] * n, n, qmax, best, start, lp, e_best[l], e_start[l]))
+        params[lane_block[l]] = best;
+    }
+  }
 }
 
 }  // namespace lowbit::quant

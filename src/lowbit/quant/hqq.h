@@ -34,4 +34,10 @@ double affine_error(const float* x, int n, int qmax, AffineParams p, float lp);
 // unchanged when d is 0 (constant block) or when no step lowers the lp error.
 AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, const QuantOptions& options);
 
+// hqq_refine_zero on `count` blocks of n weights, block b at x + b * n with its start
+// in params[b], replaced by the result: the same results bit for bit, sixteen blocks at
+// a time (one per vector lane) when n is a multiple of 4 and at most 256.
+void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
+                          const QuantOptions& options);
+
 }  // namespace lowbit::quant

@@ -1,0 +1,38 @@
+// The inner loop of hqq_refine_zero_many: HQQ's iterations on sixteen blocks at once,
+// one block per vector lane (structure of arrays), so a block's sums are plain lane
+// additions and each lane stops on its own test through masks. Internal to quant/.
+#pragma once
+
+namespace lowbit::quant::detail {
+
+inline constexpr int kHqqLanes = 16;
+
+struct HqqSchedule {
+  float lp = 0.7f;        // p of the lp loss, in (0, 1.5]
+  float beta = 10.0f;     // first beta
+  float kappa = 1.01f;    // beta's growth per iteration
+  int iterations = 20;    // at most
+  // |r| at or below which the shrinkage is 0 in every iteration (|r| - |r|^(p-1)/beta
+  // <= 0 with a 10% margin), so its pow can be skipped; negative when no such bound
+  // holds. From hqq_skip_below().
+  float skip_below = -1.0f;
+};
+
+// The bound for HqqSchedule::skip_below (one std::pow; computed once per call).
+float hqq_skip_below(float lp, float beta, float kappa, int iterations);
+
+// xt: n weights of 16 blocks, transposed (weight i of lane l at xt[i * 16 + l]); n a
+// multiple of 4. d[l], m[l]: each lane's start, d finite and non-zero. Returns in
+// best_m[l] the offset of the iterate with the lowest approximate lp error (m[l] if
+// none scored lower than +Inf), exactly as hqq_refine_zero's loop picks it for that
+// block alone.
+void hqq_iterate_lanes(const float* xt, int n, int qmax, const float* d, const float* m,
+                       const HqqSchedule& schedule, float* best_m);
+
+// sum_i |rt[i * 16 + l]|^p for each lane l into sums[l], through lanes::abs_pow and in
+// the order lp_error_fast adds a block's terms (four running float sums, weight i in
+// sum i % 4, joined in double), so each lane gets the bits lp_error_fast would give
+// for that block's residuals. n a multiple of 4, p in (0, 1.5].
+void lp_sums_lanes(const float* rt, int n, float p, double* sums);
+
+}  // namespace lowbit::quant::detail

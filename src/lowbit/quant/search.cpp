@@ -444,6 +444,51 @@ AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOption
   return closer_in_lp(x, from_refined, from_start, n, options.lp_norm) ? refined : start;
 }
 
+void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
+                                 StoreFn store, AffineParams* out) {
+  constexpr int64_t kChunk = 64;
+  AffineParams refined[kChunk];
+  for (int64_t first = 0; first < count; first += kChunk) {
+    const int64_t blocks = std::min(kChunk, count - first);
+    for (int64_t b = 0; b < blocks; ++b)
+      out[first + b] = refined[b] = search_affine_range(x + (first + b) * n, n, qmax, options, store);
+    hqq_refine_zero_many(x + first * n, n, qmax, refined, blocks, options);
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float* xb = x + (first + b) * n;
+      refined[b].m = keep(store, refined[b].m);
+      const AffineParams searched = out[first + b];
+      if (affine_grid_error(xb, n, qmax, refined[b]) < affine_grid_error(xb, n, qmax, searched))
+        out[first + b] = refined[b];
+    }
+  }
+}
+
+void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
+                           StoreFn store, AffineParams* out) {
+  if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("hqq_from_min_max_many: need 1..256 weights");
+  constexpr int64_t kChunk = 64;
+  AffineParams refined[kChunk];
+  for (int64_t first = 0; first < count; first += kChunk) {
+    const int64_t blocks = std::min(kChunk, count - first);
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float* xb = x + (first + b) * n;
+      const auto [min, max] = std::minmax_element(xb, xb + n);
+      out[first + b] = refined[b] = {keep(store, (*max - *min) / float(qmax)), keep(store, *min)};
+    }
+    hqq_refine_zero_many(x + first * n, n, qmax, refined, blocks, options);
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float* xb = x + (first + b) * n;
+      const AffineParams start = out[first + b];
+      refined[b].m = keep(store, refined[b].m);
+      if (refined[b].m == start.m) continue;
+      float from_start[kMaxBlockElements], from_refined[kMaxBlockElements];
+      affine_grid_decode(xb, n, qmax, start, from_start);
+      affine_grid_decode(xb, n, qmax, refined[b], from_refined);
+      if (closer_in_lp(xb, from_refined, from_start, n, options.lp_norm)) out[first + b] = refined[b];
+    }
+  }
+}
+
 void affine_grid_decode(const float* x, int n, int qmax, AffineParams p, float* y) {
   const float id = p.d > 0.0f ? finite_inverse(p.d) : 0.0f, fq = float(qmax);
   for (int i = 0; i < n; ++i) y[i] = f4::round(clamp_to((x[i] - p.m) * id, 0.0f, fq)) * p.d + p.m;
@@ -457,8 +502,19 @@ void write_closer_than_reference(const float* x, int n, const std::byte* candida
   std::array<std::byte, kMaxBlockBytes> ref;
   float from_candidate[kMaxBlockElements], from_ref[kMaxBlockElements];
   reference(x, ref.data(), n);
+  // Often the method lands on rtn's own block; the same bytes or the same decoded
+  // values are a tie, which the reference wins, and closer_in_lp would spend its exact
+  // (pow per weight) path finding that out.
+  if (std::memcmp(candidate, ref.data(), block_bytes) == 0) {
+    std::memcpy(dst, ref.data(), block_bytes);
+    return;
+  }
   decode(candidate, from_candidate, n);
   decode(ref.data(), from_ref, n);
+  if (std::memcmp(from_candidate, from_ref, sizeof(float) * size_t(n)) == 0) {
+    std::memcpy(dst, ref.data(), block_bytes);
+    return;
+  }
   auto finite = [n](const float* y) { return std::all_of(y, y + n, [](float v) { return std::isfinite(v); }); };
   const bool take = finite(from_candidate) && (!finite(from_ref) || closer_in_lp(x, from_candidate, from_ref, n, p));
   std::memcpy(dst, take ? candidate : ref.data(), block_bytes);

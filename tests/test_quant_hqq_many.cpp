@@ -1,5 +1,6 @@
 // hqq_refine_zero_many (sixteen blocks per vector lane) against hqq_refine_zero on each
-// block alone: the same zero-points bit for bit, on random and adversarial blocks, for
+// block alone: the same zero-points bit for bit (and their fp16 roundings when the
+// many-block version is given the store function), on random and adversarial blocks, for
 // several block lengths, powers and schedules -- including ones where the shrinkage is
 // non-zero, so both branches of the lane loop run.
 #include <gtest/gtest.h>
@@ -14,6 +15,7 @@
 #include "lowbit/formats/registry.h"
 #include "lowbit/quant/hqq.h"
 #include "lowbit/quant/hqq_lanes.h"
+#include "lowbit/quant/search.h"
 
 namespace lowbit::quant {
 namespace {
@@ -66,6 +68,16 @@ void expect_same_as_one_by_one(int n, int count, int qmax, const QuantOptions& o
     moved += one.m != starts[size_t(b)].m;
   }
   EXPECT_GT(moved, count / 8) << "HQQ should move a good share of these starts";
+
+  // With a store function: store(m) of the same results.
+  std::vector<AffineParams> stored = starts;
+  hqq_refine_zero_many(x.data(), n, qmax, stored.data(), count, o, stored_as_fp16);
+  for (int b = 0; b < count; ++b) {
+    const AffineParams one = hqq_refine_zero(x.data() + size_t(b) * size_t(n), n, qmax, starts[size_t(b)], o);
+    ASSERT_EQ(std::bit_cast<uint32_t>(stored[size_t(b)].d), std::bit_cast<uint32_t>(one.d)) << "block " << b;
+    ASSERT_EQ(std::bit_cast<uint32_t>(stored[size_t(b)].m), std::bit_cast<uint32_t>(stored_as_fp16(one.m)))
+        << "block " << b;
+  }
 }
 
 TEST(QuantHqqMany, SameZerosAsOneBlockAtATime) {

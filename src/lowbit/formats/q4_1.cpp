@@ -38,13 +38,13 @@ void quantize_with(quant::AffineManyFn choose, float objective_power, const floa
   for (int64_t first = 0; first < blocks; first += kChunk) {
     const int64_t count = std::min(kChunk, blocks - first);
     choose(src + first * kQ4_1BlockSize, int{kQ4_1BlockSize}, 15, count, options, quant::stored_as_fp16, params);
-    for (int64_t b = first; b < first + count; ++b) {
-      const float* x = src + b * kQ4_1BlockSize;
-      const BlockQ4_1 block = encode_with_params(x, params[b - first]);
-      quant::write_closer_than_reference(x, int{kQ4_1BlockSize}, reinterpret_cast<const std::byte*>(&block),
-                                         sizeof block, quantize_row_q4_1_ref, dequantize_row_q4_1,
-                                         objective_power, dst + b * int64_t(sizeof block));
-    }
+    BlockQ4_1 blocks_out[kChunk];
+    for (int64_t b = 0; b < count; ++b)
+      blocks_out[b] = encode_with_params(src + (first + b) * kQ4_1BlockSize, params[b]);
+    quant::write_closer_than_reference_many(src + first * kQ4_1BlockSize, int{kQ4_1BlockSize}, count,
+                                            reinterpret_cast<const std::byte*>(blocks_out), sizeof(BlockQ4_1),
+                                            quantize_row_q4_1_ref, dequantize_row_q4_1, objective_power,
+                                            dst + first * int64_t(sizeof(BlockQ4_1)));
   }
 }
 

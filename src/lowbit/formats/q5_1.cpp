@@ -39,13 +39,13 @@ void quantize_with(quant::AffineManyFn choose, float objective_power, const floa
   for (int64_t first = 0; first < blocks; first += kChunk) {
     const int64_t count = std::min(kChunk, blocks - first);
     choose(src + first * kQ5_1BlockSize, int{kQ5_1BlockSize}, 31, count, options, quant::stored_as_fp16, params);
-    for (int64_t b = first; b < first + count; ++b) {
-      const float* x = src + b * kQ5_1BlockSize;
-      const BlockQ5_1 block = encode_with_params(x, params[b - first]);
-      quant::write_closer_than_reference(x, int{kQ5_1BlockSize}, reinterpret_cast<const std::byte*>(&block),
-                                         sizeof block, quantize_row_q5_1_ref, dequantize_row_q5_1,
-                                         objective_power, dst + b * int64_t(sizeof block));
-    }
+    BlockQ5_1 blocks_out[kChunk];
+    for (int64_t b = 0; b < count; ++b)
+      blocks_out[b] = encode_with_params(src + (first + b) * kQ5_1BlockSize, params[b]);
+    quant::write_closer_than_reference_many(src + first * kQ5_1BlockSize, int{kQ5_1BlockSize}, count,
+                                            reinterpret_cast<const std::byte*>(blocks_out), sizeof(BlockQ5_1),
+                                            quantize_row_q5_1_ref, dequantize_row_q5_1, objective_power,
+                                            dst + first * int64_t(sizeof(BlockQ5_1)));
   }
 }
 

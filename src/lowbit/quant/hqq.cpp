@@ -160,13 +160,21 @@ AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, co
 }
 
 void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
-                          const QuantOptions& o) {
+                          const QuantOptions& o, float (*store)(float)) {
   constexpr int L = detail::kHqqLanes;
   constexpr int kMaxLaneBlock = 256;
   const float lp = o.lp_norm;
-  if (n <= 0 || count <= 0 || !(lp > 0.0f && lp <= f4::kMaxFastPower)) return;  // as hqq_refine_zero
+  if (n <= 0 || count <= 0) return;
+  if (!(lp > 0.0f && lp <= f4::kMaxFastPower)) {  // as hqq_refine_zero: unchanged
+    if (store)
+      for (int64_t b = 0; b < count; ++b) params[b].m = store(params[b].m);
+    return;
+  }
   if (n % 4 != 0 || n > kMaxLaneBlock) {
-    for (int64_t b = 0; b < count; ++b) params[b] = hqq_refine_zero(x + b * n, n, qmax, params[b], o);
+    for (int64_t b = 0; b < count; ++b) {
+      params[b] = hqq_refine_zero(x + b * n, n, qmax, params[b], o);
+      if (store) params[b].m = store(params[b].m);
+    }
     return;
   }
   detail::HqqSchedule schedule{lp, o.hqq_beta, o.hqq_kappa, o.hqq_iterations,
@@ -195,23 +203,37 @@ void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params,
       m[l] = m[0];
     }
     detail::hqq_iterate_lanes(xt, n, qmax, d, m, schedule, best_m);
-    // Keep the starting parameters unless the refined ones are strictly better in lp:
-    // lower_lp for every lane, its fast sums side by side.
-    for (int l = 0; l < L; ++l) {
-      const float* xb = x + lane_block[l < used ? l : 0] * n;
-      const AffineParams start{d[l], m[l]}, best{d[l], best_m[l]};
-      affine_residuals(xb, n, qmax, best, xt + l, L);  // xt is free now
-      affine_residuals(xb, n, qmax, start, rt_start + l, L);
-    }
-    double e_best[L], e_start[L];
-    detail::lp_sums_lanes(xt, n, lp, e_best);
-    detail::lp_sums_lanes(rt_start, n, lp, e_start);
+    // Keep the starting parameters unless the refined ones are strictly better in lp
+    // (lower_lp, its fast sums side by side). With store, a refined m that stores to
+    // the same value as the start's needs no comparison: either way that is the result.
+    bool decide[L] = {};
+    bool deciding = false;
     for (int l = 0; l < used; ++l) {
-      const AffineParams start = params[lane_block[l]], best{start.d, best_m[l]};
-      if (best.m != start.m && lower_lp_given(x + lane_block[l] * n, n, qmax, best, start, lp, e_best[l], e_start[l]))
-        params[lane_block[l]] = best;
+      decide[l] = best_m[l] != m[l] && (!store || store(best_m[l]) != store(m[l]));
+      deciding |= decide[l];
+    }
+    if (deciding) {
+      for (int l = 0; l < L; ++l) {  // xt is free now
+        if (!decide[l]) {
+          for (int i = 0; i < n; ++i) xt[i * L + l] = rt_start[i * L + l] = 0.0f;
+          continue;
+        }
+        const float* xb = x + lane_block[l] * n;
+        affine_residuals(xb, n, qmax, {d[l], best_m[l]}, xt + l, L);
+        affine_residuals(xb, n, qmax, {d[l], m[l]}, rt_start + l, L);
+      }
+      double e_best[L], e_start[L];
+      detail::lp_sums_lanes(xt, n, lp, e_best);
+      detail::lp_sums_lanes(rt_start, n, lp, e_start);
+      for (int l = 0; l < used; ++l) {
+        const AffineParams start{d[l], m[l]}, best{d[l], best_m[l]};
+        if (decide[l] && lower_lp_given(x + lane_block[l] * n, n, qmax, best, start, lp, e_best[l], e_start[l]))
+          params[lane_block[l]] = best;
+      }
     }
   }
+  if (store)
+    for (int64_t b = 0; b < count; ++b) params[b].m = store(params[b].m);
 }
 
 }  // namespace lowbit::quant

@@ -7,9 +7,11 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/quant/float4.h"
+#include "lowbit/quant/hqq_lanes.h"
 
 namespace lowbit::quant {
 namespace {
@@ -452,10 +454,9 @@ void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count,
     const int64_t blocks = std::min(kChunk, count - first);
     for (int64_t b = 0; b < blocks; ++b)
       out[first + b] = refined[b] = search_affine_range(x + (first + b) * n, n, qmax, options, store);
-    hqq_refine_zero_many(x + first * n, n, qmax, refined, blocks, options);
+    hqq_refine_zero_many(x + first * n, n, qmax, refined, blocks, options, store);
     for (int64_t b = 0; b < blocks; ++b) {
       const float* xb = x + (first + b) * n;
-      refined[b].m = keep(store, refined[b].m);
       const AffineParams searched = out[first + b];
       if (affine_grid_error(xb, n, qmax, refined[b]) < affine_grid_error(xb, n, qmax, searched))
         out[first + b] = refined[b];
@@ -475,11 +476,10 @@ void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const
       const auto [min, max] = std::minmax_element(xb, xb + n);
       out[first + b] = refined[b] = {keep(store, (*max - *min) / float(qmax)), keep(store, *min)};
     }
-    hqq_refine_zero_many(x + first * n, n, qmax, refined, blocks, options);
+    hqq_refine_zero_many(x + first * n, n, qmax, refined, blocks, options, store);
     for (int64_t b = 0; b < blocks; ++b) {
       const float* xb = x + (first + b) * n;
       const AffineParams start = out[first + b];
-      refined[b].m = keep(store, refined[b].m);
       if (refined[b].m == start.m) continue;
       float from_start[kMaxBlockElements], from_refined[kMaxBlockElements];
       affine_grid_decode(xb, n, qmax, start, from_start);
@@ -518,6 +518,85 @@ void write_closer_than_reference(const float* x, int n, const std::byte* candida
   auto finite = [n](const float* y) { return std::all_of(y, y + n, [](float v) { return std::isfinite(v); }); };
   const bool take = finite(from_candidate) && (!finite(from_ref) || closer_in_lp(x, from_candidate, from_ref, n, p));
   std::memcpy(dst, take ? candidate : ref.data(), block_bytes);
+}
+
+namespace {
+
+// closer_in_lp(x_k, a_k, b_k, n, p) for the blocks listed in `which` (block k's
+// arrays at x + k*n, a + k*n, b + k*n) into closer[k]: lp_error_fast's sums of sixteen
+// blocks at once, in its order (so the same bits), then its margin and exact tie-break.
+void closer_in_lp_many(const float* x, const float* a, const float* b, int n, const int* which, int count,
+                       float p, bool* closer) {
+  constexpr int L = detail::kHqqLanes;
+  if (p == 2.0f || !(p > 0.0f && p <= f4::kMaxFastPower) || n % 4 != 0 || n > kMaxBlockElements) {
+    for (int j = 0; j < count; ++j) {
+      const int64_t at = int64_t(which[j]) * n;
+      closer[which[j]] = closer_in_lp(x + at, a + at, b + at, n, p);
+    }
+    return;
+  }
+  alignas(64) float ra[kMaxBlockElements * L], rb[kMaxBlockElements * L];
+  for (int first = 0; first < count; first += L) {
+    const int lanes = std::min(L, count - first);
+    for (int l = 0; l < L; ++l) {
+      const int64_t at = int64_t(which[first + std::min(l, lanes - 1)]) * n;
+      for (int i = 0; i < n; ++i) {
+        ra[i * L + l] = x[at + i] - a[at + i];
+        rb[i * L + l] = x[at + i] - b[at + i];
+      }
+    }
+    double ea[L], eb[L];
+    detail::lp_sums_lanes(ra, n, p, ea);
+    detail::lp_sums_lanes(rb, n, p, eb);
+    constexpr double kMargin = 1e-5;  // as closer_in_lp
+    for (int l = 0; l < lanes; ++l) {
+      const int k = which[first + l];
+      const int64_t at = int64_t(k) * n;
+      if (ea[l] < eb[l] * (1.0 - kMargin)) closer[k] = true;
+      else if (ea[l] > eb[l] * (1.0 + kMargin)) closer[k] = false;
+      else closer[k] = lp_error(x + at, a + at, n, p) < lp_error(x + at, b + at, n, p);
+    }
+  }
+}
+
+}  // namespace
+
+void write_closer_than_reference_many(const float* x, int n, int64_t count, const std::byte* candidates,
+                                      size_t block_bytes, FromFloatFn reference, ToFloatFn decode,
+                                      float p, std::byte* dst) {
+  if (n <= 0 || n > kMaxBlockElements || block_bytes > kMaxBlockBytes)
+    throw std::invalid_argument("write_closer_than_reference_many: block too large");
+  constexpr int kMaxChunk = 64, kChunkFloats = 2048;
+  const int chunk = std::max(1, std::min(kMaxChunk, kChunkFloats / n));
+  std::vector<std::byte> refs(size_t(chunk) * block_bytes);
+  std::vector<float> from_candidate(size_t(chunk) * size_t(std::max(n, 1))), from_ref(from_candidate.size());
+  auto finite = [n](const float* y) { return std::all_of(y, y + n, [](float v) { return std::isfinite(v); }); };
+  for (int64_t first = 0; first < count; first += chunk) {
+    const int blocks = int(std::min<int64_t>(chunk, count - first));
+    const float* xc = x + first * n;
+    const std::byte* cc = candidates + size_t(first) * block_bytes;
+    std::byte* dc = dst + size_t(first) * block_bytes;
+    reference(xc, refs.data(), int64_t(blocks) * n);
+    decode(cc, from_candidate.data(), int64_t(blocks) * n);
+    decode(refs.data(), from_ref.data(), int64_t(blocks) * n);
+    // As write_closer_than_reference: the reference on ties and when the candidate
+    // decodes to something non-finite; the rest by their lp errors.
+    int which[kMaxChunk];
+    bool take[kMaxChunk] = {};
+    int pending = 0;
+    for (int k = 0; k < blocks; ++k) {
+      const size_t at = size_t(k) * size_t(n);
+      const float *c = from_candidate.data() + at, *r = from_ref.data() + at;
+      if (std::memcmp(cc + size_t(k) * block_bytes, refs.data() + size_t(k) * block_bytes, block_bytes) == 0 ||
+          std::memcmp(c, r, sizeof(float) * size_t(n)) == 0 || !finite(c))
+        continue;
+      if (!finite(r)) take[k] = true;
+      else which[pending++] = k;
+    }
+    closer_in_lp_many(xc, from_candidate.data(), from_ref.data(), n, which, pending, p, take);
+    for (int k = 0; k < blocks; ++k)
+      std::memcpy(dc + size_t(k) * block_bytes, (take[k] ? cc : refs.data()) + size_t(k) * block_bytes, block_bytes);
+  }
 }
 
 int64_t whole_blocks(int64_t n, int64_t block_size, const char* format) {

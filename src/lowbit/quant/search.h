@@ -109,6 +109,14 @@ void write_closer_than_reference(const float* x, int n, const std::byte* candida
                                  size_t block_bytes, FromFloatFn reference, ToFloatFn decode,
                                  float p, std::byte* dst);
 
+// write_closer_than_reference on `count` consecutive blocks of n weights (candidate
+// and destination blocks block_bytes apart): the same bytes, with the reference
+// encoded and both sides decoded a chunk of blocks at a time and the lp sums of
+// sixteen blocks side by side (lanes of one vector).
+void write_closer_than_reference_many(const float* x, int n, int64_t count, const std::byte* candidates,
+                                      size_t block_bytes, FromFloatFn reference, ToFloatFn decode,
+                                      float p, std::byte* dst);
+
 // Number of blocks in n weights; throws std::invalid_argument when n is negative or
 // not a whole number of blocks.
 int64_t whole_blocks(int64_t n, int64_t block_size, const char* format);

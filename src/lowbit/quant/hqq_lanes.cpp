@@ -80,6 +80,7 @@ LOWBIT_MULTIVERSION void hqq_iterate_lanes(const float* xt, int n, int qmax, con
     const V binv = splat<V>(1.0f / beta);
     V mae[4] = {zero, zero, zero, zero}, obj[4] = {zero, zero, zero, zero}, zsum[4] = {zero, zero, zero, zero};
     for (int i = 0; i < n; i += 4) {
+#pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
         const V xv = load(xt + (i + k) * L);
         const V scaled = xv * inv;
@@ -116,6 +117,7 @@ LOWBIT_MULTIVERSION void lp_sums_lanes(const float* rt, int n, float p, double* 
   constexpr int L = kHqqLanes;
   V acc[4] = {};
   for (int i = 0; i < n; i += 4)
+#pragma GCC unroll 4
     for (int k = 0; k < 4; ++k) acc[k] += lanes::abs_pow<V, VI>(load(rt + (i + k) * L), p);
   const VD total = (widen(acc[0]) + widen(acc[1])) + (widen(acc[2]) + widen(acc[3]));
   std::memcpy(sums, &total, sizeof total);

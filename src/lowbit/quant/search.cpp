@@ -12,6 +12,7 @@
 #include "lowbit/core/float_bits.h"
 #include "lowbit/quant/float4.h"
 #include "lowbit/quant/hqq_lanes.h"
+#include "lowbit/quant/search_lanes.h"
 
 namespace lowbit::quant {
 namespace {
@@ -319,9 +320,15 @@ int nearest_codebook_index(std::span<const float> levels, float v) {
   return index;
 }
 
-AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOptions& options,
-                                 StoreFn store) {
-  if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("search_affine_range: need 1..256 weights");
+namespace {
+
+// The first part of search_affine_range: min and max of x, u = x - min and sum u.
+// False for a constant block.
+struct RangeStart {
+  float min = 0.0f, range = 0.0f;
+  double su = 0.0;
+};
+bool start_range(const float* x, int n, RangeStart& r, float* u) {
   F4 lane_min = splat(x[0]), lane_max = splat(x[0]);
   int i = 0;
   for (; i + 4 <= n; i += 4) {
@@ -334,49 +341,58 @@ AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOpt
     min = std::min(min, x[i]);
     max = std::max(max, x[i]);
   }
-  if (!(max > min)) return {0.0f, keep(store, min)};
-
-  float u[kMaxBlockElements];
+  r.min = min;
+  if (!(max > min)) return false;
   for (int j = 0; j < n; ++j) u[j] = x[j] - min;
-  const double su = accumulate<1>(u, n, [](F4 v, F4, int, Sums<1>& acc) { acc[0] += v; })[0];
-  const float range = max - min;
-  const float fq = float(qmax);
+  r.su = accumulate<1>(u, n, [](F4 v, F4, int, Sums<1>& acc) { acc[0] += v; })[0];
+  r.range = max - min;
+  return true;
+}
 
-  // For fixed codes, the least-squares fit removes (n squ - sq su)^2 / (n det) of the
-  // error (det = n sqq - sq^2); candidates are ranked on that by cross-multiplying.
-  const int count = std::max(1, options.search_candidates);
-  AffineSums best;
+// The candidate scan. For fixed codes, the least-squares fit removes (n squ - sq su)^2 /
+// (n det) of the error (det = n sqq - sq^2); candidates are ranked on that by
+// cross-multiplying.
+detail::RangeScanResult scan_range(const float* u, int n, int qmax, const RangeStart& r, int count) {
+  const float fq = float(qmax);
+  detail::RangeScanResult best;
   double best_num = 0.0, best_det = 0.0;
   RangeCuts cut(count, qmax);
   for (int k = 0; k < count; ++k, cut.next()) {
-    const float lo = cut.bottom() * range, hi = range * (1.0f - cut.top());
+    const float lo = cut.bottom() * r.range, hi = r.range * (1.0f - cut.top());
     if (!(hi > lo)) continue;
     const float id = fq / (hi - lo);
     if (!std::isfinite(id)) continue;
     const AffineSums s = affine_pass(u, n, fq, lo, id);
     const double det = n * s.sqq - s.sq * s.sq;
-    const double slope = n * s.squ - s.sq * su;  // > 0: the fitted step is positive
+    const double slope = n * s.squ - s.sq * r.su;  // > 0: the fitted step is positive
     if (!(det > 0.0 && slope > 0.0)) continue;
     const double num = slope * slope;
     if (best_det == 0.0 || num * best_det > best_num * det) {
-      best = s;
+      best = {true, s.sq, s.sqq, s.squ};
       best_num = num;
       best_det = det;
     }
   }
-  AffineParams p{range / fq, min};
-  const AffineFit fit = affine_fit(best, n, su);
-  if (best_det > 0.0 && fit.ok) p = {static_cast<float>(fit.d), static_cast<float>(fit.m + double(min))};
+  return best;
+}
+
+// The winner's least-squares (d, m), stored, then Lloyd steps on the stored values in
+// x's own coordinates.
+AffineParams finish_range(const float* x, const float* u, int n, int qmax, const RangeStart& r,
+                          const detail::RangeScanResult& best, StoreFn store) {
+  const float fq = float(qmax);
+  AffineParams p{r.range / fq, r.min};
+  const AffineFit fit = affine_fit(AffineSums{best.sq, best.sqq, best.squ}, n, r.su);
+  if (best.found && fit.ok) p = {static_cast<float>(fit.d), static_cast<float>(fit.m + double(r.min))};
   p = {keep(store, p.d), keep(store, p.m)};
 
-  // Lloyd steps on the stored values, in x's own coordinates.
   double err = affine_grid_error(x, n, qmax, p);
   for (int step = 0; step < kLloydSteps && p.d > 0.0f; ++step) {
-    const float offset = p.m - min;
-    const AffineFit f = affine_fit(affine_pass(u, n, fq, offset, finite_inverse(p.d)), n, su);
+    const float offset = p.m - r.min;
+    const AffineFit f = affine_fit(affine_pass(u, n, fq, offset, finite_inverse(p.d)), n, r.su);
     if (!f.ok) break;
     const AffineParams next{keep(store, static_cast<float>(f.d)),
-                            keep(store, static_cast<float>(f.m + double(min)))};
+                            keep(store, static_cast<float>(f.m + double(r.min)))};
     if (next.d == p.d && next.m == p.m) break;
     const double next_err = affine_grid_error(x, n, qmax, next);
     if (!(next_err < err)) break;
@@ -384,6 +400,61 @@ AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOpt
     err = next_err;
   }
   return p;
+}
+
+// search_affine_range on `count` blocks, the candidate scans sixteen blocks at a time.
+void search_affine_range_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
+                              StoreFn store, AffineParams* out) {
+  constexpr int L = detail::kRangeLanes;
+  const int candidates = std::max(1, options.search_candidates);
+  if (n % 8 != 0) {
+    for (int64_t b = 0; b < count; ++b) out[b] = search_affine_range(x + b * n, n, qmax, options, store);
+    return;
+  }
+  std::vector<float> bottom(static_cast<size_t>(candidates)), top(static_cast<size_t>(candidates));
+  RangeCuts cut(candidates, qmax);
+  for (int k = 0; k < candidates; ++k, cut.next()) {
+    bottom[size_t(k)] = cut.bottom();
+    top[size_t(k)] = cut.top();
+  }
+  alignas(64) float u[L][kMaxBlockElements], ut[kMaxBlockElements * L], range[L];
+  alignas(64) double su[L];
+  RangeStart starts[L];
+  int64_t lane_block[L];
+  detail::RangeScanResult found[L];
+  int64_t next = 0;
+  while (next < count) {
+    int used = 0;
+    for (; next < count && used < L; ++next) {
+      const float* xb = x + next * n;
+      if (!start_range(xb, n, starts[used], u[used])) {
+        out[next] = {0.0f, keep(store, starts[used].min)};
+        continue;
+      }
+      lane_block[used++] = next;
+    }
+    if (used == 0) break;
+    for (int l = 0; l < L; ++l) {
+      const int from = l < used ? l : 0;  // spare lanes repeat lane 0
+      for (int i = 0; i < n; ++i) ut[i * L + l] = u[from][i];
+      range[l] = starts[from].range;
+      su[l] = starts[from].su;
+    }
+    detail::affine_range_scan_lanes(ut, n, qmax, range, su, bottom.data(), top.data(), candidates, found);
+    for (int l = 0; l < used; ++l)
+      out[lane_block[l]] = finish_range(x + lane_block[l] * n, u[l], n, qmax, starts[l], found[l], store);
+  }
+}
+
+}  // namespace
+
+AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOptions& options,
+                                 StoreFn store) {
+  if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("search_affine_range: need 1..256 weights");
+  RangeStart r;
+  float u[kMaxBlockElements];
+  if (!start_range(x, n, r, u)) return {0.0f, keep(store, r.min)};
+  return finish_range(x, u, n, qmax, r, scan_range(u, n, qmax, r, std::max(1, options.search_candidates)), store);
 }
 
 double symmetric_grid_error(const float* x, int n, int qmin, int qmax, float d) {
@@ -450,10 +521,12 @@ void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count,
                                  StoreFn store, AffineParams* out) {
   constexpr int64_t kChunk = 64;
   AffineParams refined[kChunk];
+  if (n <= 0 || n > kMaxBlockElements)
+    throw std::invalid_argument("search_affine_then_hqq_many: need 1..256 weights");
   for (int64_t first = 0; first < count; first += kChunk) {
     const int64_t blocks = std::min(kChunk, count - first);
-    for (int64_t b = 0; b < blocks; ++b)
-      out[first + b] = refined[b] = search_affine_range(x + (first + b) * n, n, qmax, options, store);
+    search_affine_range_many(x + first * n, n, qmax, blocks, options, store, out + first);
+    std::copy(out + first, out + first + blocks, refined);
     hqq_refine_zero_many(x + first * n, n, qmax, refined, blocks, options, store);
     for (int64_t b = 0; b < blocks; ++b) {
       const float* xb = x + (first + b) * n;
@@ -464,28 +537,43 @@ void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count,
   }
 }
 
+namespace {
+void closer_in_lp_many(const float* x, const float* a, const float* b, int n, const int* which, int count,
+                       float p, bool* closer);
+}  // namespace
+
 void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
                            StoreFn store, AffineParams* out) {
   if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("hqq_from_min_max_many: need 1..256 weights");
-  constexpr int64_t kChunk = 64;
+  constexpr int kChunk = 64;
   AffineParams refined[kChunk];
+  std::vector<float> from_start(size_t(kChunk) * size_t(n)), from_refined(from_start.size());
   for (int64_t first = 0; first < count; first += kChunk) {
-    const int64_t blocks = std::min(kChunk, count - first);
-    for (int64_t b = 0; b < blocks; ++b) {
-      const float* xb = x + (first + b) * n;
+    const int blocks = int(std::min<int64_t>(kChunk, count - first));
+    const float* xc = x + first * n;
+    for (int b = 0; b < blocks; ++b) {
+      const float* xb = xc + b * n;
       const auto [min, max] = std::minmax_element(xb, xb + n);
       out[first + b] = refined[b] = {keep(store, (*max - *min) / float(qmax)), keep(store, *min)};
     }
-    hqq_refine_zero_many(x + first * n, n, qmax, refined, blocks, options, store);
-    for (int64_t b = 0; b < blocks; ++b) {
-      const float* xb = x + (first + b) * n;
-      const AffineParams start = out[first + b];
-      if (refined[b].m == start.m) continue;
-      float from_start[kMaxBlockElements], from_refined[kMaxBlockElements];
-      affine_grid_decode(xb, n, qmax, start, from_start);
-      affine_grid_decode(xb, n, qmax, refined[b], from_refined);
-      if (closer_in_lp(xb, from_refined, from_start, n, options.lp_norm)) out[first + b] = refined[b];
+    hqq_refine_zero_many(xc, n, qmax, refined, blocks, options, store);
+    // The refined m wins if it decodes closer in lp: the same decision as
+    // hqq_from_min_max's, the fast sums of sixteen blocks at once. Equal decodes tie.
+    int which[kChunk];
+    bool closer[kChunk] = {};
+    int pending = 0;
+    for (int b = 0; b < blocks; ++b) {
+      if (refined[b].m == out[first + b].m) continue;
+      const float* xb = xc + b * n;
+      float* s = from_start.data() + size_t(b) * size_t(n);
+      float* r = from_refined.data() + size_t(b) * size_t(n);
+      affine_grid_decode(xb, n, qmax, out[first + b], s);
+      affine_grid_decode(xb, n, qmax, refined[b], r);
+      if (std::memcmp(s, r, sizeof(float) * size_t(n)) != 0) which[pending++] = b;
     }
+    closer_in_lp_many(xc, from_refined.data(), from_start.data(), n, which, pending, options.lp_norm, closer);
+    for (int b = 0; b < blocks; ++b)
+      if (closer[b]) out[first + b] = refined[b];
   }
 }
 

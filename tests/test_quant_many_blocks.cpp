@@ -1,17 +1,21 @@
-// hqq_refine_zero_many (sixteen blocks per vector lane) against hqq_refine_zero on each
-// block alone: the same zero-points bit for bit (and their fp16 roundings when the
-// many-block version is given the store function), on random and adversarial blocks, for
-// several block lengths, powers and schedules -- including ones where the shrinkage is
-// non-zero, so both branches of the lane loop run.
+// The many-blocks-at-once versions (sixteen blocks per vector lane) against the one-block
+// functions they replace, on random and adversarial blocks: hqq_refine_zero_many gives
+// the same zero-points bit for bit (and their fp16 roundings when given the store
+// function) for several block lengths, powers and schedules -- including ones where the
+// shrinkage is non-zero, so both branches of the lane loop run; the affine searches and
+// write_closer_than_reference_many give the same parameters and bytes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <bit>
 #include <cfloat>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
+#include "lowbit/formats/q4_1.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/quant/hqq.h"
 #include "lowbit/quant/hqq_lanes.h"
@@ -122,6 +126,63 @@ TEST(QuantHqqMany, SkipBoundIsBelowTheShrinkThreshold) {
   }
   EXPECT_LT(detail::hqq_skip_below(0.7f, 1e9f, 1.01f, 20), 0.0f);  // bound below 1e-4: none
   EXPECT_LT(detail::hqq_skip_below(0.7f, -1.0f, 1.01f, 20), 0.0f);
+}
+
+using ManyFn = void (*)(const float*, int, int, int64_t, const QuantOptions&, StoreFn, AffineParams*);
+using OneFn = AffineParams (*)(const float*, int, int, const QuantOptions&, StoreFn);
+
+void expect_same_params(ManyFn many, OneFn one, int n, int count, int qmax, StoreFn store, uint64_t seed) {
+  const std::vector<float> x = test_blocks(n, count, seed);
+  std::vector<AffineParams> got(static_cast<size_t>(count));
+  many(x.data(), n, qmax, count, QuantOptions{}, store, got.data());
+  for (int b = 0; b < count; ++b) {
+    const AffineParams want = one(x.data() + size_t(b) * size_t(n), n, qmax, QuantOptions{}, store);
+    ASSERT_EQ(std::bit_cast<uint32_t>(got[size_t(b)].d), std::bit_cast<uint32_t>(want.d)) << "block " << b;
+    ASSERT_EQ(std::bit_cast<uint32_t>(got[size_t(b)].m), std::bit_cast<uint32_t>(want.m)) << "block " << b;
+  }
+}
+
+TEST(QuantManyBlocks, AffineSearchesMatchOneBlockAtATime) {
+  for (StoreFn store : {StoreFn{nullptr}, StoreFn{stored_as_fp16}}) {
+    expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 32, 203, 15, store, 11);
+    expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 32, 70, 31, store, 12);
+    expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 16, 41, 3, store, 13);
+    expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 20, 33, 15, store, 14);  // n % 8 != 0
+    expect_same_params(hqq_from_min_max_many, hqq_from_min_max, 32, 203, 15, store, 15);
+    expect_same_params(hqq_from_min_max_many, hqq_from_min_max, 64, 40, 7, store, 16);
+    expect_same_params(hqq_from_min_max_many, hqq_from_min_max, 30, 40, 15, store, 17);  // n % 4 != 0
+  }
+}
+
+TEST(QuantManyBlocks, WriteCloserMatchesOneBlockAtATime) {
+  // Q4_1 candidates of several kinds: the reference itself, search's and hqq's blocks,
+  // and blocks with every code 15 (far off, often decoding to huge values).
+  constexpr int n = 32, count = 150;
+  const std::vector<float> x = test_blocks(n, count, 21);
+  std::vector<std::byte> candidates(size_t(count) * sizeof(BlockQ4_1));
+  quantize_row_q4_1_ref(x.data(), candidates.data(), int64_t(count) * n);
+  for (int b = 0; b < count; b += 3) {
+    const float* xb = x.data() + size_t(b) * n;
+    std::byte* cb = candidates.data() + size_t(b) * sizeof(BlockQ4_1);
+    if (b % 2 == 0) quantize_row_q4_1_search(xb, cb, n, QuantOptions{});
+    else quantize_row_q4_1_hqq(xb, cb, n, QuantOptions{});
+    if (b % 7 == 0) std::memset(cb + 4, 0xff, 16);
+  }
+  for (float p : {0.7f, 2.0f}) {
+    std::vector<std::byte> many(candidates.size()), one(candidates.size());
+    write_closer_than_reference_many(x.data(), n, count, candidates.data(), sizeof(BlockQ4_1), quantize_row_q4_1_ref,
+                                     dequantize_row_q4_1, p, many.data());
+    for (int b = 0; b < count; ++b) {
+      const size_t at = size_t(b) * sizeof(BlockQ4_1);
+      write_closer_than_reference(x.data() + size_t(b) * n, n, candidates.data() + at, sizeof(BlockQ4_1),
+                                  quantize_row_q4_1_ref, dequantize_row_q4_1, p, one.data() + at);
+    }
+    EXPECT_EQ(many, one) << "p = " << p;
+    // Not all the reference: the candidates must win somewhere for this to test much.
+    std::vector<std::byte> ref(candidates.size());
+    quantize_row_q4_1_ref(x.data(), ref.data(), int64_t(count) * n);
+    EXPECT_NE(many, ref) << "p = " << p;
+  }
 }
 
 }  // namespace

@@ -108,6 +108,12 @@ TEST(QuantHqqMany, SameZerosForOtherPowersAndSchedules) {
   o.hqq_kappa = 0.9f;  // shrinking beta
   o.hqq_iterations = 40;
   expect_same_as_one_by_one(32, 96, 15, o, 9);
+  // Iteration limits that stop most blocks before their early stop.
+  for (int iterations : {2, 3}) {
+    o = QuantOptions{};
+    o.hqq_iterations = iterations;
+    expect_same_as_one_by_one(32, 96, 15, o, 10);
+  }
 }
 
 TEST(QuantHqqMany, OddLengthsFallBackToOneBlock) {

@@ -162,7 +162,7 @@ AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, co
 void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
                           const QuantOptions& o, float (*store)(float)) {
   constexpr int L = detail::kHqqLanes;
-  constexpr int kMaxLaneBlock = 256;
+  constexpr int kMaxLaneBlock = detail::kMaxHqqBlock;
   const float lp = o.lp_norm;
   if (n <= 0 || count <= 0) return;
   if (!(lp > 0.0f && lp <= f4::kMaxFastPower)) {  // as hqq_refine_zero: unchanged
@@ -179,56 +179,45 @@ void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params,
   }
   detail::HqqSchedule schedule{lp, o.hqq_beta, o.hqq_kappa, o.hqq_iterations,
                                detail::hqq_skip_below(lp, o.hqq_beta, o.hqq_kappa, o.hqq_iterations)};
-  alignas(64) float xt[kMaxLaneBlock * L], rt_start[kMaxLaneBlock * L];
-  alignas(64) float d[L], m[L], best_m[L];
-  int64_t lane_block[L];
-  int64_t next = 0;
-  while (next < count) {
-    // Fill the lanes with the next blocks HQQ moves (a step that is 0 or not finite
-    // leaves the block as it is); spare lanes get a harmless copy of lane 0.
-    int used = 0;
-    for (; next < count && used < L; ++next) {
-      const AffineParams p = params[next];
-      if (p.d == 0.0f || !std::isfinite(p.d)) continue;
-      const float* xb = x + next * n;
-      for (int i = 0; i < n; ++i) xt[i * L + used] = xb[i];
-      d[used] = p.d;
-      m[used] = p.m;
-      lane_block[used++] = next;
-    }
-    if (used == 0) break;
-    for (int l = used; l < L; ++l) {
-      for (int i = 0; i < n; ++i) xt[i * L + l] = xt[i * L];
-      d[l] = d[0];
-      m[l] = m[0];
-    }
-    detail::hqq_iterate_lanes(xt, n, qmax, d, m, schedule, best_m);
+  // The blocks HQQ moves (a step that is 0 or not finite leaves the block as it is),
+  // a chunk at a time.
+  constexpr int kChunk = 256;
+  detail::HqqJob jobs[kChunk];
+  float best_m[kChunk];
+  alignas(64) float rt_best[kMaxLaneBlock * L], rt_start[kMaxLaneBlock * L];
+  for (int64_t first = 0; first < count; first += kChunk) {
+    const int64_t last = std::min(count, first + kChunk);
+    int job_count = 0;
+    for (int64_t b = first; b < last; ++b)
+      if (params[b].d != 0.0f && std::isfinite(params[b].d)) jobs[job_count++] = {b, params[b].d, params[b].m};
+    detail::hqq_stream_lanes(x, n, qmax, jobs, job_count, schedule, best_m);
     // Keep the starting parameters unless the refined ones are strictly better in lp
     // (lower_lp, its fast sums side by side). With store, a refined m that stores to
     // the same value as the start's needs no comparison: either way that is the result.
-    bool decide[L] = {};
-    bool deciding = false;
-    for (int l = 0; l < used; ++l) {
-      decide[l] = best_m[l] != m[l] && (!store || store(best_m[l]) != store(m[l]));
-      deciding |= decide[l];
-    }
-    if (deciding) {
-      for (int l = 0; l < L; ++l) {  // xt is free now
-        if (!decide[l]) {
-          for (int i = 0; i < n; ++i) xt[i * L + l] = rt_start[i * L + l] = 0.0f;
+    int deciding[kChunk];
+    int decide_count = 0;
+    for (int j = 0; j < job_count; ++j)
+      if (best_m[j] != jobs[j].m && (!store || store(best_m[j]) != store(jobs[j].m))) deciding[decide_count++] = j;
+    for (int g = 0; g < decide_count; g += L) {
+      const int lanes = std::min(L, decide_count - g);
+      for (int l = 0; l < L; ++l) {
+        if (l >= lanes) {  // idle lanes
+          for (int i = 0; i < n; ++i) rt_best[i * L + l] = rt_start[i * L + l] = 0.0f;
           continue;
         }
-        const float* xb = x + lane_block[l] * n;
-        affine_residuals(xb, n, qmax, {d[l], best_m[l]}, xt + l, L);
-        affine_residuals(xb, n, qmax, {d[l], m[l]}, rt_start + l, L);
+        const detail::HqqJob& job = jobs[deciding[g + l]];
+        const float* xb = x + job.block * n;
+        affine_residuals(xb, n, qmax, {job.d, best_m[deciding[g + l]]}, rt_best + l, L);
+        affine_residuals(xb, n, qmax, {job.d, job.m}, rt_start + l, L);
       }
       double e_best[L], e_start[L];
-      detail::lp_sums_lanes(xt, n, lp, e_best);
+      detail::lp_sums_lanes(rt_best, n, lp, e_best);
       detail::lp_sums_lanes(rt_start, n, lp, e_start);
-      for (int l = 0; l < used; ++l) {
-        const AffineParams start{d[l], m[l]}, best{d[l], best_m[l]};
-        if (decide[l] && lower_lp_given(x + lane_block[l] * n, n, qmax, best, start, lp, e_best[l], e_start[l]))
-          params[lane_block[l]] = best;
+      for (int l = 0; l < lanes; ++l) {
+        const detail::HqqJob& job = jobs[deciding[g + l]];
+        const AffineParams start{job.d, job.m}, best{job.d, best_m[deciding[g + l]]};
+        if (lower_lp_given(x + job.block * n, n, qmax, best, start, lp, e_best[l], e_start[l]))
+          params[job.block] = best;
       }
     }
   }

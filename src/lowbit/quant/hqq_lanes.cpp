@@ -40,7 +40,6 @@ LOWBIT_LANE_INLINE V with_sign_of(V v, V s) {
   return std::bit_cast<V>(std::bit_cast<VI>(vabs(v)) | (std::bit_cast<VI>(s) & INT32_MIN));
 }
 LOWBIT_LANE_INLINE VD widen(V v) { return __builtin_convertvector(v, VD); }
-LOWBIT_LANE_INLINE VI narrow_mask(decltype(VD{} < VD{}) m) { return __builtin_convertvector(m, VI); }
 LOWBIT_LANE_INLINE bool any(VI m) {
   uint64_t words[8];
   std::memcpy(words, &m, sizeof words);
@@ -65,19 +64,52 @@ float hqq_skip_below(float lp, float beta, float kappa, int iterations) {
   return std::isfinite(t) && t > 1e-4 ? static_cast<float>(0.9 * t) : -1.0f;
 }
 
-LOWBIT_MULTIVERSION void hqq_iterate_lanes(const float* xt, int n, int qmax, const float* d_in,
-                                           const float* m_in, const HqqSchedule& s, float* best_m_out) {
+LOWBIT_MULTIVERSION void hqq_stream_lanes(const float* x, int n, int qmax, const HqqJob* jobs, int count,
+                                          const HqqSchedule& s, float* best_m_out) {
   constexpr int L = kHqqLanes;
-  const V d = load(d_in), inv = splat<V>(1.0f) / d, zero = splat<V>(0.0f), top = splat<V>(float(qmax));
-  const V tiny = splat<V>(1e-8f), skip_below = splat<V>(s.skip_below);
+  if (s.iterations <= 0) {  // no iterate: the start is the best
+    for (int j = 0; j < count; ++j) best_m_out[j] = jobs[j].m;
+    return;
+  }
+  // Each lane's state lives in these arrays between iterations, so that a lane whose
+  // block has stopped can take the next block while the others go on.
+  alignas(64) float xt[kMaxHqqBlock * L];
+  alignas(64) float d_a[L], inv_a[L], z_a[L], binv_a[L], beta_a[L], best_m_a[L];
+  alignas(64) double best_obj_a[L], prev_mae_a[L], obj_a[L], mae_a[L], zsum_a[L];
+  int it_a[L], job_a[L];
+  int next = 0, live = 0;
+  auto take_next = [&](int l) {
+    if (next == count) {  // an idle lane: zeros, whose residuals stay 0
+      job_a[l] = -1;
+      for (int i = 0; i < n; ++i) xt[i * L + l] = 0.0f;
+      d_a[l] = inv_a[l] = 1.0f;
+      z_a[l] = binv_a[l] = 0.0f;
+      return;
+    }
+    const HqqJob& job = jobs[next];
+    job_a[l] = next++;
+    ++live;
+    const float* xb = x + job.block * n;
+    for (int i = 0; i < n; ++i) xt[i * L + l] = xb[i];
+    // As hqq_refine_zero sets up its loop.
+    d_a[l] = job.d;
+    inv_a[l] = 1.0f / job.d;
+    z_a[l] = -job.m * inv_a[l];
+    beta_a[l] = s.beta;
+    binv_a[l] = 1.0f / s.beta;
+    best_m_a[l] = job.m;
+    best_obj_a[l] = prev_mae_a[l] = INFINITY;
+    it_a[l] = 0;
+  };
+  for (int l = 0; l < L; ++l) take_next(l);
+
+  const V zero = splat<V>(0.0f), top = splat<V>(float(qmax)), tiny = splat<V>(1e-8f),
+          skip_below = splat<V>(s.skip_below);
   const float lp = s.lp;
-  V z = -load(m_in) * inv;
-  V best_m = load(m_in);
-  VD best_obj = VD{} + double(INFINITY), prev_mae = VD{} + double(INFINITY);
-  VI active = d == d;  // all lanes
-  float beta = s.beta;
-  for (int it = 0; it < s.iterations; ++it) {
-    const V binv = splat<V>(1.0f / beta);
+  while (live > 0) {
+    // One iteration of every lane's block: codes and residuals under its current zero
+    // give its lp error, the early-stop statistic and the closed-form next zero.
+    const V d = load(d_a), inv = load(inv_a), z = load(z_a), binv = load(binv_a);
     V mae[4] = {zero, zero, zero, zero}, obj[4] = {zero, zero, zero, zero}, zsum[4] = {zero, zero, zero, zero};
     for (int i = 0; i < n; i += 4) {
 #pragma GCC unroll 4
@@ -98,19 +130,33 @@ LOWBIT_MULTIVERSION void hqq_iterate_lanes(const float* xt, int n, int qmax, con
         }
       }
     }
-    const VD o = total(obj);
-    const VI better = active & narrow_mask(o < best_obj);
-    best_obj = __builtin_convertvector(better, decltype(VD{} < VD{})) ? o : best_obj;
-    best_m = better ? -z * d : best_m;
-    const VD mean_abs = total(mae) / double(n);
-    active &= narrow_mask(mean_abs < prev_mae);  // the reference's early stop, per block
-    if (!any(active)) break;
-    const auto keep_going = __builtin_convertvector(active, decltype(VD{} < VD{}));
-    prev_mae = keep_going ? mean_abs : prev_mae;
-    z = active ? __builtin_convertvector(total(zsum) / double(n), V) : z;
-    beta *= s.kappa;
+    const VD o = total(obj), m = total(mae), zs = total(zsum);
+    std::memcpy(obj_a, &o, sizeof o);
+    std::memcpy(mae_a, &m, sizeof m);
+    std::memcpy(zsum_a, &zs, sizeof zs);
+    // Each lane's bookkeeping, exactly hqq_refine_zero's for its block.
+    for (int l = 0; l < L; ++l) {
+      if (job_a[l] < 0) continue;
+      if (obj_a[l] < best_obj_a[l]) {
+        best_obj_a[l] = obj_a[l];
+        best_m_a[l] = -z_a[l] * d_a[l];
+      }
+      const double mean_abs = mae_a[l] / n;
+      bool done = !(mean_abs < prev_mae_a[l]);  // the reference's early stop
+      if (!done) {
+        prev_mae_a[l] = mean_abs;
+        z_a[l] = static_cast<float>(zsum_a[l] / n);
+        beta_a[l] *= s.kappa;
+        binv_a[l] = 1.0f / beta_a[l];
+        done = ++it_a[l] >= s.iterations;
+      }
+      if (done) {
+        best_m_out[job_a[l]] = best_m_a[l];
+        --live;
+        take_next(l);
+      }
+    }
   }
-  store(best_m_out, best_m);
 }
 
 LOWBIT_MULTIVERSION void lp_sums_lanes(const float* rt, int n, float p, double* sums) {

@@ -1,7 +1,10 @@
-// The inner loop of hqq_refine_zero_many: HQQ's iterations on sixteen blocks at once,
+// The inner loops of hqq_refine_zero_many: HQQ's iterations on sixteen blocks at once,
 // one block per vector lane (structure of arrays), so a block's sums are plain lane
-// additions and each lane stops on its own test through masks. Internal to quant/.
+// additions; each lane stops on its own test and is refilled with the next block.
+// Internal to quant/.
 #pragma once
+
+#include <cstdint>
 
 namespace lowbit::quant::detail {
 
@@ -21,13 +24,22 @@ struct HqqSchedule {
 // The bound for HqqSchedule::skip_below (one std::pow; computed once per call).
 float hqq_skip_below(float lp, float beta, float kappa, int iterations);
 
-// xt: n weights of 16 blocks, transposed (weight i of lane l at xt[i * 16 + l]); n a
-// multiple of 4. d[l], m[l]: each lane's start, d finite and non-zero. Returns in
-// best_m[l] the offset of the iterate with the lowest approximate lp error (m[l] if
-// none scored lower than +Inf), exactly as hqq_refine_zero's loop picks it for that
-// block alone.
-void hqq_iterate_lanes(const float* xt, int n, int qmax, const float* d, const float* m,
-                       const HqqSchedule& schedule, float* best_m);
+inline constexpr int kMaxHqqBlock = 256;
+
+// One block for hqq_stream_lanes: where it is (block index, its weights at x + block * n)
+// and its start; d finite and non-zero.
+struct HqqJob {
+  int64_t block = 0;
+  float d = 0.0f, m = 0.0f;
+};
+
+// HQQ's iterations on every job, sixteen blocks side by side; a lane whose block stops
+// (its own early stop or the iteration limit) takes the next job at once. Returns in
+// best_m[j] the offset of job j's iterate with the lowest approximate lp error (its m
+// if none scored lower than +Inf), exactly as hqq_refine_zero's loop picks it for that
+// block alone. n a multiple of 4, at most kMaxHqqBlock.
+void hqq_stream_lanes(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& schedule,
+                      float* best_m);
 
 // sum_i |rt[i * 16 + l]|^p for each lane l into sums[l], through lanes::abs_pow and in
 // the order lp_error_fast adds a block's terms (four running float sums, weight i in

@@ -19,6 +19,8 @@ namespace lowbit::quant::lanes {
 template <class V>
 inline constexpr size_t kCount = sizeof(V) / sizeof(float);
 
+// v in every lane. (Filled lane by lane: GCC makes that one broadcast in every clone,
+// where v - V{} or a braced list of v come out as chains of masked moves in some.)
 template <class V>
 LOWBIT_LANE_INLINE V splat(float v) {
   V r;
@@ -73,8 +75,15 @@ LOWBIT_LANE_INLINE V abs_pow(V v, float p) {
   const V t2 = splat<V>(p_lo) * ef + splat<V>(p) * log2m;
   const V k = round(t1 + t2);
   const V g = ((t1 - k) + t2) * splat<V>(0.693147181f);
+  // Horner, written out: a loop over the coefficients is not always unrolled.
   V poly = splat<V>(1.0f / 5040);
-  for (float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 1.0f / 2, 1.0f, 1.0f}) poly = splat<V>(c) + g * poly;
+  poly = splat<V>(1.0f / 720) + g * poly;
+  poly = splat<V>(1.0f / 120) + g * poly;
+  poly = splat<V>(1.0f / 24) + g * poly;
+  poly = splat<V>(1.0f / 6) + g * poly;
+  poly = splat<V>(1.0f / 2) + g * poly;
+  poly = splat<V>(1.0f) + g * poly;
+  poly = splat<V>(1.0f) + g * poly;
   // 2^k in two factors, each a normal float for |k| <= 252.
   const VI ki = __builtin_convertvector(k, VI);
   const VI k1 = ki >> 1, k2 = ki - k1;

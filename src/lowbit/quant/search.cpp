@@ -519,7 +519,7 @@ AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOption
 
 void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
                                  StoreFn store, AffineParams* out) {
-  constexpr int64_t kChunk = 64;
+  constexpr int64_t kChunk = 256;
   AffineParams refined[kChunk];
   if (n <= 0 || n > kMaxBlockElements)
     throw std::invalid_argument("search_affine_then_hqq_many: need 1..256 weights");
@@ -545,7 +545,7 @@ void closer_in_lp_many(const float* x, const float* a, const float* b, int n, co
 void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
                            StoreFn store, AffineParams* out) {
   if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("hqq_from_min_max_many: need 1..256 weights");
-  constexpr int kChunk = 64;
+  constexpr int kChunk = 256;
   AffineParams refined[kChunk];
   std::vector<float> from_start(size_t(kChunk) * size_t(n)), from_refined(from_start.size());
   for (int64_t first = 0; first < count; first += kChunk) {

@@ -13,12 +13,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "lowbit/formats/q4_1.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/quant/hqq.h"
 #include "lowbit/quant/hqq_lanes.h"
+#include "lowbit/quant/lanes.h"
 #include "lowbit/quant/search.h"
 
 namespace lowbit::quant {
@@ -132,6 +134,35 @@ TEST(QuantHqqMany, SkipBoundIsBelowTheShrinkThreshold) {
   }
   EXPECT_LT(detail::hqq_skip_below(0.7f, 1e9f, 1.01f, 20), 0.0f);  // bound below 1e-4: none
   EXPECT_LT(detail::hqq_skip_below(0.7f, -1.0f, 1.01f, 20), 0.0f);
+}
+
+// Runs check() with each lane width this CPU can run (4 always; 8 with AVX2, 16 with
+// AVX-512), so each width is held to the one-block results -- and so to each other.
+template <class Check>
+void for_each_width(Check check) {
+  for (int width : {4, 8, 16}) {
+    if (width > lanes::native_width()) continue;
+    lanes::width_override() = width;
+    SCOPED_TRACE("lane width " + std::to_string(width));
+    check();
+  }
+  lanes::width_override() = 0;
+}
+
+TEST(QuantManyBlocks, EveryLaneWidthGivesTheOneBlockResults) {
+  for_each_width([] {
+    expect_same_as_one_by_one(32, 203, 15, QuantOptions{}, 31);
+    QuantOptions o;
+    o.hqq_beta = 0.5f;
+    expect_same_as_one_by_one(32, 96, 15, o, 32);
+    const std::vector<float> x = test_blocks(32, 150, 33);
+    std::vector<AffineParams> many(150);
+    search_affine_then_hqq_many(x.data(), 32, 15, 150, QuantOptions{}, stored_as_fp16, many.data());
+    for (int b = 0; b < 150; ++b) {
+      const AffineParams one = search_affine_then_hqq(x.data() + size_t(b) * 32, 32, 15, QuantOptions{}, stored_as_fp16);
+      ASSERT_EQ(std::bit_cast<uint64_t>(many[size_t(b)]), std::bit_cast<uint64_t>(one)) << "block " << b;
+    }
+  });
 }
 
 using ManyFn = void (*)(const float*, int, int, int64_t, const QuantOptions&, StoreFn, AffineParams*);

@@ -1,8 +1,8 @@
 #include "lowbit/quant/hqq_lanes.h"
 
-// The 64-byte vectors below only pass between inline helpers of this file, never
-// across an ABI boundary, so GCC's note that their calling convention differs between
-// the baseline and AVX-512 does not apply.
+// The wide vectors below only pass between always-inlined helpers (quant/lanes.h),
+// never across an ABI boundary, so GCC's note that their calling convention differs
+// between targets does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 #include <algorithm>
@@ -12,76 +12,62 @@
 #include <cstdint>
 #include <cstring>
 
-#include "lowbit/core/multiversion.h"
 #include "lowbit/quant/lanes.h"
 
 namespace lowbit::quant::detail {
 namespace {
 
-// Sixteen lanes whatever the target: the AVX-512 clone holds one in a register, the
-// AVX2 clone two, the baseline four, and all of them compute the same bits.
-typedef float V __attribute__((vector_size(64)));
-typedef int VI __attribute__((vector_size(64)));
-typedef double VD __attribute__((vector_size(128)));
-static_assert(lanes::kCount<V> == size_t(kHqqLanes));
-
 using lanes::splat;
 
+template <class V>
 LOWBIT_LANE_INLINE V load(const float* p) {
   V v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-LOWBIT_LANE_INLINE void store(float* p, V v) { std::memcpy(p, &v, sizeof v); }
-LOWBIT_LANE_INLINE V vmax(V a, V b) { return a > b ? a : b; }
-LOWBIT_LANE_INLINE V vmin(V a, V b) { return a < b ? a : b; }
-LOWBIT_LANE_INLINE V vabs(V v) { return lanes::abs<V, VI>(v); }
-LOWBIT_LANE_INLINE V with_sign_of(V v, V s) {
-  return std::bit_cast<V>(std::bit_cast<VI>(vabs(v)) | (std::bit_cast<VI>(s) & INT32_MIN));
+template <class V>
+LOWBIT_LANE_INLINE V vmax(V a, V b) {
+  return a > b ? a : b;
 }
-LOWBIT_LANE_INLINE VD widen(V v) { return __builtin_convertvector(v, VD); }
+template <class V>
+LOWBIT_LANE_INLINE V vmin(V a, V b) {
+  return a < b ? a : b;
+}
+template <class VI>
 LOWBIT_LANE_INLINE bool any(VI m) {
-  uint64_t words[8];
+  int words[sizeof(VI) / sizeof(int)];
   std::memcpy(words, &m, sizeof words);
-  uint64_t all = 0;
-  for (uint64_t w : words) all |= w;
+  int all = 0;
+  for (int w : words) all |= w;
   return all != 0;
 }
 // The one-block loop keeps four running sums (weight i in sum i % 4) and adds them as
 // (s0 + s1) + (s2 + s3) in double, after a 0.0 start; the same here, lane by lane.
-LOWBIT_LANE_INLINE VD total(const V (&s)[4]) { return VD{} + ((widen(s[0]) + widen(s[1])) + (widen(s[2]) + widen(s[3]))); }
-
-}  // namespace
-
-float hqq_skip_below(float lp, float beta, float kappa, int iterations) {
-  // shrink(r) = max(|r| - |r|^(p-1)/beta, 0) is 0 iff |r|^(2-p) <= 1/beta, i.e. |r| <=
-  // T = beta^(-1/(2-p)). beta only grows (kappa >= 1), so the last beta gives the
-  // smallest T; 0.9 T leaves room for the polynomial pow's 1e-6 and the reference's
-  // 1e-8 guard (negligible against T > 1e-4).
-  if (!(lp > 0.0f && lp < 2.0f && beta > 0.0f && std::isfinite(beta) && kappa > 0.0f)) return -1.0f;
-  const double last_beta = double(beta) * std::pow(std::max(1.0, double(kappa)), std::max(iterations, 0)) * 1.001;
-  const double t = std::pow(last_beta, -1.0 / (2.0 - double(lp)));
-  return std::isfinite(t) && t > 1e-4 ? static_cast<float>(0.9 * t) : -1.0f;
+template <int W>
+LOWBIT_LANE_INLINE typename lanes::Vec<W>::D total(const typename lanes::Vec<W>::F (&s)[4]) {
+  using VD = typename lanes::Vec<W>::D;
+  auto widen = [](typename lanes::Vec<W>::F v) { return __builtin_convertvector(v, VD); };
+  return VD{} + ((widen(s[0]) + widen(s[1])) + (widen(s[2]) + widen(s[3])));
 }
 
-LOWBIT_MULTIVERSION void hqq_stream_lanes(const float* x, int n, int qmax, const HqqJob* jobs, int count,
-                                          const HqqSchedule& s, float* best_m_out) {
-  constexpr int L = kHqqLanes;
-  if (s.iterations <= 0) {  // no iterate: the start is the best
-    for (int j = 0; j < count; ++j) best_m_out[j] = jobs[j].m;
-    return;
-  }
+// hqq_stream_lanes with W lanes.
+template <int W>
+LOWBIT_LANE_INLINE void stream(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& s,
+                               float* best_m_out) {
+  using V = typename lanes::Vec<W>::F;
+  using VI = typename lanes::Vec<W>::I;
+  using VD = typename lanes::Vec<W>::D;
   // Each lane's state lives in these arrays between iterations, so that a lane whose
   // block has stopped can take the next block while the others go on.
-  alignas(64) float xt[kMaxHqqBlock * L];
-  alignas(64) float d_a[L], inv_a[L], z_a[L], binv_a[L], beta_a[L], best_m_a[L];
-  alignas(64) double best_obj_a[L], prev_mae_a[L], obj_a[L], mae_a[L], zsum_a[L];
-  int it_a[L], job_a[L];
+  alignas(64) float xt[kMaxHqqBlock * W];
+  alignas(64) float d_a[W], inv_a[W], z_a[W], binv_a[W], beta_a[W], best_m_a[W];
+  alignas(64) double best_obj_a[W], prev_mae_a[W], obj_a[W], mae_a[W], zsum_a[W];
+  int it_a[W], job_a[W];
   int next = 0, live = 0;
   auto take_next = [&](int l) {
     if (next == count) {  // an idle lane: zeros, whose residuals stay 0
       job_a[l] = -1;
-      for (int i = 0; i < n; ++i) xt[i * L + l] = 0.0f;
+      for (int i = 0; i < n; ++i) xt[i * W + l] = 0.0f;
       d_a[l] = inv_a[l] = 1.0f;
       z_a[l] = binv_a[l] = 0.0f;
       return;
@@ -90,7 +76,7 @@ LOWBIT_MULTIVERSION void hqq_stream_lanes(const float* x, int n, int qmax, const
     job_a[l] = next++;
     ++live;
     const float* xb = x + job.block * n;
-    for (int i = 0; i < n; ++i) xt[i * L + l] = xb[i];
+    for (int i = 0; i < n; ++i) xt[i * W + l] = xb[i];
     // As hqq_refine_zero sets up its loop.
     d_a[l] = job.d;
     inv_a[l] = 1.0f / job.d;
@@ -101,7 +87,7 @@ LOWBIT_MULTIVERSION void hqq_stream_lanes(const float* x, int n, int qmax, const
     best_obj_a[l] = prev_mae_a[l] = INFINITY;
     it_a[l] = 0;
   };
-  for (int l = 0; l < L; ++l) take_next(l);
+  for (int l = 0; l < W; ++l) take_next(l);
 
   const V zero = splat<V>(0.0f), top = splat<V>(float(qmax)), tiny = splat<V>(1e-8f),
           skip_below = splat<V>(s.skip_below);
@@ -109,33 +95,35 @@ LOWBIT_MULTIVERSION void hqq_stream_lanes(const float* x, int n, int qmax, const
   while (live > 0) {
     // One iteration of every lane's block: codes and residuals under its current zero
     // give its lp error, the early-stop statistic and the closed-form next zero.
-    const V d = load(d_a), inv = load(inv_a), z = load(z_a), binv = load(binv_a);
+    const V d = load<V>(d_a), inv = load<V>(inv_a), z = load<V>(z_a), binv = load<V>(binv_a);
     V mae[4] = {zero, zero, zero, zero}, obj[4] = {zero, zero, zero, zero}, zsum[4] = {zero, zero, zero, zero};
     for (int i = 0; i < n; i += 4) {
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
-        const V xv = load(xt + (i + k) * L);
+        const V xv = load<V>(xt + (i + k) * W);
         const V scaled = xv * inv;
         const V q = lanes::round<V>(vmin(vmax(scaled + z, zero), top));
         const V r = xv - d * (q - z);
-        const V a = vabs(r);
+        const V a = lanes::abs<V, VI>(r);
         mae[k] += a;
         obj[k] += lanes::abs_pow<V, VI>(a, lp);
-        if (any(a > skip_below)) {
+        if (any<VI>(a > skip_below)) {
           // Generalised soft-threshold, as hqq_refine_zero computes it.
           const V shrunk = vmax(a - lanes::abs_pow<V, VI>(a + tiny, lp - 1.0f) * binv, zero);
-          zsum[k] += q - (xv - with_sign_of(shrunk, r)) * inv;
+          const V signed_shrunk =
+              std::bit_cast<V>(std::bit_cast<VI>(shrunk) | (std::bit_cast<VI>(r) & INT32_MIN));  // shrunk >= 0
+          zsum[k] += q - (xv - signed_shrunk) * inv;
         } else {
           zsum[k] += q - scaled;  // shrunk is 0 in every lane: x - 0 = x
         }
       }
     }
-    const VD o = total(obj), m = total(mae), zs = total(zsum);
+    const VD o = total<W>(obj), m = total<W>(mae), zs = total<W>(zsum);
     std::memcpy(obj_a, &o, sizeof o);
     std::memcpy(mae_a, &m, sizeof m);
     std::memcpy(zsum_a, &zs, sizeof zs);
     // Each lane's bookkeeping, exactly hqq_refine_zero's for its block.
-    for (int l = 0; l < L; ++l) {
+    for (int l = 0; l < W; ++l) {
       if (job_a[l] < 0) continue;
       if (obj_a[l] < best_obj_a[l]) {
         best_obj_a[l] = obj_a[l];
@@ -159,14 +147,73 @@ LOWBIT_MULTIVERSION void hqq_stream_lanes(const float* x, int n, int qmax, const
   }
 }
 
-LOWBIT_MULTIVERSION void lp_sums_lanes(const float* rt, int n, float p, double* sums) {
+// lp_sums_lanes with W lanes: the 16 columns of rt in 16 / W groups.
+template <int W>
+LOWBIT_LANE_INLINE void lp_sums(const float* rt, int n, float p, double* sums) {
+  using V = typename lanes::Vec<W>::F;
+  using VI = typename lanes::Vec<W>::I;
+  using VD = typename lanes::Vec<W>::D;
   constexpr int L = kHqqLanes;
-  V acc[4] = {};
-  for (int i = 0; i < n; i += 4)
+  for (int g = 0; g < L; g += W) {
+    V acc[4] = {};
+    for (int i = 0; i < n; i += 4)
 #pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) acc[k] += lanes::abs_pow<V, VI>(load(rt + (i + k) * L), p);
-  const VD total = (widen(acc[0]) + widen(acc[1])) + (widen(acc[2]) + widen(acc[3]));
-  std::memcpy(sums, &total, sizeof total);
+      for (int k = 0; k < 4; ++k) acc[k] += lanes::abs_pow<V, VI>(load<V>(rt + (i + k) * L + g), p);
+    auto widen = [](V v) { return __builtin_convertvector(v, VD); };
+    const VD t = (widen(acc[0]) + widen(acc[1])) + (widen(acc[2]) + widen(acc[3]));
+    std::memcpy(sums + g, &t, sizeof t);
+  }
+}
+
+void stream4(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& s, float* out) {
+  stream<4>(x, n, qmax, jobs, count, s, out);
+}
+void lp_sums4(const float* rt, int n, float p, double* sums) { lp_sums<4>(rt, n, p, sums); }
+#if LOWBIT_LANES_X86
+LOWBIT_TARGET_AVX2 void stream8(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& s,
+                                float* out) {
+  stream<8>(x, n, qmax, jobs, count, s, out);
+}
+LOWBIT_TARGET_AVX512 void stream16(const float* x, int n, int qmax, const HqqJob* jobs, int count,
+                                   const HqqSchedule& s, float* out) {
+  stream<16>(x, n, qmax, jobs, count, s, out);
+}
+LOWBIT_TARGET_AVX2 void lp_sums8(const float* rt, int n, float p, double* sums) { lp_sums<8>(rt, n, p, sums); }
+LOWBIT_TARGET_AVX512 void lp_sums16(const float* rt, int n, float p, double* sums) { lp_sums<16>(rt, n, p, sums); }
+#endif
+
+}  // namespace
+
+float hqq_skip_below(float lp, float beta, float kappa, int iterations) {
+  // shrink(r) = max(|r| - |r|^(p-1)/beta, 0) is 0 iff |r|^(2-p) <= 1/beta, i.e. |r| <=
+  // T = beta^(-1/(2-p)). beta only grows (kappa >= 1), so the last beta gives the
+  // smallest T; 0.9 T leaves room for the polynomial pow's 1e-6 and the reference's
+  // 1e-8 guard (negligible against T > 1e-4).
+  if (!(lp > 0.0f && lp < 2.0f && beta > 0.0f && std::isfinite(beta) && kappa > 0.0f)) return -1.0f;
+  const double last_beta = double(beta) * std::pow(std::max(1.0, double(kappa)), std::max(iterations, 0)) * 1.001;
+  const double t = std::pow(last_beta, -1.0 / (2.0 - double(lp)));
+  return std::isfinite(t) && t > 1e-4 ? static_cast<float>(0.9 * t) : -1.0f;
+}
+
+void hqq_stream_lanes(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& s,
+                      float* best_m_out) {
+  if (s.iterations <= 0) {  // no iterate: the start is the best
+    for (int j = 0; j < count; ++j) best_m_out[j] = jobs[j].m;
+    return;
+  }
+#if LOWBIT_LANES_X86
+  if (lanes::kernel_width() == 16) return stream16(x, n, qmax, jobs, count, s, best_m_out);
+  if (lanes::kernel_width() == 8) return stream8(x, n, qmax, jobs, count, s, best_m_out);
+#endif
+  stream4(x, n, qmax, jobs, count, s, best_m_out);
+}
+
+void lp_sums_lanes(const float* rt, int n, float p, double* sums) {
+#if LOWBIT_LANES_X86
+  if (lanes::kernel_width() == 16) return lp_sums16(rt, n, p, sums);
+  if (lanes::kernel_width() == 8) return lp_sums8(rt, n, p, sums);
+#endif
+  lp_sums4(rt, n, p, sums);
 }
 
 }  // namespace lowbit::quant::detail

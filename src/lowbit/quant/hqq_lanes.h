@@ -1,13 +1,15 @@
-// The inner loops of hqq_refine_zero_many: HQQ's iterations on sixteen blocks at once,
-// one block per vector lane (structure of arrays), so a block's sums are plain lane
-// additions; each lane stops on its own test and is refilled with the next block.
-// Internal to quant/.
+// The inner loops of hqq_refine_zero_many: HQQ's iterations on many blocks at once, one
+// block per vector lane (structure of arrays; lanes::native_width() lanes: 16 with
+// AVX-512, 8 with AVX2, 4 otherwise), so a block's sums are plain lane additions; each
+// lane stops on its own test and is refilled with the next block. A lane's bits do
+// not depend on the width. Internal to quant/.
 #pragma once
 
 #include <cstdint>
 
 namespace lowbit::quant::detail {
 
+// Columns of the transposed buffers lp_sums_lanes reads (any native width divides it).
 inline constexpr int kHqqLanes = 16;
 
 struct HqqSchedule {
@@ -33,7 +35,7 @@ struct HqqJob {
   float d = 0.0f, m = 0.0f;
 };
 
-// HQQ's iterations on every job, sixteen blocks side by side; a lane whose block stops
+// HQQ's iterations on every job, native_width() blocks side by side; a lane whose block stops
 // (its own early stop or the iteration limit) takes the next job at once. Returns in
 // best_m[j] the offset of job j's iterate with the lowest approximate lp error (its m
 // if none scored lower than +Inf), exactly as hqq_refine_zero's loop picks it for that

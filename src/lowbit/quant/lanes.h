@@ -16,6 +16,46 @@
 
 namespace lowbit::quant::lanes {
 
+// Vectors of 4, 8 and 16 floats (and ints, doubles of as many lanes).
+template <int W>
+struct Vec {
+  typedef float F __attribute__((vector_size(4 * W)));
+  typedef int I __attribute__((vector_size(4 * W)));
+  typedef double D __attribute__((vector_size(8 * W)));
+};
+
+// The lane count of the kernels that process many blocks at once (one per lane) on
+// this CPU: 16 with AVX-512, 8 with AVX2, else 4 -- the widths whose comparisons GCC
+// compiles to single instructions (a wider vector's are split lane by lane). Results
+// never depend on it: every lane computes its own block alone, and a vector's lanes
+// only share decisions that cannot change a lane's bits.
+inline int native_width() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  static const int width = __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("avx2") ? 8 : 4;
+  return width;
+#else
+  return 4;
+#endif
+}
+
+// The width the kernels use: native_width(), unless a test has set another (4, or 8 or
+// 16 where the CPU has them) through width_override() to compare them.
+inline int& width_override() {
+  static int width = 0;
+  return width;
+}
+inline int kernel_width() { return width_override() != 0 ? width_override() : native_width(); }
+
+// Kernel entry points compiled for AVX-512 and AVX2 next to the baseline one
+// (see native_width); elsewhere only the baseline exists.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LOWBIT_LANES_X86 1
+#define LOWBIT_TARGET_AVX512 __attribute__((target("avx512f")))
+#define LOWBIT_TARGET_AVX2 __attribute__((target("avx2")))
+#else
+#define LOWBIT_LANES_X86 0
+#endif
+
 template <class V>
 inline constexpr size_t kCount = sizeof(V) / sizeof(float);
 

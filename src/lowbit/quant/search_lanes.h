@@ -1,8 +1,8 @@
-// The candidate scan of search_affine_range on sixteen blocks at once, one block per
-// lane of a fixed 16-float vector (see quant/lanes.h): every candidate's codes and
-// least-squares sums for all sixteen blocks in one pass, summed in the order
-// search.cpp's one-block pass uses, so each lane picks what that block alone would.
-// Internal to quant/.
+// The candidate scan of search_affine_range on sixteen blocks per call, one block per
+// vector lane (lanes::native_width() lanes at a time, see quant/lanes.h): every
+// candidate's codes and least-squares sums for all the lanes in one pass, summed in the
+// order search.cpp's one-block pass uses, so each lane picks what that block alone
+// would. Internal to quant/.
 #pragma once
 
 namespace lowbit::quant::detail {

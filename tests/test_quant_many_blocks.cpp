@@ -45,6 +45,9 @@ std::vector<float> test_blocks(int n, int count, uint64_t seed) {
       case 3: xb[b % n] = 1000.0f * scale; break;                      // one huge outlier
       case 4: for (int i = 0; i < n; ++i) xb[i] *= 1e-38f; break;      // denormals
       case 5: xb[0] = 65504.0f; xb[n - 1] = -65504.0f; break;          // fp16 extremes
+      case 6:                                                           // signed zeros
+        for (int i = 0; i < n; ++i) xb[i] = (i + b) % 3 == 0 ? -0.0f : (i % 3 == 1 ? 0.0f : std::fabs(xb[i]));
+        break;
       default: break;
     }
   }

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -540,6 +541,41 @@ void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count,
 namespace {
 void closer_in_lp_many(const float* x, const float* a, const float* b, int n, const int* which, int count,
                        float p, bool* closer);
+
+// The values std::minmax_element finds (the first smallest element and the last
+// largest; only a zero's sign can tell equal elements apart), four lanes at a time.
+void min_max_values(const float* x, int n, float& min, float& max) {
+  F4 lo = splat(x[0]), hi = lo, nan = splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const F4 v = f4::load(x + i);
+    lo = f4::min(v, lo);
+    hi = f4::max(v, hi);
+    nan += v - v;  // NaN stays NaN
+  }
+  float tail_nan = 0.0f;
+  min = std::min(std::min(lo[0], lo[1]), std::min(lo[2], lo[3]));
+  max = std::max(std::max(hi[0], hi[1]), std::max(hi[2], hi[3]));
+  for (; i < n; ++i) {
+    min = std::min(min, x[i]);
+    max = std::max(max, x[i]);
+    tail_nan += x[i] - x[i];
+  }
+  if (std::isnan(tail_nan) || std::isnan(nan[0] + nan[1] + nan[2] + nan[3])) {  // not for validated weights
+    const auto [a, b] = std::minmax_element(x, x + n);
+    min = *a;
+    max = *b;
+    return;
+  }
+  if (min == 0.0f) min = *std::find(x, x + n, 0.0f);
+  if (max == 0.0f) max = *std::find(std::reverse_iterator(x + n), std::reverse_iterator(x), 0.0f);
+}
+
+}  // namespace
+
+namespace {
+void closer_in_lp_many(const float* x, const float* a, const float* b, int n, const int* which, int count,
+                       float p, bool* closer);
 }  // namespace
 
 void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
@@ -552,9 +588,9 @@ void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const
     const int blocks = int(std::min<int64_t>(kChunk, count - first));
     const float* xc = x + first * n;
     for (int b = 0; b < blocks; ++b) {
-      const float* xb = xc + b * n;
-      const auto [min, max] = std::minmax_element(xb, xb + n);
-      out[first + b] = refined[b] = {keep(store, (*max - *min) / float(qmax)), keep(store, *min)};
+      float min, max;
+      min_max_values(xc + b * n, n, min, max);
+      out[first + b] = refined[b] = {keep(store, (max - min) / float(qmax)), keep(store, min)};
     }
     hqq_refine_zero_many(xc, n, qmax, refined, blocks, options, store);
     // The refined m wins if it decodes closer in lp: the same decision as

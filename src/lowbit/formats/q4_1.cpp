@@ -28,17 +28,23 @@ BlockQ4_1 encode_with_params(const float* x, quant::AffineParams p) {
   return block;
 }
 
-using ParamsFn = quant::AffineParams (*)(const float*, int, int, const QuantOptions&, quant::StoreFn);
-
-void quantize_with(ParamsFn choose, float objective_power, const float* src, std::byte* dst, int64_t n,
-                   const QuantOptions& options) {
+void quantize_with(quant::AffineManyFn choose, float objective_power, const float* src, std::byte* dst,
+                   int64_t n, const QuantOptions& options) {
   const int64_t blocks = quant::whole_blocks(n, kQ4_1BlockSize, "Q4_1");
-  for (int64_t b = 0; b < blocks; ++b) {
-    const float* x = src + b * kQ4_1BlockSize;
-    const BlockQ4_1 block = encode_with_params(x, choose(x, int{kQ4_1BlockSize}, 15, options, quant::stored_as_fp16));
-    quant::write_closer_than_reference(x, int{kQ4_1BlockSize}, reinterpret_cast<const std::byte*>(&block),
-                                       sizeof block, quantize_row_q4_1_ref, dequantize_row_q4_1,
-                                       objective_power, dst + b * int64_t(sizeof block));
+  // Parameters for a chunk of blocks at once (the HQQ step runs many blocks side by
+  // side), then each block encoded and checked against the reference.
+  constexpr int64_t kChunk = 256;
+  quant::AffineParams params[kChunk];
+  for (int64_t first = 0; first < blocks; first += kChunk) {
+    const int64_t count = std::min(kChunk, blocks - first);
+    choose(src + first * kQ4_1BlockSize, int{kQ4_1BlockSize}, 15, count, options, quant::stored_as_fp16, params);
+    BlockQ4_1 blocks_out[kChunk];
+    for (int64_t b = 0; b < count; ++b)
+      blocks_out[b] = encode_with_params(src + (first + b) * kQ4_1BlockSize, params[b]);
+    quant::write_closer_than_reference_many(src + first * kQ4_1BlockSize, int{kQ4_1BlockSize}, count,
+                                            reinterpret_cast<const std::byte*>(blocks_out), sizeof(BlockQ4_1),
+                                            quantize_row_q4_1_ref, dequantize_row_q4_1, objective_power,
+                                            dst + first * int64_t(sizeof(BlockQ4_1)));
   }
 }
 
@@ -83,11 +89,11 @@ LOWBIT_MULTIVERSION void quantize_row_q4_1_ref(const float* src, std::byte* dst,
 }
 
 void quantize_row_q4_1_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_with(quant::search_affine_then_hqq, 2.0f, src, dst, n, options);
+  quantize_with(quant::search_affine_then_hqq_many, 2.0f, src, dst, n, options);
 }
 
 void quantize_row_q4_1_hqq(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_with(quant::hqq_from_min_max, options.lp_norm, src, dst, n, options);
+  quantize_with(quant::hqq_from_min_max_many, options.lp_norm, src, dst, n, options);
 }
 
 }  // namespace lowbit

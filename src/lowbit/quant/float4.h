@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "lowbit/quant/lanes.h"
+
 namespace lowbit::quant::f4 {
 
 typedef float F4 __attribute__((vector_size(16)));
@@ -75,47 +77,9 @@ std::array<double, K> accumulate(const float* x, int n, Chunk chunk) {
 }
 
 // Largest |p| abs_pow handles without overflowing its exponent arithmetic.
-inline constexpr float kMaxFastPower = 1.5f;
+inline constexpr float kMaxFastPower = lanes::kMaxFastPower;
 
-// |v|^p for finite v and 0 < |p| <= kMaxFastPower, within a few float ulps (relative
-// error below 1e-6 over the whole float range, denormals included); 0^p is 0 for p > 0
-// and +Inf for p < 0. log2 and exp2 by polynomials: |v| = 2^e * m with m in
-// [sqrt(1/2), sqrt(2)), log2 m by the atanh series in s = (m - 1) / (m + 1) (|s| <=
-// 0.172, terms to s^9), then 2^(p log2 |v|) = 2^k * exp(f ln 2), |f| <= 1/2, by Taylor
-// to degree 7. p * e is split so that its integer part stays exact.
-inline F4 abs_pow(F4 v, float p) {
-  const F4 a = abs(v);
-  // Denormals: scale into the normal range first.
-  const I4 tiny = a < splat(FLT_MIN);
-  const F4 scaled = tiny ? a * splat(16777216.0f) : a;  // 2^24
-  const I4 bits = std::bit_cast<I4>(scaled);
-  I4 e = ((bits >> 23) & 0xff) - 127 + (tiny & -24);
-  F4 m = std::bit_cast<F4>((bits & 0x007fffff) | 0x3f800000);  // [1, 2)
-  const I4 high = m > splat(1.41421356f);
-  m = high ? m * splat(0.5f) : m;
-  e -= high;  // the mask is -1 where true
-  const F4 s = (m - splat(1.0f)) / (m + splat(1.0f));
-  const F4 s2 = s * s;
-  const F4 series =
-      splat(1.0f) + s2 * (splat(1.0f / 3) + s2 * (splat(1.0f / 5) + s2 * (splat(1.0f / 7) + s2 * splat(1.0f / 9))));
-  const F4 log2m = splat(2.0f * 1.44269504f) * s * series;
-
-  // p = hi + lo with hi holding 12 significant bits: hi * e is exact for |e| <= 255.
-  const float p_hi = std::bit_cast<float>(std::bit_cast<unsigned>(p) & 0xfffff000u);
-  const float p_lo = p - p_hi;
-  const F4 ef = __builtin_convertvector(e, F4);
-  const F4 t1 = splat(p_hi) * ef;
-  const F4 t2 = splat(p_lo) * ef + splat(p) * log2m;
-  const F4 k = round(t1 + t2);
-  const F4 g = ((t1 - k) + t2) * splat(0.693147181f);
-  F4 poly = splat(1.0f / 5040);
-  for (float c : {1.0f / 720, 1.0f / 120, 1.0f / 24, 1.0f / 6, 1.0f / 2, 1.0f, 1.0f}) poly = splat(c) + g * poly;
-  // 2^k in two factors, each a normal float for |k| <= 252.
-  const I4 ki = __builtin_convertvector(k, I4);
-  const I4 k1 = ki >> 1, k2 = ki - k1;
-  const F4 result = poly * std::bit_cast<F4>((k1 + 127) << 23) * std::bit_cast<F4>((k2 + 127) << 23);
-  const F4 at_zero = splat(p > 0.0f ? 0.0f : __builtin_inff());
-  return a == splat(0.0f) ? at_zero : result;
-}
+// |v|^p, see lanes::abs_pow.
+inline F4 abs_pow(F4 v, float p) { return lanes::abs_pow<F4, I4>(v, p); }
 
 }  // namespace lowbit::quant::f4

@@ -4,12 +4,16 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/quant/float4.h"
+#include "lowbit/quant/hqq_lanes.h"
+#include "lowbit/quant/search_lanes.h"
 
 namespace lowbit::quant {
 namespace {
@@ -317,9 +321,15 @@ int nearest_codebook_index(std::span<const float> levels, float v) {
   return index;
 }
 
-AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOptions& options,
-                                 StoreFn store) {
-  if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("search_affine_range: need 1..256 weights");
+namespace {
+
+// The first part of search_affine_range: min and max of x, u = x - min and sum u.
+// False for a constant block.
+struct RangeStart {
+  float min = 0.0f, range = 0.0f;
+  double su = 0.0;
+};
+bool start_range(const float* x, int n, RangeStart& r, float* u) {
   F4 lane_min = splat(x[0]), lane_max = splat(x[0]);
   int i = 0;
   for (; i + 4 <= n; i += 4) {
@@ -332,49 +342,58 @@ AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOpt
     min = std::min(min, x[i]);
     max = std::max(max, x[i]);
   }
-  if (!(max > min)) return {0.0f, keep(store, min)};
-
-  float u[kMaxBlockElements];
+  r.min = min;
+  if (!(max > min)) return false;
   for (int j = 0; j < n; ++j) u[j] = x[j] - min;
-  const double su = accumulate<1>(u, n, [](F4 v, F4, int, Sums<1>& acc) { acc[0] += v; })[0];
-  const float range = max - min;
-  const float fq = float(qmax);
+  r.su = accumulate<1>(u, n, [](F4 v, F4, int, Sums<1>& acc) { acc[0] += v; })[0];
+  r.range = max - min;
+  return true;
+}
 
-  // For fixed codes, the least-squares fit removes (n squ - sq su)^2 / (n det) of the
-  // error (det = n sqq - sq^2); candidates are ranked on that by cross-multiplying.
-  const int count = std::max(1, options.search_candidates);
-  AffineSums best;
+// The candidate scan. For fixed codes, the least-squares fit removes (n squ - sq su)^2 /
+// (n det) of the error (det = n sqq - sq^2); candidates are ranked on that by
+// cross-multiplying.
+detail::RangeScanResult scan_range(const float* u, int n, int qmax, const RangeStart& r, int count) {
+  const float fq = float(qmax);
+  detail::RangeScanResult best;
   double best_num = 0.0, best_det = 0.0;
   RangeCuts cut(count, qmax);
   for (int k = 0; k < count; ++k, cut.next()) {
-    const float lo = cut.bottom() * range, hi = range * (1.0f - cut.top());
+    const float lo = cut.bottom() * r.range, hi = r.range * (1.0f - cut.top());
     if (!(hi > lo)) continue;
     const float id = fq / (hi - lo);
     if (!std::isfinite(id)) continue;
     const AffineSums s = affine_pass(u, n, fq, lo, id);
     const double det = n * s.sqq - s.sq * s.sq;
-    const double slope = n * s.squ - s.sq * su;  // > 0: the fitted step is positive
+    const double slope = n * s.squ - s.sq * r.su;  // > 0: the fitted step is positive
     if (!(det > 0.0 && slope > 0.0)) continue;
     const double num = slope * slope;
     if (best_det == 0.0 || num * best_det > best_num * det) {
-      best = s;
+      best = {true, s.sq, s.sqq, s.squ};
       best_num = num;
       best_det = det;
     }
   }
-  AffineParams p{range / fq, min};
-  const AffineFit fit = affine_fit(best, n, su);
-  if (best_det > 0.0 && fit.ok) p = {static_cast<float>(fit.d), static_cast<float>(fit.m + double(min))};
+  return best;
+}
+
+// The winner's least-squares (d, m), stored, then Lloyd steps on the stored values in
+// x's own coordinates.
+AffineParams finish_range(const float* x, const float* u, int n, int qmax, const RangeStart& r,
+                          const detail::RangeScanResult& best, StoreFn store) {
+  const float fq = float(qmax);
+  AffineParams p{r.range / fq, r.min};
+  const AffineFit fit = affine_fit(AffineSums{best.sq, best.sqq, best.squ}, n, r.su);
+  if (best.found && fit.ok) p = {static_cast<float>(fit.d), static_cast<float>(fit.m + double(r.min))};
   p = {keep(store, p.d), keep(store, p.m)};
 
-  // Lloyd steps on the stored values, in x's own coordinates.
   double err = affine_grid_error(x, n, qmax, p);
   for (int step = 0; step < kLloydSteps && p.d > 0.0f; ++step) {
-    const float offset = p.m - min;
-    const AffineFit f = affine_fit(affine_pass(u, n, fq, offset, finite_inverse(p.d)), n, su);
+    const float offset = p.m - r.min;
+    const AffineFit f = affine_fit(affine_pass(u, n, fq, offset, finite_inverse(p.d)), n, r.su);
     if (!f.ok) break;
     const AffineParams next{keep(store, static_cast<float>(f.d)),
-                            keep(store, static_cast<float>(f.m + double(min)))};
+                            keep(store, static_cast<float>(f.m + double(r.min)))};
     if (next.d == p.d && next.m == p.m) break;
     const double next_err = affine_grid_error(x, n, qmax, next);
     if (!(next_err < err)) break;
@@ -382,6 +401,61 @@ AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOpt
     err = next_err;
   }
   return p;
+}
+
+// search_affine_range on `count` blocks, the candidate scans sixteen blocks at a time.
+void search_affine_range_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
+                              StoreFn store, AffineParams* out) {
+  constexpr int L = detail::kRangeLanes;
+  const int candidates = std::max(1, options.search_candidates);
+  if (n % 8 != 0) {
+    for (int64_t b = 0; b < count; ++b) out[b] = search_affine_range(x + b * n, n, qmax, options, store);
+    return;
+  }
+  std::vector<float> bottom(static_cast<size_t>(candidates)), top(static_cast<size_t>(candidates));
+  RangeCuts cut(candidates, qmax);
+  for (int k = 0; k < candidates; ++k, cut.next()) {
+    bottom[size_t(k)] = cut.bottom();
+    top[size_t(k)] = cut.top();
+  }
+  alignas(64) float u[L][kMaxBlockElements], ut[kMaxBlockElements * L], range[L];
+  alignas(64) double su[L];
+  RangeStart starts[L];
+  int64_t lane_block[L];
+  detail::RangeScanResult found[L];
+  int64_t next = 0;
+  while (next < count) {
+    int used = 0;
+    for (; next < count && used < L; ++next) {
+      const float* xb = x + next * n;
+      if (!start_range(xb, n, starts[used], u[used])) {
+        out[next] = {0.0f, keep(store, starts[used].min)};
+        continue;
+      }
+      lane_block[used++] = next;
+    }
+    if (used == 0) break;
+    for (int l = 0; l < L; ++l) {
+      const int from = l < used ? l : 0;  // spare lanes repeat lane 0
+      for (int i = 0; i < n; ++i) ut[i * L + l] = u[from][i];
+      range[l] = starts[from].range;
+      su[l] = starts[from].su;
+    }
+    detail::affine_range_scan_lanes(ut, n, qmax, range, su, bottom.data(), top.data(), candidates, found);
+    for (int l = 0; l < used; ++l)
+      out[lane_block[l]] = finish_range(x + lane_block[l] * n, u[l], n, qmax, starts[l], found[l], store);
+  }
+}
+
+}  // namespace
+
+AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOptions& options,
+                                 StoreFn store) {
+  if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("search_affine_range: need 1..256 weights");
+  RangeStart r;
+  float u[kMaxBlockElements];
+  if (!start_range(x, n, r, u)) return {0.0f, keep(store, r.min)};
+  return finish_range(x, u, n, qmax, r, scan_range(u, n, qmax, r, std::max(1, options.search_candidates)), store);
 }
 
 double symmetric_grid_error(const float* x, int n, int qmin, int qmax, float d) {
@@ -444,6 +518,101 @@ AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOption
   return closer_in_lp(x, from_refined, from_start, n, options.lp_norm) ? refined : start;
 }
 
+void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
+                                 StoreFn store, AffineParams* out) {
+  constexpr int64_t kChunk = 256;
+  AffineParams refined[kChunk];
+  if (n <= 0 || n > kMaxBlockElements)
+    throw std::invalid_argument("search_affine_then_hqq_many: need 1..256 weights");
+  for (int64_t first = 0; first < count; first += kChunk) {
+    const int64_t blocks = std::min(kChunk, count - first);
+    search_affine_range_many(x + first * n, n, qmax, blocks, options, store, out + first);
+    std::copy(out + first, out + first + blocks, refined);
+    hqq_refine_zero_many(x + first * n, n, qmax, refined, blocks, options, store);
+    for (int64_t b = 0; b < blocks; ++b) {
+      const float* xb = x + (first + b) * n;
+      const AffineParams searched = out[first + b];
+      if (affine_grid_error(xb, n, qmax, refined[b]) < affine_grid_error(xb, n, qmax, searched))
+        out[first + b] = refined[b];
+    }
+  }
+}
+
+namespace {
+void closer_in_lp_many(const float* x, const float* a, const float* b, int n, const int* which, int count,
+                       float p, bool* closer);
+
+// The values std::minmax_element finds (the first smallest element and the last
+// largest; only a zero's sign can tell equal elements apart), four lanes at a time.
+void min_max_values(const float* x, int n, float& min, float& max) {
+  F4 lo = splat(x[0]), hi = lo, nan = splat(0.0f);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const F4 v = f4::load(x + i);
+    lo = f4::min(v, lo);
+    hi = f4::max(v, hi);
+    nan += v - v;  // NaN stays NaN
+  }
+  float tail_nan = 0.0f;
+  min = std::min(std::min(lo[0], lo[1]), std::min(lo[2], lo[3]));
+  max = std::max(std::max(hi[0], hi[1]), std::max(hi[2], hi[3]));
+  for (; i < n; ++i) {
+    min = std::min(min, x[i]);
+    max = std::max(max, x[i]);
+    tail_nan += x[i] - x[i];
+  }
+  if (std::isnan(tail_nan) || std::isnan(nan[0] + nan[1] + nan[2] + nan[3])) {  // not for validated weights
+    const auto [a, b] = std::minmax_element(x, x + n);
+    min = *a;
+    max = *b;
+    return;
+  }
+  if (min == 0.0f) min = *std::find(x, x + n, 0.0f);
+  if (max == 0.0f) max = *std::find(std::reverse_iterator(x + n), std::reverse_iterator(x), 0.0f);
+}
+
+}  // namespace
+
+namespace {
+void closer_in_lp_many(const float* x, const float* a, const float* b, int n, const int* which, int count,
+                       float p, bool* closer);
+}  // namespace
+
+void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
+                           StoreFn store, AffineParams* out) {
+  if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("hqq_from_min_max_many: need 1..256 weights");
+  constexpr int kChunk = 256;
+  AffineParams refined[kChunk];
+  std::vector<float> from_start(size_t(kChunk) * size_t(n)), from_refined(from_start.size());
+  for (int64_t first = 0; first < count; first += kChunk) {
+    const int blocks = int(std::min<int64_t>(kChunk, count - first));
+    const float* xc = x + first * n;
+    for (int b = 0; b < blocks; ++b) {
+      float min, max;
+      min_max_values(xc + b * n, n, min, max);
+      out[first + b] = refined[b] = {keep(store, (max - min) / float(qmax)), keep(store, min)};
+    }
+    hqq_refine_zero_many(xc, n, qmax, refined, blocks, options, store);
+    // The refined m wins if it decodes closer in lp: the same decision as
+    // hqq_from_min_max's, the fast sums of sixteen blocks at once. Equal decodes tie.
+    int which[kChunk];
+    bool closer[kChunk] = {};
+    int pending = 0;
+    for (int b = 0; b < blocks; ++b) {
+      if (refined[b].m == out[first + b].m) continue;
+      const float* xb = xc + b * n;
+      float* s = from_start.data() + size_t(b) * size_t(n);
+      float* r = from_refined.data() + size_t(b) * size_t(n);
+      affine_grid_decode(xb, n, qmax, out[first + b], s);
+      affine_grid_decode(xb, n, qmax, refined[b], r);
+      if (std::memcmp(s, r, sizeof(float) * size_t(n)) != 0) which[pending++] = b;
+    }
+    closer_in_lp_many(xc, from_refined.data(), from_start.data(), n, which, pending, options.lp_norm, closer);
+    for (int b = 0; b < blocks; ++b)
+      if (closer[b]) out[first + b] = refined[b];
+  }
+}
+
 void affine_grid_decode(const float* x, int n, int qmax, AffineParams p, float* y) {
   const float id = p.d > 0.0f ? finite_inverse(p.d) : 0.0f, fq = float(qmax);
   for (int i = 0; i < n; ++i) y[i] = f4::round(clamp_to((x[i] - p.m) * id, 0.0f, fq)) * p.d + p.m;
@@ -457,11 +626,101 @@ void write_closer_than_reference(const float* x, int n, const std::byte* candida
   std::array<std::byte, kMaxBlockBytes> ref;
   float from_candidate[kMaxBlockElements], from_ref[kMaxBlockElements];
   reference(x, ref.data(), n);
+  // Often the method lands on rtn's own block; the same bytes or the same decoded
+  // values are a tie, which the reference wins, and closer_in_lp would spend its exact
+  // (pow per weight) path finding that out.
+  if (std::memcmp(candidate, ref.data(), block_bytes) == 0) {
+    std::memcpy(dst, ref.data(), block_bytes);
+    return;
+  }
   decode(candidate, from_candidate, n);
   decode(ref.data(), from_ref, n);
+  if (std::memcmp(from_candidate, from_ref, sizeof(float) * size_t(n)) == 0) {
+    std::memcpy(dst, ref.data(), block_bytes);
+    return;
+  }
   auto finite = [n](const float* y) { return std::all_of(y, y + n, [](float v) { return std::isfinite(v); }); };
   const bool take = finite(from_candidate) && (!finite(from_ref) || closer_in_lp(x, from_candidate, from_ref, n, p));
   std::memcpy(dst, take ? candidate : ref.data(), block_bytes);
+}
+
+namespace {
+
+// closer_in_lp(x_k, a_k, b_k, n, p) for the blocks listed in `which` (block k's
+// arrays at x + k*n, a + k*n, b + k*n) into closer[k]: lp_error_fast's sums of sixteen
+// blocks at once, in its order (so the same bits), then its margin and exact tie-break.
+void closer_in_lp_many(const float* x, const float* a, const float* b, int n, const int* which, int count,
+                       float p, bool* closer) {
+  constexpr int L = detail::kHqqLanes;
+  if (p == 2.0f || !(p > 0.0f && p <= f4::kMaxFastPower) || n % 4 != 0 || n > kMaxBlockElements) {
+    for (int j = 0; j < count; ++j) {
+      const int64_t at = int64_t(which[j]) * n;
+      closer[which[j]] = closer_in_lp(x + at, a + at, b + at, n, p);
+    }
+    return;
+  }
+  alignas(64) float ra[kMaxBlockElements * L], rb[kMaxBlockElements * L];
+  for (int first = 0; first < count; first += L) {
+    const int lanes = std::min(L, count - first);
+    for (int l = 0; l < L; ++l) {
+      const int64_t at = int64_t(which[first + std::min(l, lanes - 1)]) * n;
+      for (int i = 0; i < n; ++i) {
+        ra[i * L + l] = x[at + i] - a[at + i];
+        rb[i * L + l] = x[at + i] - b[at + i];
+      }
+    }
+    double ea[L], eb[L];
+    detail::lp_sums_lanes(ra, n, p, ea);
+    detail::lp_sums_lanes(rb, n, p, eb);
+    constexpr double kMargin = 1e-5;  // as closer_in_lp
+    for (int l = 0; l < lanes; ++l) {
+      const int k = which[first + l];
+      const int64_t at = int64_t(k) * n;
+      if (ea[l] < eb[l] * (1.0 - kMargin)) closer[k] = true;
+      else if (ea[l] > eb[l] * (1.0 + kMargin)) closer[k] = false;
+      else closer[k] = lp_error(x + at, a + at, n, p) < lp_error(x + at, b + at, n, p);
+    }
+  }
+}
+
+}  // namespace
+
+void write_closer_than_reference_many(const float* x, int n, int64_t count, const std::byte* candidates,
+                                      size_t block_bytes, FromFloatFn reference, ToFloatFn decode,
+                                      float p, std::byte* dst) {
+  if (n <= 0 || n > kMaxBlockElements || block_bytes > kMaxBlockBytes)
+    throw std::invalid_argument("write_closer_than_reference_many: block too large");
+  constexpr int kMaxChunk = 64, kChunkFloats = 2048;
+  const int chunk = std::max(1, std::min(kMaxChunk, kChunkFloats / n));
+  std::vector<std::byte> refs(size_t(chunk) * block_bytes);
+  std::vector<float> from_candidate(size_t(chunk) * size_t(std::max(n, 1))), from_ref(from_candidate.size());
+  auto finite = [n](const float* y) { return std::all_of(y, y + n, [](float v) { return std::isfinite(v); }); };
+  for (int64_t first = 0; first < count; first += chunk) {
+    const int blocks = int(std::min<int64_t>(chunk, count - first));
+    const float* xc = x + first * n;
+    const std::byte* cc = candidates + size_t(first) * block_bytes;
+    std::byte* dc = dst + size_t(first) * block_bytes;
+    reference(xc, refs.data(), int64_t(blocks) * n);
+    decode(cc, from_candidate.data(), int64_t(blocks) * n);
+    decode(refs.data(), from_ref.data(), int64_t(blocks) * n);
+    // As write_closer_than_reference: the reference on ties and when the candidate
+    // decodes to something non-finite; the rest by their lp errors.
+    int which[kMaxChunk];
+    bool take[kMaxChunk] = {};
+    int pending = 0;
+    for (int k = 0; k < blocks; ++k) {
+      const size_t at = size_t(k) * size_t(n);
+      const float *c = from_candidate.data() + at, *r = from_ref.data() + at;
+      if (std::memcmp(cc + size_t(k) * block_bytes, refs.data() + size_t(k) * block_bytes, block_bytes) == 0 ||
+          std::memcmp(c, r, sizeof(float) * size_t(n)) == 0 || !finite(c))
+        continue;
+      if (!finite(r)) take[k] = true;
+      else which[pending++] = k;
+    }
+    closer_in_lp_many(xc, from_candidate.data(), from_ref.data(), n, which, pending, p, take);
+    for (int k = 0; k < blocks; ++k)
+      std::memcpy(dc + size_t(k) * block_bytes, (take[k] ? cc : refs.data()) + size_t(k) * block_bytes, block_bytes);
+  }
 }
 
 int64_t whole_blocks(int64_t n, int64_t block_size, const char* format) {

@@ -90,6 +90,16 @@ AffineParams search_affine_then_hqq(const float* x, int n, int qmax, const Quant
 AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOptions& options,
                               StoreFn store = nullptr);  // n <= 256
 
+// The two above on `count` blocks of n weights (block b at x + b * n, its parameters
+// into out[b]): the same results, with the HQQ steps of many blocks run together by
+// hqq_refine_zero_many. This is what Q4_1's and Q5_1's methods call.
+using AffineManyFn = void (*)(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
+                              StoreFn store, AffineParams* out);
+void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
+                                 StoreFn store, AffineParams* out);
+void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
+                           StoreFn store, AffineParams* out);
+
 // The last step of every method: `candidate` is one encoded block of x; the format's
 // reference quantizer encodes x too, both are decoded, and whichever lies closer to x
 // under sum |x - x̂|^p (p = 2: L2) is written to dst -- the reference on ties and
@@ -98,6 +108,14 @@ AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOption
 void write_closer_than_reference(const float* x, int n, const std::byte* candidate,
                                  size_t block_bytes, FromFloatFn reference, ToFloatFn decode,
                                  float p, std::byte* dst);
+
+// write_closer_than_reference on `count` consecutive blocks of n weights (candidate
+// and destination blocks block_bytes apart): the same bytes, with the reference
+// encoded and both sides decoded a chunk of blocks at a time and the lp sums of
+// sixteen blocks side by side (lanes of one vector).
+void write_closer_than_reference_many(const float* x, int n, int64_t count, const std::byte* candidates,
+                                      size_t block_bytes, FromFloatFn reference, ToFloatFn decode,
+                                      float p, std::byte* dst);
 
 // Number of blocks in n weights; throws std::invalid_argument when n is negative or
 // not a whole number of blocks.

@@ -1,0 +1,135 @@
+// Lane-wise float arithmetic on GCC/Clang vector types of any width (4 floats for
+// quant/float4.h's one-block loops, 16 for the many-blocks-at-once loops of
+// quant/hqq_many.cpp). Every operation works on each lane alone, so a vector of 16
+// gives the same bits whether the compiler issues one AVX-512 instruction, two AVX2
+// ones or four SSE ones for it: the width is fixed by the type, never by the target.
+#pragma once
+
+#include <bit>
+#include <cfloat>
+#include <cstddef>
+
+// Always inlined: a vector wider than the baseline's registers is passed differently
+// by the baseline and the AVX-512 clones of a LOWBIT_MULTIVERSION caller, so a shared
+// out-of-line copy would be called with the wrong convention.
+#define LOWBIT_LANE_INLINE inline __attribute__((always_inline))
+
+namespace lowbit::quant::lanes {
+
+// Vectors of 4, 8 and 16 floats (and ints, doubles of as many lanes).
+template <int W>
+struct Vec {
+  typedef float F __attribute__((vector_size(4 * W)));
+  typedef int I __attribute__((vector_size(4 * W)));
+  typedef double D __attribute__((vector_size(8 * W)));
+};
+
+// The lane count of the kernels that process many blocks at once (one per lane) on
+// this CPU: 16 with AVX-512, 8 with AVX2, else 4 -- the widths whose comparisons GCC
+// compiles to single instructions (a wider vector's are split lane by lane). Results
+// never depend on it: every lane computes its own block alone, and a vector's lanes
+// only share decisions that cannot change a lane's bits.
+inline int native_width() {
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+  static const int width = __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("avx2") ? 8 : 4;
+  return width;
+#else
+  return 4;
+#endif
+}
+
+// The width the kernels use: native_width(), unless a test has set another (4, or 8 or
+// 16 where the CPU has them) through width_override() to compare them.
+inline int& width_override() {
+  static int width = 0;
+  return width;
+}
+inline int kernel_width() { return width_override() != 0 ? width_override() : native_width(); }
+
+// Kernel entry points compiled for AVX-512 and AVX2 next to the baseline one
+// (see native_width); elsewhere only the baseline exists.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define LOWBIT_LANES_X86 1
+#define LOWBIT_TARGET_AVX512 __attribute__((target("avx512f")))
+#define LOWBIT_TARGET_AVX2 __attribute__((target("avx2")))
+#else
+#define LOWBIT_LANES_X86 0
+#endif
+
+template <class V>
+inline constexpr size_t kCount = sizeof(V) / sizeof(float);
+
+// v in every lane. (Filled lane by lane: GCC makes that one broadcast in every clone,
+// where v - V{} or a braced list of v come out as chains of masked moves in some.)
+template <class V>
+LOWBIT_LANE_INLINE V splat(float v) {
+  V r;
+  for (size_t i = 0; i < kCount<V>; ++i) r[i] = v;
+  return r;
+}
+
+template <class V, class VI>
+LOWBIT_LANE_INLINE V abs(V v) {
+  return std::bit_cast<V>(std::bit_cast<VI>(v) & 0x7fffffff);
+}
+
+// Adding and removing 1.5 * 2^23 rounds to an integer, ties to even, for |v| <= 2^22.
+template <class V>
+LOWBIT_LANE_INLINE V round(V v) {
+  return (v + splat<V>(12582912.0f)) - splat<V>(12582912.0f);
+}
+
+// Largest |p| abs_pow handles without overflowing its exponent arithmetic.
+inline constexpr float kMaxFastPower = 1.5f;
+
+// |v|^p for finite v and 0 < |p| <= kMaxFastPower, within a few float ulps (relative
+// error below 1e-6 over the whole float range, denormals included); 0^p is 0 for p > 0
+// and +Inf for p < 0. log2 and exp2 by polynomials: |v| = 2^e * m with m in
+// [sqrt(1/2), sqrt(2)), log2 m by the atanh series in s = (m - 1) / (m + 1) (|s| <=
+// 0.172, terms to s^9), then 2^(p log2 |v|) = 2^k * exp(f ln 2), |f| <= 1/2, by Taylor
+// to degree 7. p * e is split so that its integer part stays exact.
+template <class V, class VI>
+LOWBIT_LANE_INLINE V abs_pow(V v, float p) {
+  const V a = abs<V, VI>(v);
+  // Denormals: scale into the normal range first.
+  const VI tiny = a < splat<V>(FLT_MIN);
+  const V scaled = tiny ? a * splat<V>(16777216.0f) : a;  // 2^24
+  const VI bits = std::bit_cast<VI>(scaled);
+  VI e = ((bits >> 23) & 0xff) - 127 + (tiny & -24);
+  V m = std::bit_cast<V>((bits & 0x007fffff) | 0x3f800000);  // [1, 2)
+  const VI high = m > splat<V>(1.41421356f);
+  m = high ? m * splat<V>(0.5f) : m;
+  e -= high;  // the mask is -1 where true
+  const V s = (m - splat<V>(1.0f)) / (m + splat<V>(1.0f));
+  const V s2 = s * s;
+  const V series =
+      splat<V>(1.0f) +
+      s2 * (splat<V>(1.0f / 3) + s2 * (splat<V>(1.0f / 5) + s2 * (splat<V>(1.0f / 7) + s2 * splat<V>(1.0f / 9))));
+  const V log2m = splat<V>(2.0f * 1.44269504f) * s * series;
+
+  // p = hi + lo with hi holding 12 significant bits: hi * e is exact for |e| <= 255.
+  const float p_hi = std::bit_cast<float>(std::bit_cast<unsigned>(p) & 0xfffff000u);
+  const float p_lo = p - p_hi;
+  const V ef = __builtin_convertvector(e, V);
+  const V t1 = splat<V>(p_hi) * ef;
+  const V t2 = splat<V>(p_lo) * ef + splat<V>(p) * log2m;
+  const V k = round(t1 + t2);
+  const V g = ((t1 - k) + t2) * splat<V>(0.693147181f);
+  // Horner, written out: a loop over the coefficients is not always unrolled.
+  V poly = splat<V>(1.0f / 5040);
+  poly = splat<V>(1.0f / 720) + g * poly;
+  poly = splat<V>(1.0f / 120) + g * poly;
+  poly = splat<V>(1.0f / 24) + g * poly;
+  poly = splat<V>(1.0f / 6) + g * poly;
+  poly = splat<V>(1.0f / 2) + g * poly;
+  poly = splat<V>(1.0f) + g * poly;
+  poly = splat<V>(1.0f) + g * poly;
+  // 2^k in two factors, each a normal float for |k| <= 252.
+  const VI ki = __builtin_convertvector(k, VI);
+  const VI k1 = ki >> 1, k2 = ki - k1;
+  const V result = poly * std::bit_cast<V>((k1 + 127) << 23) * std::bit_cast<V>((k2 + 127) << 23);
+  const V at_zero = splat<V>(p > 0.0f ? 0.0f : __builtin_inff());
+  return a == splat<V>(0.0f) ? at_zero : result;
+}
+
+}  // namespace lowbit::quant::lanes

@@ -1,0 +1,25 @@
+// The candidate scan of search_affine_range on sixteen blocks per call, one block per
+// vector lane (lanes::native_width() lanes at a time, see quant/lanes.h): every
+// candidate's codes and least-squares sums for all the lanes in one pass, summed in the
+// order search.cpp's one-block pass uses, so each lane picks what that block alone
+// would. Internal to quant/.
+#pragma once
+
+namespace lowbit::quant::detail {
+
+inline constexpr int kRangeLanes = 16;
+
+// The sums of the winning candidate of one lane; found is false when no candidate had
+// distinct codes with a positive fitted step.
+struct RangeScanResult {
+  bool found = false;
+  double sq = 0.0, sqq = 0.0, squ = 0.0;
+};
+
+// ut: u = x - min x of 16 blocks, transposed (weight i of lane l at ut[i * 16 + l]), n a
+// multiple of 8. range[l] = max - min (> 0), su[l] = sum of u as search.cpp adds it.
+// Candidate k cuts bottom[k] * range off the bottom and top[k] * range off the top.
+void affine_range_scan_lanes(const float* ut, int n, int qmax, const float* range, const double* su,
+                             const float* bottom, const float* top, int candidates, RangeScanResult* out);
+
+}  // namespace lowbit::quant::detail

@@ -1,0 +1,229 @@
+// The many-blocks-at-once versions (sixteen blocks per vector lane) against the one-block
+// functions they replace, on random and adversarial blocks: hqq_refine_zero_many gives
+// the same zero-points bit for bit (and their fp16 roundings when given the store
+// function) for several block lengths, powers and schedules -- including ones where the
+// shrinkage is non-zero, so both branches of the lane loop run; the affine searches and
+// write_closer_than_reference_many give the same parameters and bytes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cfloat>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "lowbit/formats/q4_1.h"
+#include "lowbit/formats/registry.h"
+#include "lowbit/quant/hqq.h"
+#include "lowbit/quant/hqq_lanes.h"
+#include "lowbit/quant/lanes.h"
+#include "lowbit/quant/search.h"
+
+namespace lowbit::quant {
+namespace {
+
+// Deterministic blocks: Gaussian-ish bodies at several scales, then the adversarial
+// kinds every few blocks.
+std::vector<float> test_blocks(int n, int count, uint64_t seed) {
+  std::vector<float> x(size_t(n) * size_t(count));
+  uint64_t s = seed;
+  auto uniform = [&s] {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return float((s >> 40) + 1) * 0x1p-24f;  // (0, 1]
+  };
+  for (int b = 0; b < count; ++b) {
+    float* xb = x.data() + size_t(b) * size_t(n);
+    const float scale = std::ldexp(1.0f, (b % 9) - 6);  // 2^-6 .. 2^2
+    for (int i = 0; i < n; ++i) xb[i] = scale * (uniform() + uniform() + uniform() - 1.5f);
+    switch (b % 8) {
+      case 1: std::fill(xb, xb + n, 0.0f); break;                      // zeros
+      case 2: std::fill(xb, xb + n, -0.375f); break;                   // constant
+      case 3: xb[b % n] = 1000.0f * scale; break;                      // one huge outlier
+      case 4: for (int i = 0; i < n; ++i) xb[i] *= 1e-38f; break;      // denormals
+      case 5: xb[0] = 65504.0f; xb[n - 1] = -65504.0f; break;          // fp16 extremes
+      case 6:                                                           // signed zeros
+        for (int i = 0; i < n; ++i) xb[i] = (i + b) % 3 == 0 ? -0.0f : (i % 3 == 1 ? 0.0f : std::fabs(xb[i]));
+        break;
+      default: break;
+    }
+  }
+  return x;
+}
+
+std::vector<AffineParams> min_max_starts(const std::vector<float>& x, int n, int qmax) {
+  std::vector<AffineParams> p(x.size() / size_t(n));
+  for (size_t b = 0; b < p.size(); ++b) {
+    const auto [lo, hi] = std::minmax_element(x.begin() + long(b) * n, x.begin() + long(b + 1) * n);
+    // A little off min-max, so that HQQ has somewhere to go.
+    p[b] = {(*hi - *lo) / float(qmax), *lo + 0.1f * (*hi - *lo) / float(qmax)};
+  }
+  return p;
+}
+
+void expect_same_as_one_by_one(int n, int count, int qmax, const QuantOptions& o, uint64_t seed) {
+  const std::vector<float> x = test_blocks(n, count, seed);
+  std::vector<AffineParams> many = min_max_starts(x, n, qmax);
+  const std::vector<AffineParams> starts = many;
+  hqq_refine_zero_many(x.data(), n, qmax, many.data(), count, o);
+  int moved = 0;
+  for (int b = 0; b < count; ++b) {
+    const AffineParams one = hqq_refine_zero(x.data() + size_t(b) * size_t(n), n, qmax, starts[size_t(b)], o);
+    ASSERT_EQ(std::bit_cast<uint32_t>(many[size_t(b)].d), std::bit_cast<uint32_t>(one.d)) << "block " << b;
+    ASSERT_EQ(std::bit_cast<uint32_t>(many[size_t(b)].m), std::bit_cast<uint32_t>(one.m)) << "block " << b;
+    moved += one.m != starts[size_t(b)].m;
+  }
+  EXPECT_GT(moved, count / 8) << "HQQ should move a good share of these starts";
+
+  // With a store function: store(m) of the same results.
+  std::vector<AffineParams> stored = starts;
+  hqq_refine_zero_many(x.data(), n, qmax, stored.data(), count, o, stored_as_fp16);
+  for (int b = 0; b < count; ++b) {
+    const AffineParams one = hqq_refine_zero(x.data() + size_t(b) * size_t(n), n, qmax, starts[size_t(b)], o);
+    ASSERT_EQ(std::bit_cast<uint32_t>(stored[size_t(b)].d), std::bit_cast<uint32_t>(one.d)) << "block " << b;
+    ASSERT_EQ(std::bit_cast<uint32_t>(stored[size_t(b)].m), std::bit_cast<uint32_t>(stored_as_fp16(one.m)))
+        << "block " << b;
+  }
+}
+
+TEST(QuantHqqMany, SameZerosAsOneBlockAtATime) {
+  const QuantOptions defaults{};
+  expect_same_as_one_by_one(32, 203, 15, defaults, 1);  // 203: a partly filled last group
+  expect_same_as_one_by_one(32, 64, 31, defaults, 2);
+  expect_same_as_one_by_one(16, 77, 3, defaults, 3);
+  expect_same_as_one_by_one(64, 50, 15, defaults, 4);
+  expect_same_as_one_by_one(256, 20, 7, defaults, 5);
+}
+
+TEST(QuantHqqMany, SameZerosForOtherPowersAndSchedules) {
+  QuantOptions o;
+  for (float p : {0.3f, 1.0f, 1.5f}) {
+    o.lp_norm = p;
+    expect_same_as_one_by_one(32, 96, 15, o, 6);
+  }
+  o = QuantOptions{};
+  o.hqq_beta = 0.5f;  // shrinkage non-zero for much of the data
+  expect_same_as_one_by_one(32, 96, 15, o, 7);
+  o.hqq_beta = 1e9f;  // no skip bound at all
+  expect_same_as_one_by_one(32, 96, 15, o, 8);
+  o = QuantOptions{};
+  o.hqq_kappa = 0.9f;  // shrinking beta
+  o.hqq_iterations = 40;
+  expect_same_as_one_by_one(32, 96, 15, o, 9);
+  // Iteration limits that stop most blocks before their early stop.
+  for (int iterations : {2, 3}) {
+    o = QuantOptions{};
+    o.hqq_iterations = iterations;
+    expect_same_as_one_by_one(32, 96, 15, o, 10);
+  }
+}
+
+TEST(QuantHqqMany, OddLengthsFallBackToOneBlock) {
+  expect_same_as_one_by_one(30, 40, 15, QuantOptions{}, 10);
+}
+
+TEST(QuantHqqMany, SkipBoundIsBelowTheShrinkThreshold) {
+  // At the bound, |r| - |r|^(p-1)/beta stays clearly negative for every beta reached.
+  for (float p : {0.1f, 0.7f, 1.0f, 1.5f}) {
+    const float bound = detail::hqq_skip_below(p, 10.0f, 1.01f, 20);
+    ASSERT_GT(bound, 0.0f);
+    for (int it = 0; it <= 20; ++it) {
+      const double beta = 10.0 * std::pow(1.01, it);
+      EXPECT_LT(bound, std::pow(double(bound), double(p) - 1.0) / beta * 0.97) << p << " " << it;
+    }
+  }
+  EXPECT_LT(detail::hqq_skip_below(0.7f, 1e9f, 1.01f, 20), 0.0f);  // bound below 1e-4: none
+  EXPECT_LT(detail::hqq_skip_below(0.7f, -1.0f, 1.01f, 20), 0.0f);
+}
+
+// Runs check() with each lane width this CPU can run (4 always; 8 with AVX2, 16 with
+// AVX-512), so each width is held to the one-block results -- and so to each other.
+template <class Check>
+void for_each_width(Check check) {
+  for (int width : {4, 8, 16}) {
+    if (width > lanes::native_width()) continue;
+    lanes::width_override() = width;
+    SCOPED_TRACE("lane width " + std::to_string(width));
+    check();
+  }
+  lanes::width_override() = 0;
+}
+
+TEST(QuantManyBlocks, EveryLaneWidthGivesTheOneBlockResults) {
+  for_each_width([] {
+    expect_same_as_one_by_one(32, 203, 15, QuantOptions{}, 31);
+    QuantOptions o;
+    o.hqq_beta = 0.5f;
+    expect_same_as_one_by_one(32, 96, 15, o, 32);
+    const std::vector<float> x = test_blocks(32, 150, 33);
+    std::vector<AffineParams> many(150);
+    search_affine_then_hqq_many(x.data(), 32, 15, 150, QuantOptions{}, stored_as_fp16, many.data());
+    for (int b = 0; b < 150; ++b) {
+      const AffineParams one = search_affine_then_hqq(x.data() + size_t(b) * 32, 32, 15, QuantOptions{}, stored_as_fp16);
+      ASSERT_EQ(std::bit_cast<uint64_t>(many[size_t(b)]), std::bit_cast<uint64_t>(one)) << "block " << b;
+    }
+  });
+}
+
+using ManyFn = void (*)(const float*, int, int, int64_t, const QuantOptions&, StoreFn, AffineParams*);
+using OneFn = AffineParams (*)(const float*, int, int, const QuantOptions&, StoreFn);
+
+void expect_same_params(ManyFn many, OneFn one, int n, int count, int qmax, StoreFn store, uint64_t seed) {
+  const std::vector<float> x = test_blocks(n, count, seed);
+  std::vector<AffineParams> got(static_cast<size_t>(count));
+  many(x.data(), n, qmax, count, QuantOptions{}, store, got.data());
+  for (int b = 0; b < count; ++b) {
+    const AffineParams want = one(x.data() + size_t(b) * size_t(n), n, qmax, QuantOptions{}, store);
+    ASSERT_EQ(std::bit_cast<uint32_t>(got[size_t(b)].d), std::bit_cast<uint32_t>(want.d)) << "block " << b;
+    ASSERT_EQ(std::bit_cast<uint32_t>(got[size_t(b)].m), std::bit_cast<uint32_t>(want.m)) << "block " << b;
+  }
+}
+
+TEST(QuantManyBlocks, AffineSearchesMatchOneBlockAtATime) {
+  for (StoreFn store : {StoreFn{nullptr}, StoreFn{stored_as_fp16}}) {
+    expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 32, 203, 15, store, 11);
+    expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 32, 70, 31, store, 12);
+    expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 16, 41, 3, store, 13);
+    expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 20, 33, 15, store, 14);  // n % 8 != 0
+    expect_same_params(hqq_from_min_max_many, hqq_from_min_max, 32, 203, 15, store, 15);
+    expect_same_params(hqq_from_min_max_many, hqq_from_min_max, 64, 40, 7, store, 16);
+    expect_same_params(hqq_from_min_max_many, hqq_from_min_max, 30, 40, 15, store, 17);  // n % 4 != 0
+  }
+}
+
+TEST(QuantManyBlocks, WriteCloserMatchesOneBlockAtATime) {
+  // Q4_1 candidates of several kinds: the reference itself, search's and hqq's blocks,
+  // and blocks with every code 15 (far off, often decoding to huge values).
+  constexpr int n = 32, count = 150;
+  const std::vector<float> x = test_blocks(n, count, 21);
+  std::vector<std::byte> candidates(size_t(count) * sizeof(BlockQ4_1));
+  quantize_row_q4_1_ref(x.data(), candidates.data(), int64_t(count) * n);
+  for (int b = 0; b < count; b += 3) {
+    const float* xb = x.data() + size_t(b) * n;
+    std::byte* cb = candidates.data() + size_t(b) * sizeof(BlockQ4_1);
+    if (b % 2 == 0) quantize_row_q4_1_search(xb, cb, n, QuantOptions{});
+    else quantize_row_q4_1_hqq(xb, cb, n, QuantOptions{});
+    if (b % 7 == 0) std::memset(cb + 4, 0xff, 16);
+  }
+  for (float p : {0.7f, 2.0f}) {
+    std::vector<std::byte> many(candidates.size()), one(candidates.size());
+    write_closer_than_reference_many(x.data(), n, count, candidates.data(), sizeof(BlockQ4_1), quantize_row_q4_1_ref,
+                                     dequantize_row_q4_1, p, many.data());
+    for (int b = 0; b < count; ++b) {
+      const size_t at = size_t(b) * sizeof(BlockQ4_1);
+      write_closer_than_reference(x.data() + size_t(b) * n, n, candidates.data() + at, sizeof(BlockQ4_1),
+                                  quantize_row_q4_1_ref, dequantize_row_q4_1, p, one.data() + at);
+    }
+    EXPECT_EQ(many, one) << "p = " << p;
+    // Not all the reference: the candidates must win somewhere for this to test much.
+    std::vector<std::byte> ref(candidates.size());
+    quantize_row_q4_1_ref(x.data(), ref.data(), int64_t(count) * n);
+    EXPECT_NE(many, ref) << "p = " << p;
+  }
+}
+
+}  // namespace
+}  // namespace lowbit::quant

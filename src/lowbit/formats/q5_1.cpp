@@ -29,24 +29,11 @@ BlockQ5_1 encode_with_params(const float* x, quant::AffineParams p) {
   return block;
 }
 
-void quantize_with(quant::AffineManyFn choose, float objective_power, const float* src, std::byte* dst,
-                   int64_t n, const QuantOptions& options) {
-  const int64_t blocks = quant::whole_blocks(n, kQ5_1BlockSize, "Q5_1");
-  // Parameters for a chunk of blocks at once (the HQQ step runs many blocks side by
-  // side), then each block encoded and checked against the reference.
-  constexpr int64_t kChunk = 256;
-  quant::AffineParams params[kChunk];
-  for (int64_t first = 0; first < blocks; first += kChunk) {
-    const int64_t count = std::min(kChunk, blocks - first);
-    choose(src + first * kQ5_1BlockSize, int{kQ5_1BlockSize}, 31, count, options, quant::stored_as_fp16, params);
-    BlockQ5_1 blocks_out[kChunk];
-    for (int64_t b = 0; b < count; ++b)
-      blocks_out[b] = encode_with_params(src + (first + b) * kQ5_1BlockSize, params[b]);
-    quant::write_closer_than_reference_many(src + first * kQ5_1BlockSize, int{kQ5_1BlockSize}, count,
-                                            reinterpret_cast<const std::byte*>(blocks_out), sizeof(BlockQ5_1),
-                                            quantize_row_q5_1_ref, dequantize_row_q5_1, objective_power,
-                                            dst + first * int64_t(sizeof(BlockQ5_1)));
-  }
+// The many-block methods through quant::quantize_affine_row with this format's codes.
+void quantize_with(quant::AffineManyFn choose, float objective_power, const float* src, std::byte* dst, int64_t n,
+                   const QuantOptions& options) {
+  quant::quantize_affine_row<BlockQ5_1, kQ5_1BlockSize>(choose, 31, objective_power, src, dst, n, options, "Q5_1",
+                                                      encode_with_params, quantize_row_q5_1_ref, dequantize_row_q5_1);
 }
 
 }  // namespace

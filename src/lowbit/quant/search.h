@@ -121,4 +121,26 @@ void write_closer_than_reference_many(const float* x, int n, int64_t count, cons
 // not a whole number of blocks.
 int64_t whole_blocks(int64_t n, int64_t block_size, const char* format);
 
+// A whole row of an affine 32-weight format (Q4_1, Q5_1) by a many-block method:
+// parameters for a chunk of blocks at once (the HQQ step runs many blocks side by
+// side), each block encoded by encode(x, params), then every block checked against
+// the format's reference by write_closer_than_reference_many.
+template <typename Block, int kBlockSize, typename Encode>
+void quantize_affine_row(AffineManyFn choose, int qmax, float objective_power, const float* src, std::byte* dst,
+                         int64_t n, const QuantOptions& options, const char* format, Encode encode,
+                         FromFloatFn reference, ToFloatFn decode) {
+  const int64_t blocks = whole_blocks(n, kBlockSize, format);
+  constexpr int64_t kChunk = 256;
+  AffineParams params[kChunk];
+  Block encoded[kChunk];
+  for (int64_t first = 0; first < blocks; first += kChunk) {
+    const int64_t count = blocks - first < kChunk ? blocks - first : kChunk;
+    const float* x = src + first * kBlockSize;
+    choose(x, kBlockSize, qmax, count, options, stored_as_fp16, params);
+    for (int64_t b = 0; b < count; ++b) encoded[b] = encode(x + b * kBlockSize, params[b]);
+    write_closer_than_reference_many(x, kBlockSize, count, reinterpret_cast<const std::byte*>(encoded), sizeof(Block),
+                                     reference, decode, objective_power, dst + first * int64_t(sizeof(Block)));
+  }
+}
+
 }  // namespace lowbit::quant

@@ -1,9 +1,10 @@
 // The many-blocks-at-once versions (sixteen blocks per vector lane) against the one-block
-// functions they replace, on random and adversarial blocks: hqq_refine_zero_many gives
-// the same zero-points bit for bit (and their fp16 roundings when given the store
-// function) for several block lengths, powers and schedules -- including ones where the
-// shrinkage is non-zero, so both branches of the lane loop run; the affine searches and
-// write_closer_than_reference_many give the same parameters and bytes.
+// functions they replace, on random and adversarial blocks: hqq_refine_zero_many and
+// hqq_iterate_zero_many give the same zero-points bit for bit (and their fp16 roundings
+// when given the store function) for several block lengths, powers and schedules --
+// including ones where the shrinkage is non-zero, so both passes of the lane loop run;
+// the affine searches and write_closer_than_reference_many give the same parameters and
+// bytes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -86,6 +87,19 @@ void expect_same_as_one_by_one(int n, int count, int qmax, const QuantOptions& o
     ASSERT_EQ(std::bit_cast<uint32_t>(stored[size_t(b)].d), std::bit_cast<uint32_t>(one.d)) << "block " << b;
     ASSERT_EQ(std::bit_cast<uint32_t>(stored[size_t(b)].m), std::bit_cast<uint32_t>(stored_as_fp16(one.m)))
         << "block " << b;
+  }
+
+  // The iterations alone, without the final comparison, with and without a store.
+  for (StoreFn store : {StoreFn{nullptr}, StoreFn{stored_as_fp16}}) {
+    std::vector<AffineParams> iterated = starts;
+    hqq_iterate_zero_many(x.data(), n, qmax, iterated.data(), count, o, store);
+    for (int b = 0; b < count; ++b) {
+      const AffineParams one = hqq_iterate_zero(x.data() + size_t(b) * size_t(n), n, qmax, starts[size_t(b)], o);
+      ASSERT_EQ(std::bit_cast<uint32_t>(iterated[size_t(b)].d), std::bit_cast<uint32_t>(one.d)) << "block " << b;
+      ASSERT_EQ(std::bit_cast<uint32_t>(iterated[size_t(b)].m),
+                std::bit_cast<uint32_t>(store ? store(one.m) : one.m))
+          << "block " << b;
+    }
   }
 }
 

@@ -102,7 +102,7 @@ void affine_residuals(const float* x, int n, int qmax, AffineParams p, float* r,
 
 }  // namespace
 
-AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, const QuantOptions& o) {
+AffineParams hqq_iterate_zero(const float* x, int n, int qmax, AffineParams p, const QuantOptions& o) {
   if (p.d == 0.0f || !std::isfinite(p.d) || n <= 0) return p;
   const float lp = o.lp_norm;
   if (!(lp > 0.0f && lp <= f4::kMaxFastPower)) return p;  // HQQ's lp loss needs 0 < p < 1.5
@@ -111,14 +111,13 @@ AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, co
   float z = -p.m * inv_d;
   float beta = o.hqq_beta;
   AffineParams best = p;
-  double best_obj = INFINITY;  // approximate lp error of `best`, from the pass that scored it
   double prev_mae = INFINITY;
   for (int it = 0; it < o.hqq_iterations; ++it) {
     // One pass, four weights at a time: codes and residuals under the current zero give
-    // its lp error, the early-stop statistic and the closed-form next zero.
+    // the early-stop statistic and the closed-form next zero.
     const F4 vz = splat(z), vbeta_inv = splat(1.0f / beta);
-    F4 mae4 = vzero, obj4 = vzero, zsum4 = vzero;
-    double mae = 0.0, obj = 0.0, zsum = 0.0;
+    F4 mae4 = vzero, zsum4 = vzero;
+    double mae = 0.0, zsum = 0.0;
     int i = 0;
     for (; i + 4 <= n; i += 4) {
       const F4 xv = f4::load(x + i);
@@ -126,7 +125,6 @@ AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, co
       const F4 r = xv - vd * (q - vz);
       const F4 a = f4::abs(r);
       mae4 += a;
-      obj4 += f4::abs_pow(a, lp);
       // Generalised soft-threshold, the proximal step of |r|^p (the 1e-8 keeps
       // |r|^(p-1) finite at r = 0, as in the reference).
       const F4 shrunk = f4::max(a - f4::abs_pow(a + splat(1e-8f), lp - 1.0f) * vbeta_inv, vzero);
@@ -137,42 +135,48 @@ AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, co
       const float r = x[i] - d * (float(q) - z);
       const float a = std::fabs(r);
       mae += a;
-      obj += std::pow(double(a), double(lp));
       const float shrunk = std::max(a - std::pow(a + 1e-8f, lp - 1.0f) / beta, 0.0f);
       zsum += double(q) - double(x[i] - std::copysign(shrunk, r)) * double(inv_d);
     }
     mae += f4::sum(mae4);
-    obj += f4::sum(obj4);
     zsum += f4::sum(zsum4);
-    if (obj < best_obj) {
-      best_obj = obj;
-      best = AffineParams{d, -z * d};
-    }
     mae /= n;
-    if (!(mae < prev_mae)) break;  // the reference's early stop
+    // HQQ's early stop: the first pass whose mean absolute error does not fall ends the
+    // loop, and the iterate before it (the lowest error) is the result.
+    if (!(mae < prev_mae)) break;
+    best = AffineParams{d, -z * d};
     prev_mae = mae;
     z = static_cast<float>(zsum / n);
     beta *= o.hqq_kappa;
   }
+  return best;
+}
+
+AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, const QuantOptions& o) {
+  const AffineParams best = hqq_iterate_zero(x, n, qmax, p, o);
   // Keep the starting parameters unless the refined ones are strictly better in lp.
-  if (best.m != p.m && lower_lp(x, n, qmax, best, p, lp)) return best;
+  if (best.m != p.m && lower_lp(x, n, qmax, best, p, o.lp_norm)) return best;
   return p;
 }
 
-void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
-                          const QuantOptions& o, float (*store)(float)) {
+namespace {
+
+// hqq_iterate_zero_many, and with compare hqq_refine_zero_many.
+void hqq_many(const float* x, int n, int qmax, AffineParams* params, int64_t count, const QuantOptions& o,
+              float (*store)(float), bool compare) {
   constexpr int L = detail::kHqqLanes;
   constexpr int kMaxLaneBlock = detail::kMaxHqqBlock;
   const float lp = o.lp_norm;
   if (n <= 0 || count <= 0) return;
-  if (!(lp > 0.0f && lp <= f4::kMaxFastPower)) {  // as hqq_refine_zero: unchanged
+  if (!(lp > 0.0f && lp <= f4::kMaxFastPower)) {  // as hqq_iterate_zero: unchanged
     if (store)
       for (int64_t b = 0; b < count; ++b) params[b].m = store(params[b].m);
     return;
   }
   if (n % 4 != 0 || n > kMaxLaneBlock) {
     for (int64_t b = 0; b < count; ++b) {
-      params[b] = hqq_refine_zero(x + b * n, n, qmax, params[b], o);
+      params[b] = compare ? hqq_refine_zero(x + b * n, n, qmax, params[b], o)
+                          : hqq_iterate_zero(x + b * n, n, qmax, params[b], o);
       if (store) params[b].m = store(params[b].m);
     }
     return;
@@ -191,6 +195,10 @@ void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params,
     for (int64_t b = first; b < last; ++b)
       if (params[b].d != 0.0f && std::isfinite(params[b].d)) jobs[job_count++] = {b, params[b].d, params[b].m};
     detail::hqq_stream_lanes(x, n, qmax, jobs, job_count, schedule, best_m);
+    if (!compare) {
+      for (int j = 0; j < job_count; ++j) params[jobs[j].block].m = best_m[j];
+      continue;
+    }
     // Keep the starting parameters unless the refined ones are strictly better in lp
     // (lower_lp, its fast sums side by side). With store, a refined m that stores to
     // the same value as the start's needs no comparison: either way that is the result.
@@ -223,6 +231,18 @@ void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params,
   }
   if (store)
     for (int64_t b = 0; b < count; ++b) params[b].m = store(params[b].m);
+}
+
+}  // namespace
+
+void hqq_iterate_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
+                           const QuantOptions& o, float (*store)(float)) {
+  hqq_many(x, n, qmax, params, count, o, store, false);
+}
+
+void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
+                          const QuantOptions& o, float (*store)(float)) {
+  hqq_many(x, n, qmax, params, count, o, store, true);
 }
 
 }  // namespace lowbit::quant

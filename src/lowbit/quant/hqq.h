@@ -30,8 +30,15 @@ void affine_codes(const float* x, int n, int qmax, AffineParams p, uint8_t* q);
 // lp = 2 gives the squared L2 error.
 double affine_error(const float* x, int n, int qmax, AffineParams p, float lp);
 
-// Refines p.m by HQQ with options' lp_norm, beta, kappa and iterations. Returns p
-// unchanged when d is 0 (constant block) or when no step lowers the lp error.
+// HQQ's iterations on p.m with options' lp_norm, beta, kappa and iterations: each pass
+// rounds under the current zero, soft-thresholds the residual (the proximal step of
+// |r|^lp) and takes the closed-form zero; the loop stops at the first pass whose mean
+// absolute error does not fall (HQQ's early stop) or at the iteration limit, and
+// returns the iterate with the lowest mean absolute error. p itself when d is 0
+// (constant block), not finite, or lp is outside (0, 1.5].
+AffineParams hqq_iterate_zero(const float* x, int n, int qmax, AffineParams p, const QuantOptions& options);
+
+// hqq_iterate_zero, kept only if it strictly lowers the lp error of p; else p.
 AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, const QuantOptions& options);
 
 // hqq_refine_zero on `count` blocks of n weights, block b at x + b * n with its start
@@ -43,5 +50,10 @@ AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, co
 // comparison (often a near tie, settled with pow per weight) is skipped.
 void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
                           const QuantOptions& options, float (*store)(float) = nullptr);
+
+// hqq_iterate_zero on `count` blocks likewise (bit for bit, store(m) with `store`), for
+// callers that make their own final comparison.
+void hqq_iterate_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
+                           const QuantOptions& options, float (*store)(float) = nullptr);
 
 }  // namespace lowbit::quant

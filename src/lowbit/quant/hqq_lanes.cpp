@@ -61,7 +61,7 @@ LOWBIT_LANE_INLINE void stream(const float* x, int n, int qmax, const HqqJob* jo
   // block has stopped can take the next block while the others go on.
   alignas(64) float xt[kMaxHqqBlock * W];
   alignas(64) float d_a[W], inv_a[W], z_a[W], binv_a[W], beta_a[W], best_m_a[W];
-  alignas(64) double best_obj_a[W], prev_mae_a[W], obj_a[W], mae_a[W], zsum_a[W];
+  alignas(64) double prev_mae_a[W], mae_a[W], zsum_a[W];
   int it_a[W], job_a[W];
   int next = 0, live = 0;
   auto take_next = [&](int l) {
@@ -84,7 +84,7 @@ LOWBIT_LANE_INLINE void stream(const float* x, int n, int qmax, const HqqJob* jo
     beta_a[l] = s.beta;
     binv_a[l] = 1.0f / s.beta;
     best_m_a[l] = job.m;
-    best_obj_a[l] = prev_mae_a[l] = INFINITY;
+    prev_mae_a[l] = INFINITY;
     it_a[l] = 0;
   };
   for (int l = 0; l < W; ++l) take_next(l);
@@ -94,44 +94,52 @@ LOWBIT_LANE_INLINE void stream(const float* x, int n, int qmax, const HqqJob* jo
   const float lp = s.lp;
   while (live > 0) {
     // One iteration of every lane's block: codes and residuals under its current zero
-    // give its lp error, the early-stop statistic and the closed-form next zero.
+    // give the early-stop statistic and the closed-form next zero. The first pass takes
+    // the shrinkage as 0 (the usual case: HQQ's threshold lies far above small weights'
+    // residuals) and notes the largest residual; only if some lane's reaches the bound
+    // is the pass repeated with the soft-threshold, which for lanes below the bound
+    // gives the same bits.
     const V d = load<V>(d_a), inv = load<V>(inv_a), z = load<V>(z_a), binv = load<V>(binv_a);
-    V mae[4] = {zero, zero, zero, zero}, obj[4] = {zero, zero, zero, zero}, zsum[4] = {zero, zero, zero, zero};
+    V mae[4] = {zero, zero, zero, zero}, zsum[4] = {zero, zero, zero, zero}, largest = zero;
     for (int i = 0; i < n; i += 4) {
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
         const V xv = load<V>(xt + (i + k) * W);
         const V scaled = xv * inv;
         const V q = lanes::round<V>(vmin(vmax(scaled + z, zero), top));
-        const V r = xv - d * (q - z);
-        const V a = lanes::abs<V, VI>(r);
+        const V a = lanes::abs<V, VI>(xv - d * (q - z));
         mae[k] += a;
-        obj[k] += lanes::abs_pow<V, VI>(a, lp);
-        if (any<VI>(a > skip_below)) {
-          // Generalised soft-threshold, as hqq_refine_zero computes it.
+        largest = vmax(largest, a);
+        zsum[k] += q - scaled;  // x - 0 = x
+      }
+    }
+    if (any<VI>(largest > skip_below)) {
+      for (auto& v : zsum) v = zero;
+      for (int i = 0; i < n; i += 4) {
+#pragma GCC unroll 4
+        for (int k = 0; k < 4; ++k) {
+          const V xv = load<V>(xt + (i + k) * W);
+          const V q = lanes::round<V>(vmin(vmax(xv * inv + z, zero), top));
+          const V r = xv - d * (q - z);
+          const V a = lanes::abs<V, VI>(r);
+          // Generalised soft-threshold, as hqq_iterate_zero computes it.
           const V shrunk = vmax(a - lanes::abs_pow<V, VI>(a + tiny, lp - 1.0f) * binv, zero);
           const V signed_shrunk =
               std::bit_cast<V>(std::bit_cast<VI>(shrunk) | (std::bit_cast<VI>(r) & INT32_MIN));  // shrunk >= 0
           zsum[k] += q - (xv - signed_shrunk) * inv;
-        } else {
-          zsum[k] += q - scaled;  // shrunk is 0 in every lane: x - 0 = x
         }
       }
     }
-    const VD o = total<W>(obj), m = total<W>(mae), zs = total<W>(zsum);
-    std::memcpy(obj_a, &o, sizeof o);
+    const VD m = total<W>(mae), zs = total<W>(zsum);
     std::memcpy(mae_a, &m, sizeof m);
     std::memcpy(zsum_a, &zs, sizeof zs);
-    // Each lane's bookkeeping, exactly hqq_refine_zero's for its block.
+    // Each lane's bookkeeping, exactly hqq_iterate_zero's for its block.
     for (int l = 0; l < W; ++l) {
       if (job_a[l] < 0) continue;
-      if (obj_a[l] < best_obj_a[l]) {
-        best_obj_a[l] = obj_a[l];
-        best_m_a[l] = -z_a[l] * d_a[l];
-      }
       const double mean_abs = mae_a[l] / n;
       bool done = !(mean_abs < prev_mae_a[l]);  // the reference's early stop
       if (!done) {
+        best_m_a[l] = -z_a[l] * d_a[l];  // the lowest mean error so far
         prev_mae_a[l] = mean_abs;
         z_a[l] = static_cast<float>(zsum_a[l] / n);
         beta_a[l] *= s.kappa;

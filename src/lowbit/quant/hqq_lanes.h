@@ -37,9 +37,9 @@ struct HqqJob {
 
 // HQQ's iterations on every job, native_width() blocks side by side; a lane whose block stops
 // (its own early stop or the iteration limit) takes the next job at once. Returns in
-// best_m[j] the offset of job j's iterate with the lowest approximate lp error (its m
-// if none scored lower than +Inf), exactly as hqq_refine_zero's loop picks it for that
-// block alone. n a multiple of 4, at most kMaxHqqBlock.
+// best_m[j] the offset of job j's iterate with the lowest mean absolute error (its m if
+// no pass ran), exactly as hqq_iterate_zero's loop picks it for that block alone. n a
+// multiple of 4, at most kMaxHqqBlock.
 void hqq_stream_lanes(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& schedule,
                       float* best_m);
 

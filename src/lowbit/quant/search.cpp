@@ -498,7 +498,7 @@ void affine_grid_codes(const float* x, int n, int qmax, AffineParams p, int* q) 
 AffineParams search_affine_then_hqq(const float* x, int n, int qmax, const QuantOptions& options,
                                     StoreFn store) {
   const AffineParams searched = search_affine_range(x, n, qmax, options, store);
-  AffineParams refined = hqq_refine_zero(x, n, qmax, searched, options);
+  AffineParams refined = hqq_iterate_zero(x, n, qmax, searched, options);
   refined.m = keep(store, refined.m);
   return affine_grid_error(x, n, qmax, refined) < affine_grid_error(x, n, qmax, searched) ? refined
                                                                                          : searched;
@@ -509,7 +509,7 @@ AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOption
   if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("hqq_from_min_max: need 1..256 weights");
   const auto [min, max] = std::minmax_element(x, x + n);
   const AffineParams start{keep(store, (*max - *min) / float(qmax)), keep(store, *min)};
-  AffineParams refined = hqq_refine_zero(x, n, qmax, start, options);
+  AffineParams refined = hqq_iterate_zero(x, n, qmax, start, options);
   refined.m = keep(store, refined.m);
   if (refined.m == start.m) return start;
   float from_start[kMaxBlockElements], from_refined[kMaxBlockElements];
@@ -528,7 +528,7 @@ void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count,
     const int64_t blocks = std::min(kChunk, count - first);
     search_affine_range_many(x + first * n, n, qmax, blocks, options, store, out + first);
     std::copy(out + first, out + first + blocks, refined);
-    hqq_refine_zero_many(x + first * n, n, qmax, refined, blocks, options, store);
+    hqq_iterate_zero_many(x + first * n, n, qmax, refined, blocks, options, store);
     for (int64_t b = 0; b < blocks; ++b) {
       const float* xb = x + (first + b) * n;
       const AffineParams searched = out[first + b];
@@ -592,7 +592,7 @@ void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const
       min_max_values(xc + b * n, n, min, max);
       out[first + b] = refined[b] = {keep(store, (max - min) / float(qmax)), keep(store, min)};
     }
-    hqq_refine_zero_many(xc, n, qmax, refined, blocks, options, store);
+    hqq_iterate_zero_many(xc, n, qmax, refined, blocks, options, store);
     // The refined m wins if it decodes closer in lp: the same decision as
     // hqq_from_min_max's, the fast sums of sixteen blocks at once. Equal decodes tie.
     int which[kChunk];

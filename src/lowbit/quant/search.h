@@ -85,14 +85,14 @@ AffineParams search_affine_then_hqq(const float* x, int n, int qmax, const Quant
                                     StoreFn store = nullptr);
 
 // Method::Hqq of an affine format: ggml's (d, m) = ((max - min) / qmax, min) as
-// stored, with m moved by hqq_refine_zero and stored again -- if that lowers the
+// stored, with m moved by hqq_iterate_zero and stored again -- if that lowers the
 // lp error (p = options.lp_norm) of what decodes.
 AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOptions& options,
                               StoreFn store = nullptr);  // n <= 256
 
 // The two above on `count` blocks of n weights (block b at x + b * n, its parameters
 // into out[b]): the same results, with the HQQ steps of many blocks run together by
-// hqq_refine_zero_many. This is what Q4_1's and Q5_1's methods call.
+// hqq_iterate_zero_many. This is what Q4_1's and Q5_1's methods call.
 using AffineManyFn = void (*)(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
                               StoreFn store, AffineParams* out);
 void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,

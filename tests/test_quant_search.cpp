@@ -14,6 +14,7 @@
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/iq4_nl.h"
 #include "lowbit/formats/q4_0.h"
+#include "lowbit/formats/q4_1.h"
 #include "lowbit/quant/float4.h"
 #include "lowbit/quant/search.h"
 
@@ -222,7 +223,7 @@ TEST(QuantSearch, AffineConstantBlock) {
   EXPECT_EQ(affine_grid_error(x.data(), 8, 15, p), 0.0);
 }
 
-TEST(QuantSearch, HqqFromMinMaxNeverRaisesTheLpError) {
+TEST(QuantSearch, HqqFromMinMaxKeepsTheStepAndQ4_1NeverRaisesTheLpError) {
   // A skewed block: most values near 0, a few large ones.
   std::array<float, 32> x{};
   for (size_t i = 0; i < x.size(); ++i) x[i] = 0.01f * float((i * 13) % 7) + (i % 11 == 0 ? 1.0f : 0.0f);
@@ -232,7 +233,14 @@ TEST(QuantSearch, HqqFromMinMaxNeverRaisesTheLpError) {
   const AffineParams p = hqq_from_min_max(x.data(), 32, 15, kDefaults, stored_as_fp16);
   EXPECT_EQ(p.d, start.d);  // HQQ keeps the step
   EXPECT_EQ(stored_as_fp16(p.m), p.m);
-  EXPECT_LE(affine_grid_error(x.data(), 32, 15, p, 0.7f), affine_grid_error(x.data(), 32, 15, start, 0.7f));
+  // The format's method keeps whichever of HQQ's block and ggml's decodes closer in lp.
+  BlockQ4_1 hqq, rtn;
+  quantize_row_q4_1_hqq(x.data(), reinterpret_cast<std::byte*>(&hqq), 32, kDefaults);
+  quantize_row_q4_1_ref(x.data(), reinterpret_cast<std::byte*>(&rtn), 32);
+  std::array<float, 32> from_hqq, from_rtn;
+  dequantize_row_q4_1(reinterpret_cast<const std::byte*>(&hqq), from_hqq.data(), 32);
+  dequantize_row_q4_1(reinterpret_cast<const std::byte*>(&rtn), from_rtn.data(), 32);
+  EXPECT_LE(lp_error(x.data(), from_hqq.data(), 32, 0.7f), lp_error(x.data(), from_rtn.data(), 32, 0.7f));
 }
 
 TEST(QuantSearch, WriteCloserKeepsTheReferenceUnlessTheCandidateWins) {

@@ -511,11 +511,7 @@ AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOption
   const AffineParams start{keep(store, (*max - *min) / float(qmax)), keep(store, *min)};
   AffineParams refined = hqq_iterate_zero(x, n, qmax, start, options);
   refined.m = keep(store, refined.m);
-  if (refined.m == start.m) return start;
-  float from_start[kMaxBlockElements], from_refined[kMaxBlockElements];
-  affine_grid_decode(x, n, qmax, start, from_start);
-  affine_grid_decode(x, n, qmax, refined, from_refined);
-  return closer_in_lp(x, from_refined, from_start, n, options.lp_norm) ? refined : start;
+  return refined;
 }
 
 void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
@@ -539,8 +535,6 @@ void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count,
 }
 
 namespace {
-void closer_in_lp_many(const float* x, const float* a, const float* b, int n, const int* which, int count,
-                       float p, bool* closer);
 
 // The values std::minmax_element finds (the first smallest element and the last
 // largest; only a zero's sign can tell equal elements apart), four lanes at a time.
@@ -573,44 +567,15 @@ void min_max_values(const float* x, int n, float& min, float& max) {
 
 }  // namespace
 
-namespace {
-void closer_in_lp_many(const float* x, const float* a, const float* b, int n, const int* which, int count,
-                       float p, bool* closer);
-}  // namespace
-
 void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
                            StoreFn store, AffineParams* out) {
   if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("hqq_from_min_max_many: need 1..256 weights");
-  constexpr int kChunk = 256;
-  AffineParams refined[kChunk];
-  std::vector<float> from_start(size_t(kChunk) * size_t(n)), from_refined(from_start.size());
-  for (int64_t first = 0; first < count; first += kChunk) {
-    const int blocks = int(std::min<int64_t>(kChunk, count - first));
-    const float* xc = x + first * n;
-    for (int b = 0; b < blocks; ++b) {
-      float min, max;
-      min_max_values(xc + b * n, n, min, max);
-      out[first + b] = refined[b] = {keep(store, (max - min) / float(qmax)), keep(store, min)};
-    }
-    hqq_iterate_zero_many(xc, n, qmax, refined, blocks, options, store);
-    // The refined m wins if it decodes closer in lp: the same decision as
-    // hqq_from_min_max's, the fast sums of sixteen blocks at once. Equal decodes tie.
-    int which[kChunk];
-    bool closer[kChunk] = {};
-    int pending = 0;
-    for (int b = 0; b < blocks; ++b) {
-      if (refined[b].m == out[first + b].m) continue;
-      const float* xb = xc + b * n;
-      float* s = from_start.data() + size_t(b) * size_t(n);
-      float* r = from_refined.data() + size_t(b) * size_t(n);
-      affine_grid_decode(xb, n, qmax, out[first + b], s);
-      affine_grid_decode(xb, n, qmax, refined[b], r);
-      if (std::memcmp(s, r, sizeof(float) * size_t(n)) != 0) which[pending++] = b;
-    }
-    closer_in_lp_many(xc, from_refined.data(), from_start.data(), n, which, pending, options.lp_norm, closer);
-    for (int b = 0; b < blocks; ++b)
-      if (closer[b]) out[first + b] = refined[b];
+  for (int64_t b = 0; b < count; ++b) {
+    float min, max;
+    min_max_values(x + b * n, n, min, max);
+    out[b] = {keep(store, (max - min) / float(qmax)), keep(store, min)};
   }
+  hqq_iterate_zero_many(x, n, qmax, out, count, options, store);
 }
 
 void affine_grid_decode(const float* x, int n, int qmax, AffineParams p, float* y) {

@@ -85,8 +85,9 @@ AffineParams search_affine_then_hqq(const float* x, int n, int qmax, const Quant
                                     StoreFn store = nullptr);
 
 // Method::Hqq of an affine format: ggml's (d, m) = ((max - min) / qmax, min) as
-// stored, with m moved by hqq_iterate_zero and stored again -- if that lowers the
-// lp error (p = options.lp_norm) of what decodes.
+// stored, with m moved by hqq_iterate_zero and stored again. Whether that beats
+// ggml's own block in lp (p = options.lp_norm) is for the format's final
+// write_closer_than_reference to decide: one comparison instead of two.
 AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOptions& options,
                               StoreFn store = nullptr);  // n <= 256
 

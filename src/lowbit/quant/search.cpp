@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/core/multiversion.h"
 #include "lowbit/quant/float4.h"
 #include "lowbit/quant/hqq_lanes.h"
 #include "lowbit/quant/search_lanes.h"
@@ -490,7 +491,7 @@ void symmetric_grid_codes(const float* x, int n, int qmin, int qmax, float d, in
   for (int i = 0; i < n; ++i) q[i] = static_cast<int>(grid.nearest(x[i] * id));
 }
 
-void affine_grid_codes(const float* x, int n, int qmax, AffineParams p, int* q) {
+LOWBIT_MULTIVERSION void affine_grid_codes(const float* x, int n, int qmax, AffineParams p, int* q) {
   const float id = p.d > 0.0f ? finite_inverse(p.d) : 0.0f, fq = float(qmax);
   for (int i = 0; i < n; ++i) q[i] = static_cast<int>(f4::round(clamp_to((x[i] - p.m) * id, 0.0f, fq)));
 }
@@ -578,7 +579,7 @@ void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const
   hqq_iterate_zero_many(x, n, qmax, out, count, options, store);
 }
 
-void affine_grid_decode(const float* x, int n, int qmax, AffineParams p, float* y) {
+LOWBIT_MULTIVERSION void affine_grid_decode(const float* x, int n, int qmax, AffineParams p, float* y) {
   const float id = p.d > 0.0f ? finite_inverse(p.d) : 0.0f, fq = float(qmax);
   for (int i = 0; i < n; ++i) y[i] = f4::round(clamp_to((x[i] - p.m) * id, 0.0f, fq)) * p.d + p.m;
 }

@@ -178,6 +178,25 @@ TEST(QuantSearch, CodebookSearchFindsAnExactScale) {
                std::invalid_argument);  // all levels positive
 }
 
+TEST(QuantSearch, StoredAsFp16IsThePortableRoundTrip) {
+  // Every 97th float bit pattern (both signs, denormals, overflow to Inf, ties) plus
+  // the edges: the CPU's conversion, where stored_as_fp16 uses it, must give the bits
+  // of fp32_to_fp16 then fp16_to_fp32; a NaN stays a NaN.
+  auto check = [](float v) {
+    const float want = fp16_to_fp32(fp32_to_fp16(v));
+    const float got = stored_as_fp16(v);
+    if (std::isnan(v)) {
+      ASSERT_TRUE(std::isnan(got)) << v;
+      return;
+    }
+    ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << std::bit_cast<uint32_t>(v);
+  };
+  for (uint64_t bits = 0; bits <= 0xffffffffULL; bits += 97) check(std::bit_cast<float>(uint32_t(bits)));
+  for (float v : {0.0f, -0.0f, 65504.0f, 65519.996f, 65520.0f, -65520.0f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f,
+                  0x1p-14f, 1.0f + 0x1p-11f, 1.0f + 0x3p-11f, INFINITY, -INFINITY, NAN})
+    check(v);
+}
+
 TEST(QuantSearch, AffineCodesAndError) {
   const float x[4] = {-1.0f, -0.4f, 0.3f, 9.0f};
   int q[4];

@@ -16,12 +16,13 @@
 
 namespace lowbit::quant::lanes {
 
-// Vectors of 4, 8 and 16 floats (and ints, doubles of as many lanes).
+// Vectors of 4, 8 and 16 floats (and ints, doubles and 64-bit masks of as many lanes).
 template <int W>
 struct Vec {
   typedef float F __attribute__((vector_size(4 * W)));
   typedef int I __attribute__((vector_size(4 * W)));
   typedef double D __attribute__((vector_size(8 * W)));
+  typedef long long L __attribute__((vector_size(8 * W)));  // masks of D comparisons
 };
 
 // The lane count of the kernels that process many blocks at once (one per lane) on

@@ -36,13 +36,21 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
   const V zero = splat<V>(0.0f), fq = splat<V>(float(qmax));
   for (int g = 0; g < L; g += W) {
     const V range = load(range_in + g);
-    double best_num[W] = {}, best_det[W] = {};
-    for (int l = 0; l < W; ++l) out[g + l] = RangeScanResult{};
+    // Each lane's best so far. The ranking runs lane-wise in double, the operations
+    // search.cpp's scan_range does for one block, on halves of W lanes: vectors as wide
+    // as the CPU's registers (GCC splits comparisons of wider ones lane by lane).
+    constexpr int H = W / 2;
+    using VH = typename lanes::Vec<H>::D;
+    using VHL = typename lanes::Vec<H>::L;
+    alignas(64) double best[5][W] = {};  // num, det, sq, sqq, squ
+    alignas(64) long long found[W] = {};
     for (int k = 0; k < candidates; ++k) {
       const V lo = splat<V>(bottom[k]) * range, hi = range * (splat<V>(1.0f) - splat<V>(top[k]));
       const V id = fq / (hi - lo);
       // Candidates search.cpp skips: an empty range or a step too small to invert.
-      const VI usable = (hi > lo) & (lanes::abs<V, VI>(id) <= splat<V>(3.40282347e38f));
+      alignas(64) int usable[W];
+      const VI usable_v = (hi > lo) & (lanes::abs<V, VI>(id) <= splat<V>(3.40282347e38f));
+      std::memcpy(usable, &usable_v, sizeof usable);
       V s_q[8] = {}, s_qq[8] = {}, s_qu[8] = {};
       for (int i = 0; i < n; i += 8)
 #pragma GCC unroll 8
@@ -56,21 +64,44 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
           s_qq[j] += q * q;
           s_qu[j] += q * v;
         }
+      alignas(64) double sums[3][W];
       const VD vq = total(s_q), vqq = total(s_qq), vqu = total(s_qu);
-      // Each lane's ranking, exactly search.cpp's for its block.
-      for (int l = 0; l < W; ++l) {
-        if (!usable[l]) continue;
-        const double sq = vq[l], sqq = vqq[l], squ = vqu[l];
-        const double det = n * sqq - sq * sq, slope = n * squ - sq * su[g + l];
-        if (!(det > 0.0 && slope > 0.0)) continue;
-        const double num = slope * slope;
-        if (best_det[l] == 0.0 || num * best_det[l] > best_num[l] * det) {
-          out[g + l] = RangeScanResult{true, sq, sqq, squ};
-          best_num[l] = num;
-          best_det[l] = det;
+      std::memcpy(sums[0], &vq, sizeof vq);
+      std::memcpy(sums[1], &vqq, sizeof vqq);
+      std::memcpy(sums[2], &vqu, sizeof vqu);
+      for (int h = 0; h < W; h += H) {
+        auto get = [h](const double* a) {
+          VH v;
+          std::memcpy(&v, a + h, sizeof v);
+          return v;
+        };
+        auto put = [h](double* a, VH v) { std::memcpy(a + h, &v, sizeof v); };
+        VHL ok;
+        for (int l = 0; l < H; ++l) ok[l] = usable[h + l] != 0 ? -1 : 0;
+        const VH q = get(sums[0]), qq = get(sums[1]), qu = get(sums[2]);
+        VH n_h, su_h;
+        for (int l = 0; l < H; ++l) {
+          n_h[l] = double(n);
+          su_h[l] = su[g + h + l];
         }
+        const VH det = n_h * qq - q * q, slope = n_h * qu - q * su_h;
+        const VH num = slope * slope;
+        const VH best_num = get(best[0]), best_det = get(best[1]);
+        const VH none{};
+        const VHL take = ok & (det > none) & (slope > none) & ((best_det == none) | (num * best_det > best_num * det));
+        put(best[0], take ? num : best_num);
+        put(best[1], take ? det : best_det);
+        put(best[2], take ? q : get(best[2]));
+        put(best[3], take ? qq : get(best[3]));
+        put(best[4], take ? qu : get(best[4]));
+        VHL f;
+        std::memcpy(&f, found + h, sizeof f);
+        f |= take;
+        std::memcpy(found + h, &f, sizeof f);
       }
     }
+    for (int l = 0; l < W; ++l)
+      out[g + l] = found[l] ? RangeScanResult{true, best[2][l], best[3][l], best[4][l]} : RangeScanResult{};
   }
 }
 

@@ -208,6 +208,37 @@ TEST(QuantManyBlocks, AffineSearchesMatchOneBlockAtATime) {
   }
 }
 
+void expect_same_symmetric_steps(int n, int count, int qmin, int qmax, StoreFn store, uint64_t seed) {
+  const std::vector<float> x = test_blocks(n, count, seed);
+  std::vector<float> got(static_cast<size_t>(count));
+  search_symmetric_scale_many(x.data(), n, qmin, qmax, count, QuantOptions{}, store, got.data());
+  for (int b = 0; b < count; ++b) {
+    const float want = search_symmetric_scale(x.data() + size_t(b) * size_t(n), n, qmin, qmax, QuantOptions{}, store);
+    ASSERT_EQ(std::bit_cast<uint32_t>(got[size_t(b)]), std::bit_cast<uint32_t>(want))
+        << "block " << b << " grid " << qmin << ".." << qmax;
+  }
+}
+
+TEST(QuantManyBlocks, SymmetricSearchMatchesOneBlockAtATime) {
+  for_each_width([] {
+    for (StoreFn store : {StoreFn{nullptr}, StoreFn{stored_as_fp16}}) {
+      expect_same_symmetric_steps(32, 203, -8, 7, store, 21);      // Q4_0: two sides
+      expect_same_symmetric_steps(32, 70, -16, 15, store, 22);     // Q5_0
+      expect_same_symmetric_steps(32, 70, -127, 127, store, 23);   // Q8_0: one side
+      expect_same_symmetric_steps(64, 40, 0, 3, store, 24);        // codes from 0 only
+      expect_same_symmetric_steps(16, 41, -1, 1, store, 25);       // ternary
+      expect_same_symmetric_steps(20, 33, -8, 7, store, 26);       // n % 8 != 0: one by one
+    }
+    QuantOptions few;
+    few.search_candidates = 3;
+    const std::vector<float> x = test_blocks(32, 50, 27);
+    std::vector<float> got(50);
+    search_symmetric_scale_many(x.data(), 32, -8, 7, 50, few, stored_as_fp16, got.data());
+    for (int b = 0; b < 50; ++b)
+      ASSERT_EQ(got[size_t(b)], search_symmetric_scale(x.data() + size_t(b) * 32, 32, -8, 7, few, stored_as_fp16));
+  });
+}
+
 TEST(QuantManyBlocks, WriteCloserMatchesOneBlockAtATime) {
   // Q4_1 candidates of several kinds: the reference itself, search's and hqq's blocks,
   // and blocks with every code 15 (far off, often decoding to huge values).

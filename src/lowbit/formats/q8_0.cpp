@@ -80,15 +80,8 @@ LOWBIT_MULTIVERSION void quantize_row_q8_0_ref(const float* src, std::byte* dst,
 }
 
 void quantize_row_q8_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  const int64_t blocks = quant::whole_blocks(n, kQ8_0BlockSize, "Q8_0");
-  for (int64_t b = 0; b < blocks; ++b) {
-    const float* x = src + b * kQ8_0BlockSize;
-    const float d = quant::search_symmetric_scale(x, int{kQ8_0BlockSize}, -127, 127, options, quant::stored_as_fp16);
-    const BlockQ8_0 block = encode_with_scale(x, d);
-    quant::write_closer_than_reference(x, int{kQ8_0BlockSize}, reinterpret_cast<const std::byte*>(&block),
-                                       sizeof block, quantize_row_q8_0_ref, dequantize_row_q8_0, 2.0f,
-                                       dst + b * int64_t(sizeof block));
-  }
+  quant::quantize_symmetric_row<BlockQ8_0, kQ8_0BlockSize>(-127, 127, src, dst, n, options, "Q8_0", encode_with_scale,
+                                                       quantize_row_q8_0_ref, dequantize_row_q8_0);
 }
 
 }  // namespace lowbit

@@ -127,12 +127,20 @@ struct Side {
   int levels;  // non-zero levels on that side of zero
 };
 
-// The scan and Lloyd steps behind search_symmetric_scale and search_codebook_scale.
-// With a grid symmetric about zero only one side is tried, and the extreme's magnitude
-// is used so that the step comes out positive.
-template <class Grid>
-float search_scale(const float* x, int n, const Grid& grid, const Side* sides, int side_count,
-                   bool symmetric, const QuantOptions& options, StoreFn store) {
+// Where the candidates behind search_symmetric_scale and search_codebook_scale start.
+// Candidates are walked as inverse steps, per side from the extreme exactly on the end
+// level (first_id) up by a constant factor to the smallest step, which lies at `ratio`
+// of the first (see scale_growth). With a grid symmetric about zero only one side is
+// tried, and the extreme's magnitude is used so that the step comes out positive.
+// fallback_d is the step if no candidate fits.
+struct ScaleStart {
+  float fallback_d = 0.0f;
+  float first_id[2] = {};
+  float ratio[2] = {};
+};
+
+// False (d = 0) when x has no non-zero magnitude.
+bool scale_start(const float* x, int n, const Side* sides, int side_count, bool symmetric, ScaleStart& out) {
   // sum |x| and max |x| four lanes at a time, then the first element reaching the max.
   F4 lane_max = splat(0.0f);
   const double sum_abs = accumulate<1>(x, n, [&](F4 v, F4, int, Sums<1>& acc) {
@@ -140,36 +148,51 @@ float search_scale(const float* x, int n, const Grid& grid, const Side* sides, i
     lane_max = f4::max(lane_max, f4::abs(v));
   })[0];
   const float amax = std::max(std::max(lane_max[0], lane_max[1]), std::max(lane_max[2], lane_max[3]));
-  if (!(amax > 0.0f)) return 0.0f;
+  if (!(amax > 0.0f)) return false;
   float signed_max = amax;
   if (!symmetric) signed_max = *std::find_if(x, x + n, [amax](float v) { return std::fabs(v) == amax; });
   const float mean_abs = static_cast<float>(sum_abs / n);
-
-  const int total = std::max(1, options.search_candidates);
-  const int per_side = std::max(1, (total + side_count - 1) / side_count);
-  // The refitted step of the best candidate is best_sqx / best_sqq; the error it removes,
-  // sqx^2 / sqq, is compared by cross-multiplying (no division per candidate).
-  double best_sqx = 0.0, best_sqq = 0.0;
-  float best_d = signed_max / sides[0].end;
+  out.fallback_d = signed_max / sides[0].end;
   for (int s = 0; s < side_count; ++s) {
-    // Candidates are walked as inverse steps, from the extreme exactly on the end level
-    // up by a constant factor to the smallest step.
     const float top = signed_max / sides[s].end;
     const float floor_mag =
         std::max(mean_abs, amax * (1.0f - 2.0f / float(sides[s].levels + 1))) / std::fabs(sides[s].end);
-    const float ratio = std::min(1.0f, floor_mag / std::fabs(top));
-    const float growth = per_side == 1 ? 1.0f : 1.0f / f4::abs_pow(splat(ratio), 1.0f / float(per_side - 1))[0];
-    float id = finite_inverse(top);
-    for (int k = 0; k < per_side && id != 0.0f && std::isfinite(id); ++k, id *= growth) {
-      const SymmetricPass p = symmetric_fit(x, n, grid, id);
-      if (p.sqq > 0.0 && (best_sqq == 0.0 || p.sqx * p.sqx * best_sqq > best_sqx * best_sqx * p.sqq)) {
-        best_sqx = p.sqx;
-        best_sqq = p.sqq;
-      }
-    }
+    out.ratio[s] = std::min(1.0f, floor_mag / std::fabs(top));
+    out.first_id[s] = finite_inverse(top);
   }
-  if (best_sqq > 0.0) best_d = static_cast<float>(best_sqx / best_sqq);
+  return true;
+}
 
+// The factor between consecutive inverse steps for four ratios at once (lane by lane,
+// so a ratio gets the same bits wherever it sits): ratio^(-1 / (per_side - 1)).
+F4 scale_growth(F4 ratio, int per_side) {
+  if (per_side == 1) return splat(1.0f);
+  return splat(1.0f) / f4::abs_pow(ratio, 1.0f / float(per_side - 1));
+}
+
+// Appends side s's inverse steps, in the order they are tried, to ids.
+template <class Out>
+void side_candidates(float first_id, float growth, int per_side, Out&& append) {
+  float id = first_id;
+  for (int k = 0; k < per_side && id != 0.0f && std::isfinite(id); ++k, id *= growth) append(id);
+}
+
+int candidates_per_side(const QuantOptions& options, int side_count) {
+  const int total = std::max(1, options.search_candidates);
+  return std::max(1, (total + side_count - 1) / side_count);
+}
+
+// Whether a candidate with sums (sqx, sqq) beats the best so far: the error its refitted
+// step sqx / sqq removes, sqx^2 / sqq, compared by cross-multiplying.
+inline bool better_fit(double sqx, double sqq, double best_sqx, double best_sqq) {
+  return sqq > 0.0 && (best_sqq == 0.0 || sqx * sqx * best_sqq > best_sqx * best_sqx * sqq);
+}
+
+// The winner's refitted step, stored, then Lloyd steps (refit, round, re-pick codes).
+template <class Grid>
+float finish_scale(const float* x, int n, const Grid& grid, double best_sqx, double best_sqq, float fallback_d,
+                   StoreFn store) {
+  const float best_d = best_sqq > 0.0 ? static_cast<float>(best_sqx / best_sqq) : fallback_d;
   float d = keep(store, best_d);
   SymmetricPass at = symmetric_pass(x, n, grid, d);
   for (int step = 0; step < kLloydSteps && at.sqq > 0.0; ++step) {
@@ -181,6 +204,26 @@ float search_scale(const float* x, int n, const Grid& grid, const Side* sides, i
     at = then;
   }
   return d;
+}
+
+// The scan and Lloyd steps behind search_symmetric_scale and search_codebook_scale.
+template <class Grid>
+float search_scale(const float* x, int n, const Grid& grid, const Side* sides, int side_count,
+                   bool symmetric, const QuantOptions& options, StoreFn store) {
+  ScaleStart start;
+  if (!scale_start(x, n, sides, side_count, symmetric, start)) return 0.0f;
+  const int per_side = candidates_per_side(options, side_count);
+  const F4 growth = scale_growth(F4{start.ratio[0], start.ratio[1], 1.0f, 1.0f}, per_side);
+  double best_sqx = 0.0, best_sqq = 0.0;
+  for (int s = 0; s < side_count; ++s)
+    side_candidates(start.first_id[s], growth[s], per_side, [&](float id) {
+      const SymmetricPass p = symmetric_fit(x, n, grid, id);
+      if (better_fit(p.sqx, p.sqq, best_sqx, best_sqq)) {
+        best_sqx = p.sqx;
+        best_sqq = p.sqq;
+      }
+    });
+  return finish_scale(x, n, grid, best_sqx, best_sqq, start.fallback_d, store);
 }
 
 // Sums of one affine pass, over u = x - origin (centring keeps the closed-form error
@@ -319,6 +362,65 @@ float search_symmetric_scale(const float* x, int n, int qmin, int qmax, const Qu
   const Side both[2] = {{float(qmax), qmax}, {float(qmin), -qmin}};
   const bool symmetric = -qmin == qmax;
   return search_scale(x, n, grid, both, qmin == 0 || symmetric ? 1 : 2, symmetric, options, store);
+}
+
+void search_symmetric_scale_many(const float* x, int n, int qmin, int qmax, int64_t count,
+                                 const QuantOptions& options, StoreFn store, float* d_out) {
+  if (!(qmin <= 0 && qmax > 0))
+    throw std::invalid_argument("search_symmetric_scale_many: need qmin <= 0 < qmax");
+  constexpr int L = detail::kRangeLanes;
+  if (n % 8 != 0 || n > kMaxBlockElements) {
+    for (int64_t b = 0; b < count; ++b) d_out[b] = search_symmetric_scale(x + b * n, n, qmin, qmax, options, store);
+    return;
+  }
+  const UniformGrid grid{float(qmin), float(qmax)};
+  const Side both[2] = {{float(qmax), qmax}, {float(qmin), -qmin}};
+  const bool symmetric = -qmin == qmax;
+  const int side_count = qmin == 0 || symmetric ? 1 : 2;
+  // Sixteen blocks at a time: each one's candidates listed as search_scale lists them,
+  // scanned side by side (symmetric_scan_lanes), then finished one by one.
+  const int per_side = candidates_per_side(options, side_count);
+  std::vector<float> table(size_t(per_side) * size_t(side_count) * L);
+  ScaleStart starts[L];
+  alignas(16) float ratios[2 * L + 4] = {}, growths[2 * L + 4];
+  int64_t lane_block[L];
+  alignas(64) float xt[kMaxBlockElements * L];
+  detail::SymmetricScanResult found[L];
+  int64_t next = 0;
+  while (next < count) {
+    int used = 0;
+    for (; next < count && used < L; ++next) {
+      if (!scale_start(x + next * n, n, both, side_count, symmetric, starts[used])) {
+        d_out[next] = 0.0f;
+        continue;
+      }
+      ratios[2 * used] = starts[used].ratio[0];
+      ratios[2 * used + 1] = starts[used].ratio[1];
+      lane_block[used++] = next;
+    }
+    if (used == 0) break;
+    for (int k = 0; k < 2 * used; k += 4)  // four ratios per call, in independent lanes
+      f4::store(growths + k, scale_growth(f4::load(ratios + k), per_side));
+    std::fill(table.begin(), table.end(), 0.0f);  // 0: no such candidate in that lane
+    int longest = 0;
+    for (int l = 0; l < L; ++l) {
+      const int from = l < used ? l : 0;  // spare lanes repeat lane 0 (their results unused)
+      const float* xb = x + lane_block[from] * n;
+      for (int i = 0; i < n; ++i) xt[i * L + l] = xb[i];
+      if (l >= used) continue;
+      int k = 0;
+      for (int s = 0; s < side_count; ++s)
+        side_candidates(starts[l].first_id[s], growths[2 * l + s], per_side,
+                        [&](float id) { table[size_t(k++) * L + size_t(l)] = id; });
+      longest = std::max(longest, k);
+    }
+    detail::symmetric_scan_lanes(xt, n, float(qmin), float(qmax), table.data(), longest, found);
+    for (int l = 0; l < used; ++l) {
+      const detail::SymmetricScanResult& r = found[l];
+      d_out[lane_block[l]] = finish_scale(x + lane_block[l] * n, n, grid, r.found ? r.sqx : 0.0,
+                                          r.found ? r.sqq : 0.0, starts[l].fallback_d, store);
+    }
+  }
 }
 
 float search_codebook_scale(const float* x, int n, std::span<const float> levels,

@@ -51,6 +51,12 @@ bool closer_in_lp(const float* x, const float* a, const float* b, int n, float p
 float search_symmetric_scale(const float* x, int n, int qmin, int qmax, const QuantOptions& options,
                              StoreFn store = nullptr);
 
+// search_symmetric_scale on `count` blocks of n weights (block b at x + b * n, its step
+// into d_out[b]): the same steps bit for bit, the candidate scans sixteen blocks at a
+// time (one per vector lane) when n is a multiple of 8 and at most 256.
+void search_symmetric_scale_many(const float* x, int n, int qmin, int qmax, int64_t count,
+                                 const QuantOptions& options, StoreFn store, float* d_out);
+
 // The same over a non-uniform codebook: x ≈ d * levels[k], levels sorted ascending with
 // levels.front() < 0 < levels.back() and at most 64 entries (IQ4_NL's 16 levels). The
 // extreme is tried on levels.front() and on levels.back(); L in the clipping floor is
@@ -141,6 +147,28 @@ void quantize_affine_row(AffineManyFn choose, int qmax, float objective_power, c
     for (int64_t b = 0; b < count; ++b) encoded[b] = encode(x + b * kBlockSize, params[b]);
     write_closer_than_reference_many(x, kBlockSize, count, reinterpret_cast<const std::byte*>(encoded), sizeof(Block),
                                      reference, decode, objective_power, dst + first * int64_t(sizeof(Block)));
+  }
+}
+
+// A whole row of a symmetric 32-weight format (Q4_0, Q5_0, Q8_0) by Method::Search:
+// steps for a chunk of blocks at once (search_symmetric_scale_many), each block encoded
+// by encode(x, d), then every block checked against the format's reference in L2 by
+// write_closer_than_reference_many.
+template <typename Block, int kBlockSize, typename Encode>
+void quantize_symmetric_row(int qmin, int qmax, const float* src, std::byte* dst, int64_t n,
+                            const QuantOptions& options, const char* format, Encode encode, FromFloatFn reference,
+                            ToFloatFn decode) {
+  const int64_t blocks = whole_blocks(n, kBlockSize, format);
+  constexpr int64_t kChunk = 256;
+  float d[kChunk];
+  Block encoded[kChunk];
+  for (int64_t first = 0; first < blocks; first += kChunk) {
+    const int64_t count = blocks - first < kChunk ? blocks - first : kChunk;
+    const float* x = src + first * kBlockSize;
+    search_symmetric_scale_many(x, kBlockSize, qmin, qmax, count, options, stored_as_fp16, d);
+    for (int64_t b = 0; b < count; ++b) encoded[b] = encode(x + b * kBlockSize, d[b]);
+    write_closer_than_reference_many(x, kBlockSize, count, reinterpret_cast<const std::byte*>(encoded), sizeof(Block),
+                                     reference, decode, 2.0f, dst + first * int64_t(sizeof(Block)));
   }
 }
 

@@ -105,6 +105,70 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
   }
 }
 
+// symmetric_scan_lanes with W lanes.
+template <int W>
+LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float qmax, const float* ids,
+                                       int candidates, SymmetricScanResult* out) {
+  using V = typename lanes::Vec<W>::F;
+  using VD = typename lanes::Vec<W>::D;
+  constexpr int L = kRangeLanes;
+  auto load = [](const float* p) {
+    V v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  };
+  // As scan's total: weight i in s[i % 8], the order of search.cpp's accumulate.
+  auto total = [](const V (&s)[8]) {
+    auto widen = [](V v) { return __builtin_convertvector(v, VD); };
+    return (widen(s[0] + s[4]) + widen(s[1] + s[5])) + (widen(s[2] + s[6]) + widen(s[3] + s[7]));
+  };
+  const V lo = splat<V>(qmin), hi = splat<V>(qmax);
+  for (int g = 0; g < L; g += W) {
+    double best_sqx[W] = {}, best_sqq[W] = {};
+    for (int l = 0; l < W; ++l) out[g + l] = SymmetricScanResult{};
+    for (int k = 0; k < candidates; ++k) {
+      const V id = load(ids + k * L + g);
+      V s_qx[8] = {}, s_qq[8] = {};
+      for (int i = 0; i < n; i += 8)
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) {
+          const V v = load(xt + (i + j) * L + g);
+          V t = v * id;
+          t = t > lo ? t : lo;
+          t = t < hi ? t : hi;
+          const V q = lanes::round<V>(t);
+          s_qx[j] += q * v;
+          s_qq[j] += q * q;
+        }
+      const VD vqx = total(s_qx), vqq = total(s_qq);
+      for (int l = 0; l < W; ++l) {
+        if (ids[k * L + g + l] == 0.0f) continue;
+        const double sqx = vqx[l], sqq = vqq[l];
+        if (sqq > 0.0 && (best_sqq[l] == 0.0 || sqx * sqx * best_sqq[l] > best_sqx[l] * best_sqx[l] * sqq)) {
+          best_sqx[l] = sqx;
+          best_sqq[l] = sqq;
+          out[g + l] = SymmetricScanResult{true, sqx, sqq};
+        }
+      }
+    }
+  }
+}
+
+void symmetric_scan4(const float* xt, int n, float qmin, float qmax, const float* ids, int candidates,
+                     SymmetricScanResult* out) {
+  symmetric_scan<4>(xt, n, qmin, qmax, ids, candidates, out);
+}
+#if LOWBIT_LANES_X86
+LOWBIT_TARGET_AVX2 void symmetric_scan8(const float* xt, int n, float qmin, float qmax, const float* ids,
+                                        int candidates, SymmetricScanResult* out) {
+  symmetric_scan<8>(xt, n, qmin, qmax, ids, candidates, out);
+}
+LOWBIT_TARGET_AVX512 void symmetric_scan16(const float* xt, int n, float qmin, float qmax, const float* ids,
+                                           int candidates, SymmetricScanResult* out) {
+  symmetric_scan<16>(xt, n, qmin, qmax, ids, candidates, out);
+}
+#endif
+
 void scan4(const float* ut, int n, int qmax, const float* range, const double* su, const float* bottom,
            const float* top, int candidates, RangeScanResult* out) {
   scan<4>(ut, n, qmax, range, su, bottom, top, candidates, out);
@@ -129,6 +193,15 @@ void affine_range_scan_lanes(const float* ut, int n, int qmax, const float* rang
   if (lanes::kernel_width() == 8) return scan8(ut, n, qmax, range, su, bottom, top, candidates, out);
 #endif
   scan4(ut, n, qmax, range, su, bottom, top, candidates, out);
+}
+
+void symmetric_scan_lanes(const float* xt, int n, float qmin, float qmax, const float* ids, int candidates,
+                          SymmetricScanResult* out) {
+#if LOWBIT_LANES_X86
+  if (lanes::kernel_width() == 16) return symmetric_scan16(xt, n, qmin, qmax, ids, candidates, out);
+  if (lanes::kernel_width() == 8) return symmetric_scan8(xt, n, qmin, qmax, ids, candidates, out);
+#endif
+  symmetric_scan4(xt, n, qmin, qmax, ids, candidates, out);
 }
 
 }  // namespace lowbit::quant::detail

@@ -22,4 +22,17 @@ struct RangeScanResult {
 void affine_range_scan_lanes(const float* ut, int n, int qmax, const float* range, const double* su,
                              const float* bottom, const float* top, int candidates, RangeScanResult* out);
 
+// The candidate scan of search_symmetric_scale likewise, sixteen blocks per call: xt
+// holds 16 blocks transposed (weight i of lane l at xt[i * 16 + l]), n a multiple of 8;
+// ids[k * 16 + l] is lane l's k-th inverse step, 0 where that lane has no k-th
+// candidate. Codes are round(clamp(x * id, qmin, qmax)); each lane's winner is ranked
+// as search.cpp's search_scale ranks one block's (sqx^2 / sqq, larger is better), and
+// out[l] gets its sums (found false if no candidate had sqq > 0).
+struct SymmetricScanResult {
+  bool found = false;
+  double sqx = 0.0, sqq = 0.0;
+};
+void symmetric_scan_lanes(const float* xt, int n, float qmin, float qmax, const float* ids, int candidates,
+                          SymmetricScanResult* out);
+
 }  // namespace lowbit::quant::detail

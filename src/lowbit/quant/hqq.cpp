@@ -108,6 +108,18 @@ AffineParams hqq_iterate_zero(const float* x, int n, int qmax, AffineParams p, c
   if (!(lp > 0.0f && lp <= f4::kMaxFastPower)) return p;  // HQQ's lp loss needs 0 < p < 1.5
   const float d = p.d, inv_d = 1.0f / d;
   const F4 vd = splat(d), vinv = splat(inv_d), vq = splat(float(qmax)), vzero = splat(0.0f);
+  // Residuals at or below this have a zero soft-threshold in every pass (see
+  // detail::hqq_skip_below), so four of them need no pow. K-quants call this once per
+  // sub-block with the same options: the bound is kept between calls.
+  thread_local struct {
+    float lp = 0.0f, beta = 0.0f, kappa = 0.0f;
+    int iterations = -1;
+    float bound = -1.0f;
+  } skip;
+  if (skip.lp != lp || skip.beta != o.hqq_beta || skip.kappa != o.hqq_kappa || skip.iterations != o.hqq_iterations)
+    skip = {lp, o.hqq_beta, o.hqq_kappa, o.hqq_iterations,
+            detail::hqq_skip_below(lp, o.hqq_beta, o.hqq_kappa, o.hqq_iterations)};
+  const F4 skip_below = splat(skip.bound);
   float z = -p.m * inv_d;
   float beta = o.hqq_beta;
   AffineParams best = p;
@@ -125,6 +137,11 @@ AffineParams hqq_iterate_zero(const float* x, int n, int qmax, AffineParams p, c
       const F4 r = xv - vd * (q - vz);
       const F4 a = f4::abs(r);
       mae4 += a;
+      const f4::I4 reaches = a > skip_below;
+      if ((reaches[0] | reaches[1] | reaches[2] | reaches[3]) == 0) {
+        zsum4 += q - xv * vinv;  // the soft-threshold is 0: x - 0 = x
+        continue;
+      }
       // Generalised soft-threshold, the proximal step of |r|^p (the 1e-8 keeps
       // |r|^(p-1) finite at r = 0, as in the reference).
       const F4 shrunk = f4::max(a - f4::abs_pow(a + splat(1e-8f), lp - 1.0f) * vbeta_inv, vzero);

@@ -8,6 +8,7 @@
 #include "lowbit/core/float_bits.h"
 #include "lowbit/core/multiversion.h"
 #include "lowbit/quant/hqq.h"
+#include "lowbit/quant/search.h"
 
 namespace lowbit::kquant {
 namespace {
@@ -111,13 +112,13 @@ LOWBIT_MULTIVERSION float evaluate_l2(const float* x, int n, float S, float O, i
 }
 
 // The lp error of given codes under step S and offset O.
+// The lp error of a sub-block's codes, by quant::lp_error_fast (within ~2e-6 of the
+// exact sum): it only ranks a sub-block's candidates, and the super-block's result is
+// then held to rtn's by quant::closer_in_lp, exactly.
 double codes_lp(const float* x, int n, float S, float O, const int8_t* codes, float p) {
-  double err = 0;
-  for (int i = 0; i < n; ++i) {
-    const float e = (S * float(codes[i]) - O) - x[i];
-    err += std::pow(std::fabs(double(e)), double(p));
-  }
-  return err;
+  float y[kMaxSubSize];
+  for (int i = 0; i < n; ++i) y[i] = S * float(codes[i]) - O;
+  return quant::lp_error_fast(x, y, n, p);
 }
 
 // count points spread evenly over [lo, hi] (one point: the middle).
@@ -572,10 +573,9 @@ void hqq_block(const KQuantCodec& codec, const float* x, std::byte* out,
   codec.rtn(x, rtn_bytes, kSuperBlock);
   SuperBlockParams params;
   codec.unpack(rtn_bytes, params);
-  float y[kSuperBlock];
-  decode_params(codec, params, y);
+  float from_rtn[kSuperBlock], y[kSuperBlock];
+  decode_params(codec, params, from_rtn);
   const float p = options.lp_norm;
-  const double rtn_err = lp_error(x, y, kSuperBlock, p);
 
   const float d = fp16_to_fp32(params.d), dmin = fp16_to_fp32(params.dmin);
   const int n = codec.sub_size;
@@ -607,7 +607,7 @@ void hqq_block(const KQuantCodec& codec, const float* x, std::byte* out,
   }
   if (changed) {
     decode_params(codec, params, y);
-    if (lp_error(x, y, kSuperBlock, p) < rtn_err) {
+    if (quant::closer_in_lp(x, y, from_rtn, kSuperBlock, p)) {
       codec.pack(params, out);
       return;
     }

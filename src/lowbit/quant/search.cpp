@@ -509,7 +509,7 @@ AffineParams finish_range(const float* x, const float* u, int n, int qmax, const
   if (best.found && fit.ok) p = {static_cast<float>(fit.d), static_cast<float>(fit.m + double(r.min))};
   p = {keep(store, p.d), keep(store, p.m)};
 
-  double err = affine_grid_error(x, n, qmax, p);
+  double err = -1.0;  // p's error, computed when a step first needs it (most stop before)
   for (int step = 0; step < kLloydSteps && p.d > 0.0f; ++step) {
     const float offset = p.m - r.min;
     const AffineFit f = affine_fit(affine_pass(u, n, fq, offset, finite_inverse(p.d)), n, r.su);
@@ -517,6 +517,7 @@ AffineParams finish_range(const float* x, const float* u, int n, int qmax, const
     const AffineParams next{keep(store, static_cast<float>(f.d)),
                             keep(store, static_cast<float>(f.m + double(r.min)))};
     if (next.d == p.d && next.m == p.m) break;
+    if (err < 0.0) err = affine_grid_error(x, n, qmax, p);
     const double next_err = affine_grid_error(x, n, qmax, next);
     if (!(next_err < err)) break;
     p = next;

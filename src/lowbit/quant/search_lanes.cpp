@@ -122,10 +122,15 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
     auto widen = [](V v) { return __builtin_convertvector(v, VD); };
     return (widen(s[0] + s[4]) + widen(s[1] + s[5])) + (widen(s[2] + s[6]) + widen(s[3] + s[7]));
   };
+  // The ranking runs lane-wise in double on halves of W lanes, vectors as wide as the
+  // CPU's registers (as in scan above).
+  constexpr int H = W / 2;
+  using VH = typename lanes::Vec<H>::D;
+  using VHL = typename lanes::Vec<H>::L;
   const V lo = splat<V>(qmin), hi = splat<V>(qmax);
   for (int g = 0; g < L; g += W) {
-    double best_sqx[W] = {}, best_sqq[W] = {};
-    for (int l = 0; l < W; ++l) out[g + l] = SymmetricScanResult{};
+    alignas(64) double best_sqx[W] = {}, best_sqq[W] = {};
+    alignas(64) long long found[W] = {};
     for (int k = 0; k < candidates; ++k) {
       const V id = load(ids + k * L + g);
       V s_qx[8] = {}, s_qq[8] = {};
@@ -140,17 +145,31 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
           s_qx[j] += q * v;
           s_qq[j] += q * q;
         }
+      alignas(64) double sums[2][W];
       const VD vqx = total(s_qx), vqq = total(s_qq);
-      for (int l = 0; l < W; ++l) {
-        if (ids[k * L + g + l] == 0.0f) continue;
-        const double sqx = vqx[l], sqq = vqq[l];
-        if (sqq > 0.0 && (best_sqq[l] == 0.0 || sqx * sqx * best_sqq[l] > best_sqx[l] * best_sqx[l] * sqq)) {
-          best_sqx[l] = sqx;
-          best_sqq[l] = sqq;
-          out[g + l] = SymmetricScanResult{true, sqx, sqq};
-        }
+      std::memcpy(sums[0], &vqx, sizeof vqx);
+      std::memcpy(sums[1], &vqq, sizeof vqq);
+      for (int h = 0; h < W; h += H) {
+        auto get = [h](const double* a) {
+          VH v;
+          std::memcpy(&v, a + h, sizeof v);
+          return v;
+        };
+        VHL present;  // lanes that have a k-th candidate
+        for (int l = 0; l < H; ++l) present[l] = ids[k * L + g + h + l] != 0.0f ? -1 : 0;
+        const VH sqx = get(sums[0]), sqq = get(sums[1]), bx = get(best_sqx), bq = get(best_sqq), none{};
+        const VHL take = present & (sqq > none) & ((bq == none) | (sqx * sqx * bq > bx * bx * sqq));
+        const VH nx = take ? sqx : bx, nq = take ? sqq : bq;
+        std::memcpy(best_sqx + h, &nx, sizeof nx);
+        std::memcpy(best_sqq + h, &nq, sizeof nq);
+        VHL f;
+        std::memcpy(&f, found + h, sizeof f);
+        f |= take;
+        std::memcpy(found + h, &f, sizeof f);
       }
     }
+    for (int l = 0; l < W; ++l)
+      out[g + l] = found[l] ? SymmetricScanResult{true, best_sqx[l], best_sqq[l]} : SymmetricScanResult{};
   }
 }
 

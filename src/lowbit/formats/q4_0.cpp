@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/formats/legacy_decode.h"
 #include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/quant/search.h"
 #include "lowbit/core/multiversion.h"
@@ -35,10 +36,10 @@ LOWBIT_MULTIVERSION void dequantize_row_q4_0(const std::byte* src, float* dst, i
     std::memcpy(&block, src + b * int64_t(sizeof block), sizeof block);
     const float d = fp16_to_fp32(block.d);
     float* y = dst + b * kQ4_0BlockSize;
-    for (int j = 0; j < 16; ++j) {
-      y[j] = float((block.qs[j] & 0x0F) - 8) * d;
-      y[j + 16] = float((block.qs[j] >> 4) - 8) * d;
-    }
+    legacy::Ints lo, hi;
+    legacy::nibbles(block.qs, lo, hi);
+    legacy::store(y, legacy::to_float(lo - 8) * d);
+    legacy::store(y + 16, legacy::to_float(hi - 8) * d);
   }
 }
 

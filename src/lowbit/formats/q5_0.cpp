@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/formats/legacy_decode.h"
 #include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/quant/search.h"
 #include "lowbit/core/multiversion.h"
@@ -45,12 +46,11 @@ LOWBIT_MULTIVERSION void dequantize_row_q5_0(const std::byte* src, float* dst, i
     std::memcpy(&qh, block.qh, sizeof qh);
     const float d = fp16_to_fp32(block.d);
     float* y = dst + b * kQ5_0BlockSize;
-    for (int j = 0; j < 16; ++j) {
-      const int lo = (block.qs[j] & 0x0F) | int(((qh >> j) & 1u) << 4);
-      const int hi = (block.qs[j] >> 4) | int(((qh >> (j + 16)) & 1u) << 4);
-      y[j] = float(lo - 16) * d;
-      y[j + 16] = float(hi - 16) * d;
-    }
+    legacy::Ints lo, hi;
+    legacy::nibbles(block.qs, lo, hi);
+    legacy::add_fifth_bits(qh, lo, hi);
+    legacy::store(y, legacy::to_float(lo - 16) * d);
+    legacy::store(y + 16, legacy::to_float(hi - 16) * d);
   }
 }
 

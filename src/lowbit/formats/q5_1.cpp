@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/formats/legacy_decode.h"
 #include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/quant/search.h"
 #include "lowbit/core/multiversion.h"
@@ -47,12 +48,11 @@ LOWBIT_MULTIVERSION void dequantize_row_q5_1(const std::byte* src, float* dst, i
     const float d = fp16_to_fp32(block.d);
     const float m = fp16_to_fp32(block.m);
     float* y = dst + b * kQ5_1BlockSize;
-    for (int j = 0; j < 16; ++j) {
-      const int lo = (block.qs[j] & 0x0F) | int(((qh >> j) & 1u) << 4);
-      const int hi = (block.qs[j] >> 4) | int(((qh >> (j + 16)) & 1u) << 4);
-      y[j] = float(lo) * d + m;
-      y[j + 16] = float(hi) * d + m;
-    }
+    legacy::Ints lo, hi;
+    legacy::nibbles(block.qs, lo, hi);
+    legacy::add_fifth_bits(qh, lo, hi);
+    legacy::store(y, legacy::to_float(lo) * d + m);
+    legacy::store(y + 16, legacy::to_float(hi) * d + m);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/formats/legacy_decode.h"
 #include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/quant/search.h"
 #include "lowbit/core/multiversion.h"
@@ -51,7 +52,11 @@ LOWBIT_MULTIVERSION void dequantize_row_q8_0(const std::byte* src, float* dst, i
     std::memcpy(&block, src + b * int64_t(sizeof block), sizeof block);
     const float d = fp16_to_fp32(block.d);
     float* y = dst + b * kQ8_0BlockSize;
-    for (int j = 0; j < 32; ++j) y[j] = float(block.qs[j]) * d;
+    for (int j = 0; j < 32; j += 16) {
+      legacy::SignedBytes codes;
+      std::memcpy(&codes, block.qs + j, sizeof codes);
+      legacy::store(y + j, legacy::to_float(__builtin_convertvector(codes, legacy::Ints)) * d);
+    }
   }
 }
 

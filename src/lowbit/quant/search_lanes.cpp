@@ -52,18 +52,27 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
       const VI usable_v = (hi > lo) & (lanes::abs<V, VI>(id) <= splat<V>(3.40282347e38f));
       std::memcpy(usable, &usable_v, sizeof usable);
       V s_q[8] = {}, s_qq[8] = {}, s_qu[8] = {};
-      for (int i = 0; i < n; i += 8)
+      // An uncut end needs no clamp there: u >= 0 = lo, and at the top (u - lo) * id
+      // exceeds qmax by a rounding error at most, which rounds to qmax all the same.
+      auto pass = [&]<bool kClampLow, bool kClampHigh>() {
+        for (int i = 0; i < n; i += 8)
 #pragma GCC unroll 8
-        for (int j = 0; j < 8; ++j) {
-          const V v = load(ut + (i + j) * L + g);
-          V t = (v - lo) * id;
-          t = t > zero ? t : zero;
-          t = t < fq ? t : fq;
-          const V q = lanes::round<V>(t);
-          s_q[j] += q;
-          s_qq[j] += q * q;
-          s_qu[j] += q * v;
-        }
+          for (int j = 0; j < 8; ++j) {
+            const V v = load(ut + (i + j) * L + g);
+            V t = (v - lo) * id;
+            if constexpr (kClampLow) t = t > zero ? t : zero;
+            if constexpr (kClampHigh) t = t < fq ? t : fq;
+            const V q = lanes::round<V>(t);
+            s_q[j] += q;
+            s_qq[j] += q * q;
+            s_qu[j] += q * v;
+          }
+      };
+      const bool clamp_low = bottom[k] != 0.0f, clamp_high = top[k] != 0.0f;
+      if (clamp_low && clamp_high) pass.template operator()<true, true>();
+      else if (clamp_low) pass.template operator()<true, false>();
+      else if (clamp_high) pass.template operator()<false, true>();
+      else pass.template operator()<false, false>();
       alignas(64) double sums[3][W];
       const VD vq = total(s_q), vqq = total(s_qq), vqu = total(s_qu);
       std::memcpy(sums[0], &vq, sizeof vq);

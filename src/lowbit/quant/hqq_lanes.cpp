@@ -17,14 +17,9 @@
 namespace lowbit::quant::detail {
 namespace {
 
+using lanes::load;
 using lanes::splat;
 
-template <class V>
-LOWBIT_LANE_INLINE V load(const float* p) {
-  V v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 template <class V>
 LOWBIT_LANE_INLINE V vmax(V a, V b) {
   return a > b ? a : b;

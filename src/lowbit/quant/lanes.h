@@ -8,6 +8,7 @@
 #include <bit>
 #include <cfloat>
 #include <cstddef>
+#include <cstring>
 
 // Always inlined: a vector wider than the baseline's registers is passed differently
 // by the baseline and the AVX-512 clones of a LOWBIT_MULTIVERSION caller, so a shared
@@ -67,6 +68,14 @@ LOWBIT_LANE_INLINE V splat(float v) {
   V r;
   for (size_t i = 0; i < kCount<V>; ++i) r[i] = v;
   return r;
+}
+
+// A vector from memory (float lanes by default; double for the D vectors).
+template <class V, class T = float>
+LOWBIT_LANE_INLINE V load(const T* p) {
+  V v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
 }
 
 template <class V, class VI>

@@ -128,48 +128,51 @@ void write_closer_than_reference_many(const float* x, int n, int64_t count, cons
 // not a whole number of blocks.
 int64_t whole_blocks(int64_t n, int64_t block_size, const char* format);
 
-// A whole row of an affine 32-weight format (Q4_1, Q5_1) by a many-block method:
-// parameters for a chunk of blocks at once (the HQQ step runs many blocks side by
-// side), each block encoded by encode(x, params), then every block checked against
-// the format's reference by write_closer_than_reference_many.
-template <typename Block, int kBlockSize, typename Encode>
-void quantize_affine_row(AffineManyFn choose, int qmax, float objective_power, const float* src, std::byte* dst,
-                         int64_t n, const QuantOptions& options, const char* format, Encode encode,
-                         FromFloatFn reference, ToFloatFn decode) {
+// A whole row of blocks by a many-block method: choose(x, count, params) picks the
+// parameters of a chunk of blocks at once, encode(x, params) encodes each block, and
+// every block is checked against the format's reference by
+// write_closer_than_reference_many under sum |x - x̂|^objective_power.
+template <typename Block, int kBlockSize, typename Params, typename Choose, typename Encode>
+void quantize_row_checked(Choose choose, Encode encode, float objective_power, const float* src, std::byte* dst,
+                          int64_t n, const char* format, FromFloatFn reference, ToFloatFn decode) {
   const int64_t blocks = whole_blocks(n, kBlockSize, format);
   constexpr int64_t kChunk = 256;
-  AffineParams params[kChunk];
+  Params params[kChunk];
   Block encoded[kChunk];
   for (int64_t first = 0; first < blocks; first += kChunk) {
     const int64_t count = blocks - first < kChunk ? blocks - first : kChunk;
     const float* x = src + first * kBlockSize;
-    choose(x, kBlockSize, qmax, count, options, stored_as_fp16, params);
+    choose(x, count, params);
     for (int64_t b = 0; b < count; ++b) encoded[b] = encode(x + b * kBlockSize, params[b]);
     write_closer_than_reference_many(x, kBlockSize, count, reinterpret_cast<const std::byte*>(encoded), sizeof(Block),
                                      reference, decode, objective_power, dst + first * int64_t(sizeof(Block)));
   }
 }
 
-// A whole row of a symmetric 32-weight format (Q4_0, Q5_0, Q8_0) by Method::Search:
-// steps for a chunk of blocks at once (search_symmetric_scale_many), each block encoded
-// by encode(x, d), then every block checked against the format's reference in L2 by
-// write_closer_than_reference_many.
+// An affine 32-weight format (Q4_1, Q5_1): (d, m) by `choose` (the HQQ step runs many
+// blocks side by side), fp16-stored.
+template <typename Block, int kBlockSize, typename Encode>
+void quantize_affine_row(AffineManyFn choose, int qmax, float objective_power, const float* src, std::byte* dst,
+                         int64_t n, const QuantOptions& options, const char* format, Encode encode,
+                         FromFloatFn reference, ToFloatFn decode) {
+  quantize_row_checked<Block, kBlockSize, AffineParams>(
+      [&](const float* x, int64_t count, AffineParams* p) {
+        choose(x, kBlockSize, qmax, count, options, stored_as_fp16, p);
+      },
+      encode, objective_power, src, dst, n, format, reference, decode);
+}
+
+// A symmetric 32-weight format (Q4_0, Q5_0, Q8_0) by Method::Search: steps by
+// search_symmetric_scale_many, fp16-stored, checked in L2.
 template <typename Block, int kBlockSize, typename Encode>
 void quantize_symmetric_row(int qmin, int qmax, const float* src, std::byte* dst, int64_t n,
                             const QuantOptions& options, const char* format, Encode encode, FromFloatFn reference,
                             ToFloatFn decode) {
-  const int64_t blocks = whole_blocks(n, kBlockSize, format);
-  constexpr int64_t kChunk = 256;
-  float d[kChunk];
-  Block encoded[kChunk];
-  for (int64_t first = 0; first < blocks; first += kChunk) {
-    const int64_t count = blocks - first < kChunk ? blocks - first : kChunk;
-    const float* x = src + first * kBlockSize;
-    search_symmetric_scale_many(x, kBlockSize, qmin, qmax, count, options, stored_as_fp16, d);
-    for (int64_t b = 0; b < count; ++b) encoded[b] = encode(x + b * kBlockSize, d[b]);
-    write_closer_than_reference_many(x, kBlockSize, count, reinterpret_cast<const std::byte*>(encoded), sizeof(Block),
-                                     reference, decode, 2.0f, dst + first * int64_t(sizeof(Block)));
-  }
+  quantize_row_checked<Block, kBlockSize, float>(
+      [&](const float* x, int64_t count, float* d) {
+        search_symmetric_scale_many(x, kBlockSize, qmin, qmax, count, options, stored_as_fp16, d);
+      },
+      encode, 2.0f, src, dst, n, format, reference, decode);
 }
 
 }  // namespace lowbit::quant

@@ -11,7 +11,18 @@
 namespace lowbit::quant::detail {
 namespace {
 
+using lanes::load;
 using lanes::splat;
+
+
+// search.cpp's accumulate keeps two sets of four float sums (weight i in set (i / 4) %
+// 2, lane i % 4), adds the sets lane by lane, then the four lanes as (0 + 1) + (2 + 3)
+// in double: s[j] here holds weight i with i % 8 == j, and the total is that sum.
+template <int W>
+LOWBIT_LANE_INLINE typename lanes::Vec<W>::D total8(const typename lanes::Vec<W>::F (&s)[8]) {
+  auto widen = [](typename lanes::Vec<W>::F v) { return __builtin_convertvector(v, typename lanes::Vec<W>::D); };
+  return (widen(s[0] + s[4]) + widen(s[1] + s[5])) + (widen(s[2] + s[6]) + widen(s[3] + s[7]));
+}
 
 // affine_range_scan_lanes with W lanes: the 16 columns of ut in 16 / W groups.
 template <int W>
@@ -21,21 +32,9 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
   using VI = typename lanes::Vec<W>::I;
   using VD = typename lanes::Vec<W>::D;
   constexpr int L = kRangeLanes;
-  auto load = [](const float* p) {
-    V v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  };
-  // search.cpp's accumulate keeps two sets of four float sums (weight i in set (i / 4)
-  // % 2, lane i % 4), adds the sets lane by lane, then the four lanes as (0 + 1) +
-  // (2 + 3) in double: s[j] here holds weight i with i % 8 == j.
-  auto total = [](const V (&s)[8]) {
-    auto widen = [](V v) { return __builtin_convertvector(v, VD); };
-    return (widen(s[0] + s[4]) + widen(s[1] + s[5])) + (widen(s[2] + s[6]) + widen(s[3] + s[7]));
-  };
   const V zero = splat<V>(0.0f), fq = splat<V>(float(qmax));
   for (int g = 0; g < L; g += W) {
-    const V range = load(range_in + g);
+    const V range = load<V>(range_in + g);
     // Each lane's best so far. The ranking runs lane-wise in double, the operations
     // search.cpp's scan_range does for one block, on halves of W lanes: vectors as wide
     // as the CPU's registers (GCC splits comparisons of wider ones lane by lane).
@@ -58,7 +57,7 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
         for (int i = 0; i < n; i += 8)
 #pragma GCC unroll 8
           for (int j = 0; j < 8; ++j) {
-            const V v = load(ut + (i + j) * L + g);
+            const V v = load<V>(ut + (i + j) * L + g);
             V t = (v - lo) * id;
             if constexpr (kClampLow) t = t > zero ? t : zero;
             if constexpr (kClampHigh) t = t < fq ? t : fq;
@@ -74,20 +73,15 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
       else if (clamp_high) pass.template operator()<false, true>();
       else pass.template operator()<false, false>();
       alignas(64) double sums[3][W];
-      const VD vq = total(s_q), vqq = total(s_qq), vqu = total(s_qu);
+      const VD vq = total8<W>(s_q), vqq = total8<W>(s_qq), vqu = total8<W>(s_qu);
       std::memcpy(sums[0], &vq, sizeof vq);
       std::memcpy(sums[1], &vqq, sizeof vqq);
       std::memcpy(sums[2], &vqu, sizeof vqu);
       for (int h = 0; h < W; h += H) {
-        auto get = [h](const double* a) {
-          VH v;
-          std::memcpy(&v, a + h, sizeof v);
-          return v;
-        };
         auto put = [h](double* a, VH v) { std::memcpy(a + h, &v, sizeof v); };
         VHL ok;
         for (int l = 0; l < H; ++l) ok[l] = usable[h + l] != 0 ? -1 : 0;
-        const VH q = get(sums[0]), qq = get(sums[1]), qu = get(sums[2]);
+        const VH q = load<VH>(sums[0] + h), qq = load<VH>(sums[1] + h), qu = load<VH>(sums[2] + h);
         VH n_h, su_h;
         for (int l = 0; l < H; ++l) {
           n_h[l] = double(n);
@@ -95,14 +89,14 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
         }
         const VH det = n_h * qq - q * q, slope = n_h * qu - q * su_h;
         const VH num = slope * slope;
-        const VH best_num = get(best[0]), best_det = get(best[1]);
+        const VH best_num = load<VH>(best[0] + h), best_det = load<VH>(best[1] + h);
         const VH none{};
         const VHL take = ok & (det > none) & (slope > none) & ((best_det == none) | (num * best_det > best_num * det));
         put(best[0], take ? num : best_num);
         put(best[1], take ? det : best_det);
-        put(best[2], take ? q : get(best[2]));
-        put(best[3], take ? qq : get(best[3]));
-        put(best[4], take ? qu : get(best[4]));
+        put(best[2], take ? q : load<VH>(best[2] + h));
+        put(best[3], take ? qq : load<VH>(best[3] + h));
+        put(best[4], take ? qu : load<VH>(best[4] + h));
         VHL f;
         std::memcpy(&f, found + h, sizeof f);
         f |= take;
@@ -121,16 +115,6 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
   using V = typename lanes::Vec<W>::F;
   using VD = typename lanes::Vec<W>::D;
   constexpr int L = kRangeLanes;
-  auto load = [](const float* p) {
-    V v;
-    std::memcpy(&v, p, sizeof v);
-    return v;
-  };
-  // As scan's total: weight i in s[i % 8], the order of search.cpp's accumulate.
-  auto total = [](const V (&s)[8]) {
-    auto widen = [](V v) { return __builtin_convertvector(v, VD); };
-    return (widen(s[0] + s[4]) + widen(s[1] + s[5])) + (widen(s[2] + s[6]) + widen(s[3] + s[7]));
-  };
   // The ranking runs lane-wise in double on halves of W lanes, vectors as wide as the
   // CPU's registers (as in scan above).
   constexpr int H = W / 2;
@@ -141,12 +125,12 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
     alignas(64) double best_sqx[W] = {}, best_sqq[W] = {};
     alignas(64) long long found[W] = {};
     for (int k = 0; k < candidates; ++k) {
-      const V id = load(ids + k * L + g);
+      const V id = load<V>(ids + k * L + g);
       V s_qx[8] = {}, s_qq[8] = {};
       for (int i = 0; i < n; i += 8)
 #pragma GCC unroll 8
         for (int j = 0; j < 8; ++j) {
-          const V v = load(xt + (i + j) * L + g);
+          const V v = load<V>(xt + (i + j) * L + g);
           V t = v * id;
           t = t > lo ? t : lo;
           t = t < hi ? t : hi;
@@ -155,18 +139,14 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
           s_qq[j] += q * q;
         }
       alignas(64) double sums[2][W];
-      const VD vqx = total(s_qx), vqq = total(s_qq);
+      const VD vqx = total8<W>(s_qx), vqq = total8<W>(s_qq);
       std::memcpy(sums[0], &vqx, sizeof vqx);
       std::memcpy(sums[1], &vqq, sizeof vqq);
       for (int h = 0; h < W; h += H) {
-        auto get = [h](const double* a) {
-          VH v;
-          std::memcpy(&v, a + h, sizeof v);
-          return v;
-        };
         VHL present;  // lanes that have a k-th candidate
         for (int l = 0; l < H; ++l) present[l] = ids[k * L + g + h + l] != 0.0f ? -1 : 0;
-        const VH sqx = get(sums[0]), sqq = get(sums[1]), bx = get(best_sqx), bq = get(best_sqq), none{};
+        const VH sqx = load<VH>(sums[0] + h), sqq = load<VH>(sums[1] + h);
+        const VH bx = load<VH>(best_sqx + h), bq = load<VH>(best_sqq + h), none{};
         const VHL take = present & (sqq > none) & ((bq == none) | (sqx * sqx * bq > bx * bx * sqq));
         const VH nx = take ? sqx : bx, nq = take ? sqq : bq;
         std::memcpy(best_sqx + h, &nx, sizeof nx);

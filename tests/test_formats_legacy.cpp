@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cfloat>
+#include <cstdint>
 #include <cmath>
 #include <cstring>
 #include <ostream>
@@ -10,6 +12,7 @@
 
 #include "format_test_inputs.h"
 #include "lowbit/core/float_bits.h"
+#include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/formats/iq4_nl.h"
 #include "lowbit/formats/q4_0.h"
 #include "lowbit/formats/q4_1.h"
@@ -306,6 +309,57 @@ TEST(FormatsLegacyLayout, RowsOfManyBlocksAreIndependentBlocks) {
       pieces.insert(pieces.end(), one.bytes.begin(), one.bytes.end());
     }
     EXPECT_EQ(whole.bytes, pieces);
+  }
+}
+
+}  // namespace
+}  // namespace lowbit
+
+namespace lowbit {
+namespace {
+
+// ggml's quantize_row_q4_1_ref as it reads, one weight at a time (its x86 conversions
+// of NaN and out-of-range values through ggml_rounding), for blocks that tell a
+// vectorised min/max scan from the sequential one: signed zeros at the extremes, NaNs,
+// infinities.
+std::vector<uint8_t> q4_1_as_ggml(const float* x) {
+  float min = FLT_MAX, max = -FLT_MAX;
+  for (int j = 0; j < 32; ++j) {
+    if (x[j] < min) min = x[j];
+    if (x[j] > max) max = x[j];
+  }
+  const float d = (max - min) / 15.0f, id = d != 0.0f ? 1.0f / d : 0.0f;
+  std::vector<uint8_t> out(20);
+  const uint16_t dh = fp32_to_fp16(d), mh = fp32_to_fp16(min);
+  std::memcpy(out.data(), &dh, 2);
+  std::memcpy(out.data() + 2, &mh, 2);
+  for (int j = 0; j < 16; ++j) {
+    const int lo = std::min(15, int{ggml_rounding::truncate_to_int8((x[j] - min) * id + 0.5f)});
+    const int hi = std::min(15, int{ggml_rounding::truncate_to_int8((x[j + 16] - min) * id + 0.5f)});
+    out[size_t(4 + j)] = static_cast<uint8_t>(lo | (hi << 4));
+  }
+  return out;
+}
+
+TEST(FormatsLegacyQ4_1, SignedZerosNaNsAndInfinitiesAsGgmlScansThem) {
+  uint64_t s = 7;
+  auto next = [&s] {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return s >> 33;
+  };
+  const float specials[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 3e38f, -3e38f, 1e-40f};
+  for (int trial = 0; trial < 4000; ++trial) {
+    float x[32];
+    for (float& v : x) {
+      const uint64_t r = next();
+      // Mostly zeros of either sign and small values, so that 0 is often the extreme.
+      v = r % 3 == 0 ? (r & 8 ? -0.0f : 0.0f) : float(int(r % 7) - (trial % 2 == 0 ? 0 : 6)) * 0.25f;
+    }
+    if (trial % 5 == 0) x[next() % 32] = specials[next() % 8];
+    BlockQ4_1 got;
+    quantize_row_q4_1_ref(x, reinterpret_cast<std::byte*>(&got), 32);
+    const std::vector<uint8_t> want = q4_1_as_ggml(x);
+    ASSERT_EQ(std::memcmp(&got, want.data(), sizeof got), 0) << "trial " << trial;
   }
 }
 

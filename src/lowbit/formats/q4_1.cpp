@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cfloat>
+#include <cmath>
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
@@ -16,6 +17,31 @@ namespace {
 // ggml: MIN(15, (int8_t)((x - min)/d + 0.5f)), stored into a uint8_t.
 int code_for(float scaled) {
   return std::min(15, int{ggml_rounding::truncate_to_int8(scaled + 0.5f)});
+}
+
+// ggml's scan of a block, `if (x[j] < min) min = x[j]` (and > for max) from FLT_MAX and
+// -FLT_MAX, eight lanes at a time. The minimum and maximum do not depend on the order,
+// NaNs are skipped either way, and of equal elements only zeros differ (by sign): the
+// scan keeps the first, so a zero result is re-read from the block.
+// Used inside this file only (no -Wpsabi concern; GCC reports it at the end of the file).
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float F8 __attribute__((vector_size(32)));
+[[gnu::always_inline]] inline void ggml_min_max_32(const float* x, float& min, float& max) {
+  F8 lo = F8{} + FLT_MAX, hi = F8{} - FLT_MAX;
+  for (int j = 0; j < 32; j += 8) {
+    F8 v;
+    std::memcpy(&v, x + j, sizeof v);
+    lo = v < lo ? v : lo;
+    hi = v > hi ? v : hi;
+  }
+  min = FLT_MAX;
+  max = -FLT_MAX;
+  for (int l = 0; l < 8; ++l) {
+    if (lo[l] < min) min = lo[l];
+    if (hi[l] > max) max = hi[l];
+  }
+  if (min == 0.0f) min = *std::find(x, x + 32, 0.0f);
+  if (max == 0.0f) max = *std::find(x, x + 32, 0.0f);
 }
 
 // A block with the (already fp16-exact) d and m and the nearest codes for them.
@@ -55,22 +81,28 @@ LOWBIT_MULTIVERSION void dequantize_row_q4_1(const std::byte* src, float* dst, i
 LOWBIT_MULTIVERSION void quantize_row_q4_1_ref(const float* src, std::byte* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ4_1BlockSize; ++b) {
     const float* x = src + b * kQ4_1BlockSize;
-    float min = FLT_MAX;
-    float max = -FLT_MAX;
-    for (int j = 0; j < 32; ++j) {
-      if (x[j] < min) min = x[j];
-      if (x[j] > max) max = x[j];
-    }
+    float min, max;
+    ggml_min_max_32(x, min, max);
     const float d = (max - min) / 15.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
 
     BlockQ4_1 block;
     block.d = fp32_to_fp16(d);
     block.m = fp32_to_fp16(min);
-    for (int j = 0; j < 16; ++j) {
-      const int lo = code_for((x[j] - min) * id);
-      const int hi = code_for((x[j + 16] - min) * id);
-      block.qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+    if (std::isfinite(max - min) && std::isfinite(id)) {
+      // Every (x - min) * id + 0.5 lies in [0, 16) but for a NaN weight, whose code
+      // ggml's conversion makes 0: the plain conversion, NaN taken as 0, is ggml's.
+      auto code = [&](float v) {
+        const float scaled = (v - min) * id + 0.5f;
+        return std::min(15, int(scaled > 0.0f ? scaled : 0.0f));  // one maxps
+      };
+      for (int j = 0; j < 16; ++j) block.qs[j] = static_cast<uint8_t>(code(x[j]) | (code(x[j + 16]) << 4));
+    } else {
+      for (int j = 0; j < 16; ++j) {
+        const int lo = code_for((x[j] - min) * id);
+        const int hi = code_for((x[j + 16] - min) * id);
+        block.qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+      }
     }
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cfloat>
 #include <cstdint>
 #include <cmath>
@@ -360,6 +361,26 @@ TEST(FormatsLegacyQ4_1, SignedZerosNaNsAndInfinitiesAsGgmlScansThem) {
     quantize_row_q4_1_ref(x, reinterpret_cast<std::byte*>(&got), 32);
     const std::vector<uint8_t> want = q4_1_as_ggml(x);
     ASSERT_EQ(std::memcmp(&got, want.data(), sizeof got), 0) << "trial " << trial;
+  }
+}
+
+TEST(FormatsLegacyQ8_0, AbsmaxIsGgmlsSequentialScan) {
+  // ggml's MAX(amax, fabsf(x)) in order: with a NaN the result depends on where it sits.
+  uint64_t s = 11;
+  auto next = [&s] {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return s >> 33;
+  };
+  const float specials[] = {-0.0f, NAN, -NAN, INFINITY, -INFINITY, 1e-45f};
+  for (int trial = 0; trial < 3000; ++trial) {
+    const int n = trial % 3 == 0 ? 32 : trial % 3 == 1 ? 256 : int(next() % 40);
+    std::vector<float> x(static_cast<size_t>(n));
+    for (float& v : x) v = next() % 4 == 0 ? -0.0f : float(int(next() % 9) - 4) * 0.5f;
+    for (int k = 0; k < int(next() % 3) && n > 0; ++k) x[next() % size_t(n)] = specials[next() % 6];
+    float want = 0.0f;
+    for (float v : x) want = want > std::fabs(v) ? want : std::fabs(v);
+    const float got = ggml_rounding::absmax(x.data(), n);
+    ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << "trial " << trial;
   }
 }
 

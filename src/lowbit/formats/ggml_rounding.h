@@ -12,6 +12,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 namespace lowbit::ggml_rounding {
@@ -35,6 +36,45 @@ inline uint8_t truncate_to_uint8(float v) { return static_cast<uint8_t>(truncate
 inline int64_t lround_half_away(float v) {
   if (!(v >= -0x1.0p63f && v < 0x1.0p63f)) return std::numeric_limits<int64_t>::min();
   return static_cast<int64_t>(std::round(v));
+}
+
+// ggml's absmax scan, `amax = MAX(amax, fabsf(x[j]))` from 0 in order, eight lanes at a
+// time (always inlined, so each LOWBIT_MULTIVERSION clone vectorises it): without NaNs
+// the maximum does not depend on the order (fabs leaves no signed zeros). A NaN makes
+// ggml's MAX order-dependent (it is kept until the next element replaces it), so a block
+// with one is scanned in order.
+[[gnu::always_inline]] inline float absmax(const float* x, int n) {
+  typedef float F8 __attribute__((vector_size(32)));
+  typedef int32_t I8 __attribute__((vector_size(32)));
+  float amax = 0.0f;
+  int j = 0;
+  if (n >= 8) {
+    F8 m{};
+    I8 nan{};
+    for (; j + 8 <= n; j += 8) {
+      I8 bits;  // |x| by clearing the sign bit (memcpy, not bit_cast: no vector crosses a call)
+      std::memcpy(&bits, x + j, sizeof bits);
+      bits &= 0x7fffffff;
+      F8 v;
+      std::memcpy(&v, &bits, sizeof v);
+      m = m > v ? m : v;
+      nan |= v != v;
+    }
+    int any_nan = 0;
+    for (int l = 0; l < 8; ++l) {
+      any_nan |= nan[l];
+      amax = amax > m[l] ? amax : m[l];
+    }
+    if (any_nan) {
+      amax = 0.0f;
+      j = 0;
+    }
+  }
+  for (; j < n; ++j) {
+    const float a = std::fabs(x[j]);
+    amax = amax > a ? amax : a;
+  }
+  return amax;
 }
 
 // The element of largest magnitude, with its sign (the first one on ties; 0 for an

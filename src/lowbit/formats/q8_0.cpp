@@ -63,11 +63,7 @@ LOWBIT_MULTIVERSION void dequantize_row_q8_0(const std::byte* src, float* dst, i
 LOWBIT_MULTIVERSION void quantize_row_q8_0_ref(const float* src, std::byte* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
     const float* x = src + b * kQ8_0BlockSize;
-    float amax = 0.0f;
-    for (int j = 0; j < 32; ++j) {
-      const float a = std::fabs(x[j]);
-      amax = amax > a ? amax : a;  // ggml's MAX(), which lets a NaN through unlike fmax
-    }
+    const float amax = ggml_rounding::absmax(x, 32);  // ggml's MAX(), which lets a NaN through
 
     const float d = amax / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;

@@ -77,11 +77,7 @@ void dequantize_row_tq1_0(const std::byte* src, float* dst, int64_t n) {
 LOWBIT_MULTIVERSION void quantize_row_tq1_0_ref(const float* src, std::byte* dst, int64_t n) {
   for (int64_t b = 0; b < n / kTQ1_0BlockSize; ++b) {
     const float* x = src + b * kTQ1_0BlockSize;
-    float amax = 0.0f;
-    for (int j = 0; j < 256; ++j) {
-      const float a = std::fabs(x[j]);
-      amax = amax > a ? amax : a;  // ggml's MAX()
-    }
+    const float amax = ggml_rounding::absmax(x, 256);  // ggml's MAX(), which lets a NaN through
     const float d = amax;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
 

@@ -1,6 +1,7 @@
 #include "lowbit/formats/kquant_search.h"
 
 #include <algorithm>
+#include <type_traits>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -83,7 +84,13 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
   return scale;
 }
 
-float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
+namespace {
+
+// make_q3_quants' body, for n and nmax known at compile time (std::integral_constant:
+// Q3_K's 16 and 4, which lets the compiler unroll the loops, as ggml's inlining into
+// quantize_row_q3_K_ref does) or not (int).
+template <class N, class NMax>
+float make_q3_quants_impl(N n, NMax nmax, const float* x, int8_t* L) {
   float amax;
   const float max = signed_absmax(n, x, &amax);
   if (amax < kGroupMaxEps) {
@@ -126,6 +133,14 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
   }
   for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(L[i] + nmax);
   return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+}  // namespace
+
+float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
+  if (n == 16 && nmax == 4)
+    return make_q3_quants_impl(std::integral_constant<int, 16>{}, std::integral_constant<int, 4>{}, x, L);
+  return make_q3_quants_impl(n, nmax, x, L);
 }
 
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,

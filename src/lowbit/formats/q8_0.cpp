@@ -55,7 +55,7 @@ LOWBIT_MULTIVERSION void dequantize_row_q8_0(const std::byte* src, float* dst, i
     for (int j = 0; j < 32; j += 16) {
       legacy::SignedBytes codes;
       std::memcpy(&codes, block.qs + j, sizeof codes);
-      legacy::store(y + j, legacy::to_float(__builtin_convertvector(codes, legacy::Ints)) * d);
+      legacy::store(y + j, legacy::to_float(legacy::widen(codes)) * d);
     }
   }
 }

@@ -1,7 +1,7 @@
 #include "lowbit/quant/search.h"
 
 #include <algorithm>
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
 #endif
 #include <array>
@@ -290,7 +290,7 @@ class RangeCuts {
 
 }  // namespace
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 namespace {
 // The CPU's own conversion (F16C, round to nearest even like fp32_to_fp16): two
 // instructions where the portable one takes about forty operations.
@@ -301,7 +301,7 @@ __attribute__((target("f16c"))) float fp16_round_trip_f16c(float v) {
 #endif
 
 float stored_as_fp16(float v) {
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
   static const bool f16c = __builtin_cpu_supports("f16c");
   if (f16c && !std::isnan(v)) return fp16_round_trip_f16c(v);  // a NaN's payload may differ
 #endif

@@ -7,6 +7,7 @@
 //
 // Generation streams one matrix at a time, so it needs about 100 MB of memory.
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -65,9 +66,10 @@ std::vector<lowbit::gguf::KeyValue> metadata() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: %s OUT.gguf\n", argv[0]);
-    return 1;
+  // A flag (--help, -h) is not a file name: it would get a 2.2 GB model.
+  if (argc != 2 || argv[1][0] == '-') {
+    std::fprintf(stderr, "usage: %s OUT.gguf   (writes a ~1.1B-parameter F16 model, about 2.2 GB)\n", argv[0]);
+    return argc == 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) ? 0 : 1;
   }
   const auto matrices = llama_matrices();
   std::vector<TensorInfo> infos;

@@ -607,7 +607,7 @@ double affine_grid_error(const float* x, int n, int qmax, AffineParams p, float 
   return std::isfinite(sums[0]) ? sums[0] : kInf;
 }
 
-void symmetric_grid_codes(const float* x, int n, int qmin, int qmax, float d, int* q) {
+LOWBIT_MULTIVERSION void symmetric_grid_codes(const float* x, int n, int qmin, int qmax, float d, int* q) {
   const UniformGrid grid{float(qmin), float(qmax)};
   const float id = finite_inverse(d);
   for (int i = 0; i < n; ++i) q[i] = static_cast<int>(grid.nearest(x[i] * id));

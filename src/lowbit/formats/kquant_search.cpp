@@ -1,11 +1,11 @@
 #include "lowbit/formats/kquant_search.h"
 
 #include <algorithm>
-#include <type_traits>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/core/multiversion.h"

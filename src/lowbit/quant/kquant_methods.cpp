@@ -111,7 +111,6 @@ LOWBIT_MULTIVERSION float evaluate_l2(const float* x, int n, float S, float O, i
                  : evaluate_l2_n<32>(x, S, O, lo, hi, sums);
 }
 
-// The lp error of given codes under step S and offset O.
 // The lp error of a sub-block's codes, by quant::lp_error_fast (within ~2e-6 of the
 // exact sum): it only ranks a sub-block's candidates, and the super-block's result is
 // then held to rtn's by quant::closer_in_lp, exactly.
@@ -632,12 +631,6 @@ double squared_error(const float* x, const float* y, int n) {
     const double e = double(x[i]) - double(y[i]);
     err += e * e;
   }
-  return err;
-}
-
-double lp_error(const float* x, const float* y, int n, float p) {
-  double err = 0;
-  for (int i = 0; i < n; ++i) err += std::pow(std::fabs(double(x[i]) - double(y[i])), double(p));
   return err;
 }
 

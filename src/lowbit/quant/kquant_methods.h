@@ -78,9 +78,8 @@ void quantize_hqq(const KQuantCodec& codec, const float* src, std::byte* dst, in
 // methods compare candidates on this, without packing them.
 void decode_params(const KQuantCodec& codec, const SuperBlockParams& params, float* y);
 
-// Sum of squared differences, and sum |x - y|^p, in double, in index order: the
-// objectives the methods compare candidates on.
+// Sum of squared differences in double, in index order: the objective the L2 methods
+// compare candidates on (the lp ones use quant::lp_error_fast and quant::closer_in_lp).
 double squared_error(const float* x, const float* y, int n);
-double lp_error(const float* x, const float* y, int n, float p);
 
 }  // namespace lowbit::kquant

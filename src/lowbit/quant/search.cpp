@@ -1,9 +1,6 @@
 #include "lowbit/quant/search.h"
 
 #include <algorithm>
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#include <immintrin.h>
-#endif
 #include <array>
 #include <cmath>
 #include <cstring>
@@ -12,6 +9,9 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>  // F16C, for stored_as_fp16
+#endif
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/core/multiversion.h"
@@ -170,7 +170,7 @@ F4 scale_growth(F4 ratio, int per_side) {
   return splat(1.0f) / f4::abs_pow(ratio, 1.0f / float(per_side - 1));
 }
 
-// Appends side s's inverse steps, in the order they are tried, to ids.
+// Passes one side's inverse steps, in the order they are tried, to append(id).
 template <class Out>
 void side_candidates(float first_id, float growth, int per_side, Out&& append) {
   float id = first_id;

@@ -14,7 +14,6 @@ namespace {
 using lanes::load;
 using lanes::splat;
 
-
 // search.cpp's accumulate keeps two sets of four float sums (weight i in set (i / 4) %
 // 2, lane i % 4), adds the sets lane by lane, then the four lanes as (0 + 1) + (2 + 3)
 // in double: s[j] here holds weight i with i % 8 == j, and the total is that sum.

@@ -1,10 +1,9 @@
 // The many-blocks-at-once versions (sixteen blocks per vector lane) against the one-block
-// functions they replace, on random and adversarial blocks: hqq_refine_zero_many and
-// hqq_iterate_zero_many give the same zero-points bit for bit (and their fp16 roundings
-// when given the store function) for several block lengths, powers and schedules --
-// including ones where the shrinkage is non-zero, so both passes of the lane loop run;
-// the affine searches and write_closer_than_reference_many give the same parameters and
-// bytes.
+// functions they replace, on random and adversarial blocks: hqq_iterate_zero_many gives
+// the same zero-points bit for bit (and their fp16 roundings when given the store
+// function) for several block lengths, powers and schedules -- including ones where the
+// shrinkage is non-zero, so both passes of the lane loop run; the affine and symmetric
+// searches and write_closer_than_reference_many give the same parameters and bytes.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -67,39 +66,20 @@ std::vector<AffineParams> min_max_starts(const std::vector<float>& x, int n, int
 
 void expect_same_as_one_by_one(int n, int count, int qmax, const QuantOptions& o, uint64_t seed) {
   const std::vector<float> x = test_blocks(n, count, seed);
-  std::vector<AffineParams> many = min_max_starts(x, n, qmax);
-  const std::vector<AffineParams> starts = many;
-  hqq_refine_zero_many(x.data(), n, qmax, many.data(), count, o);
-  int moved = 0;
-  for (int b = 0; b < count; ++b) {
-    const AffineParams one = hqq_refine_zero(x.data() + size_t(b) * size_t(n), n, qmax, starts[size_t(b)], o);
-    ASSERT_EQ(std::bit_cast<uint32_t>(many[size_t(b)].d), std::bit_cast<uint32_t>(one.d)) << "block " << b;
-    ASSERT_EQ(std::bit_cast<uint32_t>(many[size_t(b)].m), std::bit_cast<uint32_t>(one.m)) << "block " << b;
-    moved += one.m != starts[size_t(b)].m;
-  }
-  EXPECT_GT(moved, count / 8) << "HQQ should move a good share of these starts";
-
-  // With a store function: store(m) of the same results.
-  std::vector<AffineParams> stored = starts;
-  hqq_refine_zero_many(x.data(), n, qmax, stored.data(), count, o, stored_as_fp16);
-  for (int b = 0; b < count; ++b) {
-    const AffineParams one = hqq_refine_zero(x.data() + size_t(b) * size_t(n), n, qmax, starts[size_t(b)], o);
-    ASSERT_EQ(std::bit_cast<uint32_t>(stored[size_t(b)].d), std::bit_cast<uint32_t>(one.d)) << "block " << b;
-    ASSERT_EQ(std::bit_cast<uint32_t>(stored[size_t(b)].m), std::bit_cast<uint32_t>(stored_as_fp16(one.m)))
-        << "block " << b;
-  }
-
-  // The iterations alone, without the final comparison, with and without a store.
+  const std::vector<AffineParams> starts = min_max_starts(x, n, qmax);
+  // Without a store, then with one: store(m) of the same results.
   for (StoreFn store : {StoreFn{nullptr}, StoreFn{stored_as_fp16}}) {
-    std::vector<AffineParams> iterated = starts;
-    hqq_iterate_zero_many(x.data(), n, qmax, iterated.data(), count, o, store);
+    std::vector<AffineParams> many = starts;
+    hqq_iterate_zero_many(x.data(), n, qmax, many.data(), count, o, store);
+    int moved = 0;
     for (int b = 0; b < count; ++b) {
       const AffineParams one = hqq_iterate_zero(x.data() + size_t(b) * size_t(n), n, qmax, starts[size_t(b)], o);
-      ASSERT_EQ(std::bit_cast<uint32_t>(iterated[size_t(b)].d), std::bit_cast<uint32_t>(one.d)) << "block " << b;
-      ASSERT_EQ(std::bit_cast<uint32_t>(iterated[size_t(b)].m),
-                std::bit_cast<uint32_t>(store ? store(one.m) : one.m))
+      ASSERT_EQ(std::bit_cast<uint32_t>(many[size_t(b)].d), std::bit_cast<uint32_t>(one.d)) << "block " << b;
+      ASSERT_EQ(std::bit_cast<uint32_t>(many[size_t(b)].m), std::bit_cast<uint32_t>(store ? store(one.m) : one.m))
           << "block " << b;
+      moved += one.m != starts[size_t(b)].m;
     }
+    EXPECT_GT(moved, count / 8) << "HQQ should move a good share of these starts";
   }
 }
 

@@ -72,32 +72,16 @@ double affine_error_fast(const float* x, int n, int qmax, AffineParams p, float 
   return e;
 }
 
-// lower_lp's decision from the fast sums ea and eb of a and b.
-bool lower_lp_given(const float* x, int n, int qmax, AffineParams a, AffineParams b, float lp, double ea,
-                    double eb) {
-  constexpr double kMargin = 1e-5;
-  if (ea < eb * (1.0 - kMargin)) return true;
-  if (ea > eb * (1.0 + kMargin)) return false;
-  return affine_error(x, n, qmax, a, lp) < affine_error(x, n, qmax, b, lp);
-}
-
-// Whether `a` has a strictly lower lp error than `b`; exact pow only for near ties.
+// Whether `a` has a strictly lower lp error than `b`; exact pow only for near ties (the
+// fast sums are within ~2e-6 of the exact ones).
 bool lower_lp(const float* x, int n, int qmax, AffineParams a, AffineParams b, float lp) {
-  if (lp == 2.0f || !(lp > 0.0f && lp <= f4::kMaxFastPower))
-    return affine_error(x, n, qmax, a, lp) < affine_error(x, n, qmax, b, lp);
-  return lower_lp_given(x, n, qmax, a, b, lp, affine_error_fast(x, n, qmax, a, lp),
-                        affine_error_fast(x, n, qmax, b, lp));
-}
-
-// The residuals affine_error_fast sums, x - (d*q + m) with its codes, into r[i * stride].
-void affine_residuals(const float* x, int n, int qmax, AffineParams p, float* r, int stride) {
-  const float inv_d = 1.0f / p.d, z = -p.m * inv_d, top = float(qmax);
-  for (int i = 0; i < n; ++i) {
-    float v = x[i] * inv_d + z;
-    v = v > 0.0f ? v : 0.0f;
-    v = v < top ? v : top;
-    r[i * stride] = x[i] - (p.d * f4::round(v) + p.m);
+  if (lp != 2.0f && lp > 0.0f && lp <= f4::kMaxFastPower) {
+    constexpr double kMargin = 1e-5;
+    const double ea = affine_error_fast(x, n, qmax, a, lp), eb = affine_error_fast(x, n, qmax, b, lp);
+    if (ea < eb * (1.0 - kMargin)) return true;
+    if (ea > eb * (1.0 + kMargin)) return false;
   }
+  return affine_error(x, n, qmax, a, lp) < affine_error(x, n, qmax, b, lp);
 }
 
 }  // namespace
@@ -176,13 +160,8 @@ AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, co
   return p;
 }
 
-namespace {
-
-// hqq_iterate_zero_many, and with compare hqq_refine_zero_many.
-void hqq_many(const float* x, int n, int qmax, AffineParams* params, int64_t count, const QuantOptions& o,
-              float (*store)(float), bool compare) {
-  constexpr int L = detail::kHqqLanes;
-  constexpr int kMaxLaneBlock = detail::kMaxHqqBlock;
+void hqq_iterate_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
+                           const QuantOptions& o, float (*store)(float)) {
   const float lp = o.lp_norm;
   if (n <= 0 || count <= 0) return;
   if (!(lp > 0.0f && lp <= f4::kMaxFastPower)) {  // as hqq_iterate_zero: unchanged
@@ -190,10 +169,9 @@ void hqq_many(const float* x, int n, int qmax, AffineParams* params, int64_t cou
       for (int64_t b = 0; b < count; ++b) params[b].m = store(params[b].m);
     return;
   }
-  if (n % 4 != 0 || n > kMaxLaneBlock) {
+  if (n % 4 != 0 || n > detail::kMaxHqqBlock) {
     for (int64_t b = 0; b < count; ++b) {
-      params[b] = compare ? hqq_refine_zero(x + b * n, n, qmax, params[b], o)
-                          : hqq_iterate_zero(x + b * n, n, qmax, params[b], o);
+      params[b] = hqq_iterate_zero(x + b * n, n, qmax, params[b], o);
       if (store) params[b].m = store(params[b].m);
     }
     return;
@@ -205,61 +183,16 @@ void hqq_many(const float* x, int n, int qmax, AffineParams* params, int64_t cou
   constexpr int kChunk = 256;
   detail::HqqJob jobs[kChunk];
   float best_m[kChunk];
-  alignas(64) float rt_best[kMaxLaneBlock * L], rt_start[kMaxLaneBlock * L];
   for (int64_t first = 0; first < count; first += kChunk) {
     const int64_t last = std::min(count, first + kChunk);
     int job_count = 0;
     for (int64_t b = first; b < last; ++b)
       if (params[b].d != 0.0f && std::isfinite(params[b].d)) jobs[job_count++] = {b, params[b].d, params[b].m};
     detail::hqq_stream_lanes(x, n, qmax, jobs, job_count, schedule, best_m);
-    if (!compare) {
-      for (int j = 0; j < job_count; ++j) params[jobs[j].block].m = best_m[j];
-      continue;
-    }
-    // Keep the starting parameters unless the refined ones are strictly better in lp
-    // (lower_lp, its fast sums side by side). With store, a refined m that stores to
-    // the same value as the start's needs no comparison: either way that is the result.
-    int deciding[kChunk];
-    int decide_count = 0;
-    for (int j = 0; j < job_count; ++j)
-      if (best_m[j] != jobs[j].m && (!store || store(best_m[j]) != store(jobs[j].m))) deciding[decide_count++] = j;
-    for (int g = 0; g < decide_count; g += L) {
-      const int lanes = std::min(L, decide_count - g);
-      for (int l = 0; l < L; ++l) {
-        if (l >= lanes) {  // idle lanes
-          for (int i = 0; i < n; ++i) rt_best[i * L + l] = rt_start[i * L + l] = 0.0f;
-          continue;
-        }
-        const detail::HqqJob& job = jobs[deciding[g + l]];
-        const float* xb = x + job.block * n;
-        affine_residuals(xb, n, qmax, {job.d, best_m[deciding[g + l]]}, rt_best + l, L);
-        affine_residuals(xb, n, qmax, {job.d, job.m}, rt_start + l, L);
-      }
-      double e_best[L], e_start[L];
-      detail::lp_sums_lanes(rt_best, n, lp, e_best);
-      detail::lp_sums_lanes(rt_start, n, lp, e_start);
-      for (int l = 0; l < lanes; ++l) {
-        const detail::HqqJob& job = jobs[deciding[g + l]];
-        const AffineParams start{job.d, job.m}, best{job.d, best_m[deciding[g + l]]};
-        if (lower_lp_given(x + job.block * n, n, qmax, best, start, lp, e_best[l], e_start[l]))
-          params[job.block] = best;
-      }
-    }
+    for (int j = 0; j < job_count; ++j) params[jobs[j].block].m = best_m[j];
   }
   if (store)
     for (int64_t b = 0; b < count; ++b) params[b].m = store(params[b].m);
-}
-
-}  // namespace
-
-void hqq_iterate_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
-                           const QuantOptions& o, float (*store)(float)) {
-  hqq_many(x, n, qmax, params, count, o, store, false);
-}
-
-void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
-                          const QuantOptions& o, float (*store)(float)) {
-  hqq_many(x, n, qmax, params, count, o, store, true);
 }
 
 }  // namespace lowbit::quant

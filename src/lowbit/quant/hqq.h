@@ -41,18 +41,11 @@ AffineParams hqq_iterate_zero(const float* x, int n, int qmax, AffineParams p, c
 // hqq_iterate_zero, kept only if it strictly lowers the lp error of p; else p.
 AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, const QuantOptions& options);
 
-// hqq_refine_zero on `count` blocks of n weights, block b at x + b * n with its start
+// hqq_iterate_zero on `count` blocks of n weights, block b at x + b * n with its start
 // in params[b], replaced by the result: the same results bit for bit, sixteen blocks at
 // a time (one per vector lane) when n is a multiple of 4 and at most 256. With `store`
-// (how the caller will keep m, e.g. as fp16) each result's m comes back as store(m),
-// which is store(hqq_refine_zero(...).m) -- but found faster: when the refined m stores
-// to what the start's does, the result is that whichever wins, and the final lp
-// comparison (often a near tie, settled with pow per weight) is skipped.
-void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
-                          const QuantOptions& options, float (*store)(float) = nullptr);
-
-// hqq_iterate_zero on `count` blocks likewise (bit for bit, store(m) with `store`), for
-// callers that make their own final comparison.
+// (how the caller will keep m, e.g. as fp16) each result's m comes back as store(m).
+// The callers (Q4_1's and Q5_1's search and hqq) make their own final comparison.
 void hqq_iterate_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
                            const QuantOptions& options, float (*store)(float) = nullptr);
 

@@ -1,4 +1,4 @@
-// The inner loops of hqq_refine_zero_many: HQQ's iterations on many blocks at once, one
+// The inner loops of hqq_iterate_zero_many: HQQ's iterations on many blocks at once, one
 // block per vector lane (structure of arrays; lanes::native_width() lanes: 16 with
 // AVX-512, 8 with AVX2, 4 otherwise), so a block's sums are plain lane additions; each
 // lane stops on its own test and is refilled with the next block. A lane's bits do

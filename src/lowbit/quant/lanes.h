@@ -1,8 +1,9 @@
 // Lane-wise float arithmetic on GCC/Clang vector types of any width (4 floats for
-// quant/float4.h's one-block loops, 16 for the many-blocks-at-once loops of
-// quant/hqq_many.cpp). Every operation works on each lane alone, so a vector of 16
-// gives the same bits whether the compiler issues one AVX-512 instruction, two AVX2
-// ones or four SSE ones for it: the width is fixed by the type, never by the target.
+// quant/float4.h's one-block loops, up to 16 for the many-blocks-at-once loops of
+// quant/hqq_lanes.cpp and quant/search_lanes.cpp). Every operation works on each lane
+// alone, so a vector of 16 gives the same bits whether the compiler issues one AVX-512
+// instruction, two AVX2 ones or four SSE ones for it: the width is fixed by the type,
+// never by the target.
 #pragma once
 
 #include <bit>

@@ -63,7 +63,7 @@ LOWBIT_MULTIVERSION void quantize_row_q4_0_ref(const float* src, std::byte* dst,
 
 void quantize_row_q4_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
   quant::quantize_symmetric_row<BlockQ4_0, kQ4_0BlockSize>(-8, 7, src, dst, n, options, "Q4_0", encode_with_scale,
-                                                       quantize_row_q4_0_ref, dequantize_row_q4_0);
+                                                           quantize_row_q4_0_ref, dequantize_row_q4_0);
 }
 
 }  // namespace lowbit

@@ -78,7 +78,7 @@ LOWBIT_MULTIVERSION void quantize_row_q5_0_ref(const float* src, std::byte* dst,
 
 void quantize_row_q5_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
   quant::quantize_symmetric_row<BlockQ5_0, kQ5_0BlockSize>(-16, 15, src, dst, n, options, "Q5_0", encode_with_scale,
-                                                       quantize_row_q5_0_ref, dequantize_row_q5_0);
+                                                           quantize_row_q5_0_ref, dequantize_row_q5_0);
 }
 
 }  // namespace lowbit

@@ -82,7 +82,7 @@ LOWBIT_MULTIVERSION void quantize_row_q8_0_ref(const float* src, std::byte* dst,
 
 void quantize_row_q8_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
   quant::quantize_symmetric_row<BlockQ8_0, kQ8_0BlockSize>(-127, 127, src, dst, n, options, "Q8_0", encode_with_scale,
-                                                       quantize_row_q8_0_ref, dequantize_row_q8_0);
+                                                           quantize_row_q8_0_ref, dequantize_row_q8_0);
 }
 
 }  // namespace lowbit

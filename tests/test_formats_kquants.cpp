@@ -25,6 +25,7 @@
 #include "lowbit/formats/q5_k.h"
 #include "lowbit/formats/q6_k.h"
 #include "lowbit/formats/registry.h"
+#include "lowbit/quant/lanes.h"
 
 namespace lowbit {
 namespace {
@@ -196,9 +197,20 @@ std::vector<std::byte> read_fixture(const char* name) {
   return out;
 }
 
+// The reference quantizer's bytes. On the way, the registry's rtn slot (a faster twin
+// for some formats, lane-parallel at every width this CPU runs) must give the same.
 std::vector<std::byte> quantize(const KQuantCase& c, const std::vector<float>& x) {
   std::vector<std::byte> q(x.size() / 256 * c.block_bytes);
   c.quantize(x.data(), q.data(), static_cast<int64_t>(x.size()));
+  const QuantizeFn rtn = traits(c.type).quantizer(Method::Rtn);
+  for (int width : {4, 8, 16}) {
+    if (width > quant::lanes::native_width()) continue;
+    quant::lanes::width_override() = width;
+    std::vector<std::byte> fast(q.size());
+    rtn(x.data(), fast.data(), static_cast<int64_t>(x.size()), QuantOptions{});
+    EXPECT_EQ(fast, q) << name_of(c) << " rtn slot at lane width " << width;
+  }
+  quant::lanes::width_override() = 0;
   return q;
 }
 
@@ -292,6 +304,38 @@ TEST(FormatsKQuants, AdversarialRowsMatchGgmlAndStayFinite) {
       }
     }
   }
+}
+
+// Sub-blocks of mixed kinds side by side, so that lanes of one vector take different
+// paths (dead, tied, converged early or late): the rtn slot (checked inside
+// quantize()) must still match the reference byte for byte.
+TEST(FormatsKQuants, RtnSlotMatchesReferenceOnMixedSubBlocks) {
+  std::vector<float> x(256 * 64);
+  uint64_t s = 0x243F6A8885A308D3ull;
+  auto next = [&s] {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>(s >> 33);
+  };
+  for (size_t sub = 0; sub < x.size() / 16; ++sub) {
+    const uint32_t kind = next() % 8;
+    const float scale = std::ldexp(1.0f, static_cast<int>(next() % 61) - 30);
+    for (size_t i = 0; i < 16; ++i) {
+      const float r = (static_cast<float>(next() % 65536) - 32768.0f) / 8192.0f;
+      float v = 0.0f;
+      switch (kind) {
+        case 0: v = r * scale; break;
+        case 1: v = 0.0f; break;
+        case 2: v = 1e-16f * r; break;                   // below ggml's group epsilon
+        case 3: v = (i % 2 ? -1.0f : 1.0f) * scale; break;  // every entry ties
+        case 4: v = i == 5 ? 1e3f * scale : r * scale; break;
+        case 5: v = 1e-39f * r; break;                   // denormals
+        case 6: v = std::round(r) * scale; break;        // few distinct levels
+        default: v = scale; break;
+      }
+      x[16 * sub + i] = v;
+    }
+  }
+  for (const auto& c : kCases) quantize(c, x);
 }
 
 // Constant rows survive to within fp16 rounding of the scales. Alternating +-1 does

@@ -33,68 +33,77 @@ void dequantize_row_q2_K(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
+void encode_q2_K_super_block(const float* x, const float* scales, const float* mins, uint8_t* L,
+                             std::byte* block) {
+  constexpr int kSub = 16;
+  constexpr int kCount = kSuperBlock / kSub;
+  constexpr float kScaleMax = 15.f;  // scales and mins are 4-bit
+  BlockQ2K b{};
+
+  float max_scale = 0;  // mins are subtracted, so scales are never negative
+  float max_min = 0;
+  for (int j = 0; j < kCount; ++j) {
+    if (scales[j] > max_scale) max_scale = scales[j];
+    if (mins[j] > max_min) max_min = mins[j];
+  }
+
+  // ggml stores nearest_int straight into the byte (wrapping), with no clamp.
+  if (max_scale > 0) {
+    const float iscale = kScaleMax / max_scale;
+    for (int j = 0; j < kCount; ++j)
+      b.scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
+    b.d = fp32_to_fp16(max_scale / kScaleMax);
+  } else {
+    b.d = fp32_to_fp16(0.f);
+  }
+  if (max_min > 0) {
+    const float iscale = kScaleMax / max_min;
+    for (int j = 0; j < kCount; ++j) {
+      const auto l = static_cast<unsigned>(nearest_int(iscale * mins[j]));
+      b.scales[j] = static_cast<uint8_t>(b.scales[j] | (l << 4));
+    }
+    b.dmin = fp32_to_fp16(max_min / kScaleMax);
+  } else {
+    b.dmin = fp32_to_fp16(0.f);
+  }
+
+  // Requantize against the rounded scales; a zero scale keeps the search's quants.
+  for (int j = 0; j < kCount; ++j) {
+    const float d = fp16_to_fp32(b.d) * static_cast<float>(b.scales[j] & 0xF);
+    if (d == 0.0f) continue;
+    const float dm = fp16_to_fp32(b.dmin) * static_cast<float>(b.scales[j] >> 4);
+    for (int l = 0; l < kSub; ++l) {
+      const int q = nearest_int((x[kSub * j + l] + dm) / d);
+      L[kSub * j + l] = static_cast<uint8_t>(std::max(0, std::min(3, q)));
+    }
+  }
+
+  for (int half = 0; half < 2; ++half) {
+    const uint8_t* Lh = L + 128 * half;
+    for (int l = 0; l < 32; ++l)
+      b.qs[32 * half + l] = static_cast<uint8_t>(Lh[l] | (Lh[l + 32] << 2) |
+                                                 (Lh[l + 64] << 4) | (Lh[l + 96] << 6));
+  }
+  kquant::store_block(b, block, 0);
+}
+
 void quantize_row_q2_K_ref(const float* src, std::byte* dst, int64_t n) {
   const int64_t nb = kquant::super_block_count(n, "Q2_K");
   constexpr int kSub = 16;
   constexpr int kCount = kSuperBlock / kSub;
-  constexpr float kScaleMax = 15.f;  // scales and mins are 4-bit
   for (int64_t i = 0; i < nb; ++i) {
     const float* x = src + i * kSuperBlock;
-    BlockQ2K b{};
     uint8_t L[kSuperBlock];
     uint8_t Laux[kSub];
     float weights[kSub];
     float scales[kCount];
     float mins[kCount];
-
-    float max_scale = 0;  // mins are subtracted, so scales are never negative
-    float max_min = 0;
     for (int j = 0; j < kCount; ++j) {
       for (int l = 0; l < kSub; ++l) weights[l] = std::fabs(x[kSub * j + l]);
       scales[j] = kquant::make_qkx2_quants(kSub, 3, x + kSub * j, weights, L + kSub * j,
                                            &mins[j], Laux, -0.5f, 0.1f, 15, true);
-      if (scales[j] > max_scale) max_scale = scales[j];
-      if (mins[j] > max_min) max_min = mins[j];
     }
-
-    // ggml stores nearest_int straight into the byte (wrapping), with no clamp.
-    if (max_scale > 0) {
-      const float iscale = kScaleMax / max_scale;
-      for (int j = 0; j < kCount; ++j)
-        b.scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
-      b.d = fp32_to_fp16(max_scale / kScaleMax);
-    } else {
-      b.d = fp32_to_fp16(0.f);
-    }
-    if (max_min > 0) {
-      const float iscale = kScaleMax / max_min;
-      for (int j = 0; j < kCount; ++j) {
-        const auto l = static_cast<unsigned>(nearest_int(iscale * mins[j]));
-        b.scales[j] = static_cast<uint8_t>(b.scales[j] | (l << 4));
-      }
-      b.dmin = fp32_to_fp16(max_min / kScaleMax);
-    } else {
-      b.dmin = fp32_to_fp16(0.f);
-    }
-
-    // Requantize against the rounded scales; a zero scale keeps the search's quants.
-    for (int j = 0; j < kCount; ++j) {
-      const float d = fp16_to_fp32(b.d) * static_cast<float>(b.scales[j] & 0xF);
-      if (d == 0.0f) continue;
-      const float dm = fp16_to_fp32(b.dmin) * static_cast<float>(b.scales[j] >> 4);
-      for (int l = 0; l < kSub; ++l) {
-        const int q = nearest_int((x[kSub * j + l] + dm) / d);
-        L[kSub * j + l] = static_cast<uint8_t>(std::max(0, std::min(3, q)));
-      }
-    }
-
-    for (int half = 0; half < 2; ++half) {
-      const uint8_t* Lh = L + 128 * half;
-      for (int l = 0; l < 32; ++l)
-        b.qs[32 * half + l] = static_cast<uint8_t>(Lh[l] | (Lh[l + 32] << 2) |
-                                                   (Lh[l + 64] << 4) | (Lh[l + 96] << 6));
-    }
-    kquant::store_block(b, dst, i);
+    encode_q2_K_super_block(x, scales, mins, L, dst + i * static_cast<int64_t>(sizeof(BlockQ2K)));
   }
 }
 
@@ -130,7 +139,7 @@ constexpr kquant::KQuantCodec kCodec{
     .name = "Q2_K", .block_bytes = sizeof(BlockQ2K), .sub_size = 16,
     .code_min = 0, .code_max = 3, .scale_min = 0, .scale_max = 15, .min_max = 15,
     .t_lo = 2.0f, .t_hi = 4.0f,
-    .rtn = quantize_row_q2_K_ref, .decode = dequantize_row_q2_K,
+    .rtn = quantize_row_q2_K_rtn, .decode = dequantize_row_q2_K,
     .pack = pack_q2_K, .unpack = unpack_q2_K};
 
 }  // namespace

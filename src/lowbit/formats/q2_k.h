@@ -28,6 +28,16 @@ void dequantize_row_q2_K(const std::byte* src, float* dst, int64_t n);
 // (llama-quantize) runs for Q2_K without an importance matrix.
 void quantize_row_q2_K_ref(const float* src, std::byte* dst, int64_t n);
 
+// The same bytes, faster: the sixteen sub-block fits of a super-block run side by side
+// in vector lanes (formats/kquant_rtn_lanes.cpp) instead of one after another.
+void quantize_row_q2_K_rtn(const float* src, std::byte* dst, int64_t n);
+
+// The second half of both: given the 256 weights x, the sub-block scales and mins of
+// make_qkx2_quants and its codes L (0..3, overwritten), the 4-bit scale and min
+// encoding, the requantization against the rounded values and the packing of a block.
+void encode_q2_K_super_block(const float* x, const float* scales, const float* mins, uint8_t* L,
+                             std::byte* block);
+
 // The search and HQQ methods (quant/kquant_methods.h): search minimises the squared
 // error of what decodes, hqq the lp error with HQQ-moved mins; per super-block neither
 // is ever worse than the reference on its own objective.

@@ -43,69 +43,76 @@ void dequantize_row_q3_K(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
-LOWBIT_MULTIVERSION void quantize_row_q3_K_ref(const float* src, std::byte* dst, int64_t n) {
+LOWBIT_MULTIVERSION void encode_q3_K_super_block(const float* x, const float* scales, int8_t* L,
+                                                 std::byte* block) {
+  constexpr int kSub = 16;
+  constexpr int kCount = kSuperBlock / kSub;
+  BlockQ3K b{};
+
+  // The scale of largest magnitude, with its sign (the first one on ties).
+  float max_scale = 0;
+  float amax = 0;
+  for (int j = 0; j < kCount; ++j) {
+    const float a = std::fabs(scales[j]);
+    if (a > amax) {
+      amax = a;
+      max_scale = scales[j];
+    }
+  }
+
+  if (max_scale != 0.0f) {
+    const float iscale = -32.f / max_scale;
+    for (int j = 0; j < kCount; ++j) {
+      // ggml narrows nearest_int to int8_t before clamping to [-32, 31].
+      const int l8 = static_cast<int8_t>(nearest_int(iscale * scales[j]));
+      const int l = std::max(-32, std::min(31, l8)) + 32;
+      if (j < 8)
+        b.scales[j] = static_cast<uint8_t>(l & 0xF);
+      else
+        b.scales[j - 8] = static_cast<uint8_t>(b.scales[j - 8] | ((l & 0xF) << 4));
+      b.scales[8 + j % 4] = static_cast<uint8_t>(b.scales[8 + j % 4] | ((l >> 4) << (2 * (j / 4))));
+    }
+    b.d = fp32_to_fp16(1 / iscale);
+  } else {
+    b.d = fp32_to_fp16(0.f);
+  }
+
+  // Requantize against the rounded scales; a zero scale keeps the search's quants.
+  for (int j = 0; j < kCount; ++j) {
+    const float d = fp16_to_fp32(b.d) * static_cast<float>(unpack_scale(b.scales, j) - 32);
+    if (d == 0.0f) continue;
+    for (int l = 0; l < kSub; ++l) {
+      const int q = nearest_int(x[kSub * j + l] / d);
+      L[kSub * j + l] = static_cast<int8_t>(std::max(-4, std::min(3, q)) + 4);
+    }
+  }
+
+  // Codes 0..7: the high bit goes to hmask (weight k sets bit k/32 of hmask[k%32]),
+  // the low two to qs. (No branch on the code: its outcome is a coin toss.)
+  for (int l = 0; l < 32; ++l) {
+    unsigned m = 0;
+    for (int bit = 0; bit < 8; ++bit) m |= static_cast<unsigned>((L[32 * bit + l] >> 2) & 1) << bit;
+    b.hmask[l] = static_cast<uint8_t>(m);
+  }
+  for (int half = 0; half < 2; ++half) {
+    const int8_t* Lh = L + 128 * half;
+    for (int l = 0; l < 32; ++l)
+      b.qs[32 * half + l] = static_cast<uint8_t>((Lh[l] & 3) | ((Lh[l + 32] & 3) << 2) |
+                                                 ((Lh[l + 64] & 3) << 4) | ((Lh[l + 96] & 3) << 6));
+  }
+  kquant::store_block(b, block, 0);
+}
+
+void quantize_row_q3_K_ref(const float* src, std::byte* dst, int64_t n) {
   const int64_t nb = kquant::super_block_count(n, "Q3_K");
   constexpr int kSub = 16;
   constexpr int kCount = kSuperBlock / kSub;
   for (int64_t i = 0; i < nb; ++i) {
     const float* x = src + i * kSuperBlock;
-    BlockQ3K b{};
     int8_t L[kSuperBlock];
     float scales[kCount];
-
-    // The scale of largest magnitude, with its sign (the first one on ties).
-    float max_scale = 0;
-    float amax = 0;
-    for (int j = 0; j < kCount; ++j) {
-      scales[j] = kquant::make_q3_quants(kSub, 4, x + kSub * j, L + kSub * j);
-      const float a = std::fabs(scales[j]);
-      if (a > amax) {
-        amax = a;
-        max_scale = scales[j];
-      }
-    }
-
-    if (max_scale != 0.0f) {
-      const float iscale = -32.f / max_scale;
-      for (int j = 0; j < kCount; ++j) {
-        // ggml narrows nearest_int to int8_t before clamping to [-32, 31].
-        const int l8 = static_cast<int8_t>(nearest_int(iscale * scales[j]));
-        const int l = std::max(-32, std::min(31, l8)) + 32;
-        if (j < 8)
-          b.scales[j] = static_cast<uint8_t>(l & 0xF);
-        else
-          b.scales[j - 8] = static_cast<uint8_t>(b.scales[j - 8] | ((l & 0xF) << 4));
-        b.scales[8 + j % 4] = static_cast<uint8_t>(b.scales[8 + j % 4] | ((l >> 4) << (2 * (j / 4))));
-      }
-      b.d = fp32_to_fp16(1 / iscale);
-    } else {
-      b.d = fp32_to_fp16(0.f);
-    }
-
-    // Requantize against the rounded scales; a zero scale keeps the search's quants.
-    for (int j = 0; j < kCount; ++j) {
-      const float d = fp16_to_fp32(b.d) * static_cast<float>(unpack_scale(b.scales, j) - 32);
-      if (d == 0.0f) continue;
-      for (int l = 0; l < kSub; ++l) {
-        const int q = nearest_int(x[kSub * j + l] / d);
-        L[kSub * j + l] = static_cast<int8_t>(std::max(-4, std::min(3, q)) + 4);
-      }
-    }
-
-    // High bits go to hmask: weight k sets bit k/32 of hmask[k%32].
-    for (int k = 0; k < kSuperBlock; ++k) {
-      if (L[k] > 3) {
-        b.hmask[k % 32] = static_cast<uint8_t>(b.hmask[k % 32] | (1 << (k / 32)));
-        L[k] = static_cast<int8_t>(L[k] - 4);
-      }
-    }
-    for (int half = 0; half < 2; ++half) {
-      const int8_t* Lh = L + 128 * half;
-      for (int l = 0; l < 32; ++l)
-        b.qs[32 * half + l] = static_cast<uint8_t>(Lh[l] | (Lh[l + 32] << 2) |
-                                                   (Lh[l + 64] << 4) | (Lh[l + 96] << 6));
-    }
-    kquant::store_block(b, dst, i);
+    for (int j = 0; j < kCount; ++j) scales[j] = kquant::make_q3_quants(kSub, 4, x + kSub * j, L + kSub * j);
+    encode_q3_K_super_block(x, scales, L, dst + i * static_cast<int64_t>(sizeof(BlockQ3K)));
   }
 }
 
@@ -152,7 +159,7 @@ constexpr kquant::KQuantCodec kCodec{
     .name = "Q3_K", .block_bytes = sizeof(BlockQ3K), .sub_size = 16,
     .code_min = -4, .code_max = 3, .scale_min = -32, .scale_max = 31, .min_max = 0,
     .t_lo = 3.5f, .t_hi = 5.0f,
-    .rtn = quantize_row_q3_K_ref, .decode = dequantize_row_q3_K,
+    .rtn = quantize_row_q3_K_rtn, .decode = dequantize_row_q3_K,
     .pack = pack_q3_K, .unpack = unpack_q3_K};
 
 }  // namespace

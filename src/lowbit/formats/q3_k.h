@@ -30,6 +30,15 @@ void dequantize_row_q3_K(const std::byte* src, float* dst, int64_t n);
 // (llama-quantize) runs for Q3_K without an importance matrix.
 void quantize_row_q3_K_ref(const float* src, std::byte* dst, int64_t n);
 
+// The same bytes, faster: the sixteen sub-block fits of a super-block run side by side
+// in vector lanes (formats/kquant_rtn_lanes.cpp) instead of one after another.
+void quantize_row_q3_K_rtn(const float* src, std::byte* dst, int64_t n);
+
+// The second half of both: given the 256 weights x, the sub-block scales of
+// make_q3_quants and its codes L (0..7, overwritten), the 6-bit scale encoding, the
+// requantization against the rounded scales and the packing of one block.
+void encode_q3_K_super_block(const float* x, const float* scales, int8_t* L, std::byte* block);
+
 // The search method (quant/kquant_methods.h): least squared error of what decodes,
 // never above the reference's per super-block. No hqq: Q3_K has no zero-point.
 void quantize_row_q3_K_search(const float* src, std::byte* dst, int64_t n,

@@ -72,8 +72,9 @@ void f64_to_float(const std::byte* src, float* dst, int64_t n) {
 using D = DType;
 using M = Method;
 
-// The fast round-to-nearest quantizer of formats whose reference is already as fast as
-// ggml's own (ggml runs the same scalar *_ref code for them in llama-quantize).
+// The round-to-nearest slot: the reference itself where it is already as fast as
+// ggml's own (ggml runs the same scalar *_ref code in llama-quantize), else a faster
+// twin that writes the same bytes (tests hold it to the reference).
 template <FromFloatFn Ref>
 void rtn(const float* src, std::byte* dst, int64_t n, const QuantOptions&) {
   Ref(src, dst, n);
@@ -127,13 +128,13 @@ const std::array kTypes = {
                .vec_dot_type = D::Q8_K,
                // Search: joint choice of the 4-bit scales/mins lowers L2 ~14% below ggml's.
                .default_method = M::Search,
-               .quantize = {rtn<quantize_row_q2_K_ref>, quantize_row_q2_K_hqq, quantize_row_q2_K_search, nullptr}},
+               .quantize = {rtn<quantize_row_q2_K_rtn>, quantize_row_q2_K_hqq, quantize_row_q2_K_search, nullptr}},
     TypeTraits{.type = D::Q3_K, .name = "Q3_K", .block_size = 256, .block_bytes = 110, .in_ggml = true,
                .to_float = dequantize_row_q3_K, .from_float = quantize_row_q3_K_ref,
                .vec_dot_type = D::Q8_K,
                // Search: plain-L2 scales (ggml weights by x^2) lower L2 ~4% below ggml's.
                .default_method = M::Search,
-               .quantize = {rtn<quantize_row_q3_K_ref>, nullptr, quantize_row_q3_K_search, nullptr}},
+               .quantize = {rtn<quantize_row_q3_K_rtn>, nullptr, quantize_row_q3_K_search, nullptr}},
     TypeTraits{.type = D::Q4_K, .name = "Q4_K", .block_size = 256, .block_bytes = 144, .in_ggml = true,
                .to_float = dequantize_row_q4_K, .from_float = quantize_row_q4_K_ref,
                .vec_dot_type = D::Q8_K,

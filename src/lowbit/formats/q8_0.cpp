@@ -53,9 +53,7 @@ LOWBIT_MULTIVERSION void dequantize_row_q8_0(const std::byte* src, float* dst, i
     const float d = fp16_to_fp32(block.d);
     float* y = dst + b * kQ8_0BlockSize;
     for (int j = 0; j < 32; j += 16) {
-      legacy::SignedBytes codes;
-      std::memcpy(&codes, block.qs + j, sizeof codes);
-      legacy::store(y + j, legacy::to_float(legacy::widen(codes)) * d);
+      legacy::store(y + j, legacy::to_float(legacy::widen(block.qs + j)) * d);
     }
   }
 }

@@ -607,15 +607,29 @@ double affine_grid_error(const float* x, int n, int qmax, AffineParams p, float 
   return std::isfinite(sums[0]) ? sums[0] : kInf;
 }
 
+namespace {
+
+// q[i] = the grid code nearest to (x[i] - m) * id, four at a time (the scalar form
+// with its branching clamp is left unvectorised by GCC). The F4 clamp takes a NaN to
+// the grid's low end; callers reject NaN weights before.
+[[gnu::always_inline]] inline void grid_codes(const float* x, int n, float m, float id, float lo, float hi, int* q) {
+  const F4 vm = splat(m), vid = splat(id), vlo = splat(lo), vhi = splat(hi);
+  int i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const f4::I4 c = __builtin_convertvector(f4::round(f4::clamp((f4::load(x + i) - vm) * vid, vlo, vhi)), f4::I4);
+    std::memcpy(q + i, &c, sizeof c);
+  }
+  for (; i < n; ++i) q[i] = static_cast<int>(f4::round(clamp_to((x[i] - m) * id, lo, hi)));
+}
+
+}  // namespace
+
 LOWBIT_MULTIVERSION void symmetric_grid_codes(const float* x, int n, int qmin, int qmax, float d, int* q) {
-  const UniformGrid grid{float(qmin), float(qmax)};
-  const float id = finite_inverse(d);
-  for (int i = 0; i < n; ++i) q[i] = static_cast<int>(grid.nearest(x[i] * id));
+  grid_codes(x, n, 0.0f, finite_inverse(d), float(qmin), float(qmax), q);
 }
 
 LOWBIT_MULTIVERSION void affine_grid_codes(const float* x, int n, int qmax, AffineParams p, int* q) {
-  const float id = p.d > 0.0f ? finite_inverse(p.d) : 0.0f, fq = float(qmax);
-  for (int i = 0; i < n; ++i) q[i] = static_cast<int>(f4::round(clamp_to((x[i] - p.m) * id, 0.0f, fq)));
+  grid_codes(x, n, p.m, p.d > 0.0f ? finite_inverse(p.d) : 0.0f, 0.0f, float(qmax), q);
 }
 
 AffineParams search_affine_then_hqq(const float* x, int n, int qmax, const QuantOptions& options,

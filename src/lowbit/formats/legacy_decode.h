@@ -37,13 +37,6 @@ struct Floats {
   Float8 half[2];
 };
 
-template <class V, class T>
-[[gnu::always_inline]] inline V splat(T v) {
-  V r;  // filled lane by lane: GCC makes that one broadcast
-  for (int i = 0; i < 8; ++i) r[i] = v;
-  return r;
-}
-
 // Eight bytes widened to ints in two steps: GCC turns each into vpmovzx/vpmovsx
 // instructions, where one fourfold __builtin_convertvector comes out byte by byte.
 [[gnu::always_inline]] inline Int8 widen8(const uint8_t* p) {
@@ -72,7 +65,7 @@ template <class V, class T>
 // The fifth bits: bit j of qh for weight j, bit j + 16 for weight j + 16.
 [[gnu::always_inline]] inline void add_fifth_bits(uint32_t qh, Ints& lo, Ints& hi) {
   const Bits8 j = {0, 1, 2, 3, 4, 5, 6, 7};
-  const Bits8 all = splat<Bits8>(qh);
+  const Bits8 all = Bits8{} + qh;
   for (int h = 0; h < 2; ++h) {
     const Bits8 shift = j + 8u * unsigned(h);
     lo.half[h] |= Int8(((all >> shift) & 1u) << 4);
@@ -88,15 +81,9 @@ template <class V, class T>
   return Floats{{__builtin_convertvector(v.half[0], Float8), __builtin_convertvector(v.half[1], Float8)}};
 }
 
-[[gnu::always_inline]] inline Floats operator*(Floats v, float d) {
-  const Float8 s = splat<Float8>(d);
-  return Floats{{v.half[0] * s, v.half[1] * s}};
-}
-
-[[gnu::always_inline]] inline Floats operator+(Floats v, float m) {
-  const Float8 s = splat<Float8>(m);
-  return Floats{{v.half[0] + s, v.half[1] + s}};
-}
+// Vector-by-scalar operations: GCC broadcasts the scalar with one instruction.
+[[gnu::always_inline]] inline Floats operator*(Floats v, float d) { return Floats{{v.half[0] * d, v.half[1] * d}}; }
+[[gnu::always_inline]] inline Floats operator+(Floats v, float m) { return Floats{{v.half[0] + m, v.half[1] + m}}; }
 
 [[gnu::always_inline]] inline void store(float* y, Floats v) {
   std::memcpy(y, &v.half[0], sizeof v.half[0]);

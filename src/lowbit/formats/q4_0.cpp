@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
@@ -37,7 +38,9 @@ LOWBIT_MULTIVERSION void dequantize_row_q4_0(const std::byte* src, float* dst, i
     const float d = fp16_to_fp32(block.d);
     float* y = dst + b * kQ4_0BlockSize;
     legacy::Ints lo, hi;
-    legacy::nibbles(block.qs, lo, hi);
+    // The codes straight from src: the copy in `block` would be re-read across two
+    // of its stores, which the CPU cannot forward.
+    legacy::nibbles(reinterpret_cast<const uint8_t*>(src) + b * int64_t(sizeof block) + offsetof(BlockQ4_0, qs), lo, hi);
     legacy::store(y, legacy::to_float(lo - 8) * d);
     legacy::store(y + 16, legacy::to_float(hi - 8) * d);
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
@@ -47,7 +48,9 @@ LOWBIT_MULTIVERSION void dequantize_row_q5_0(const std::byte* src, float* dst, i
     const float d = fp16_to_fp32(block.d);
     float* y = dst + b * kQ5_0BlockSize;
     legacy::Ints lo, hi;
-    legacy::nibbles(block.qs, lo, hi);
+    // The codes straight from src: the copy in `block` would be re-read across two
+    // of its stores, which the CPU cannot forward.
+    legacy::nibbles(reinterpret_cast<const uint8_t*>(src) + b * int64_t(sizeof block) + offsetof(BlockQ5_0, qs), lo, hi);
     legacy::add_fifth_bits(qh, lo, hi);
     legacy::store(y, legacy::to_float(lo - 16) * d);
     legacy::store(y + 16, legacy::to_float(hi - 16) * d);

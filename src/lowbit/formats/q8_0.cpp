@@ -1,6 +1,7 @@
 #include "lowbit/formats/q8_0.h"
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -52,8 +53,10 @@ LOWBIT_MULTIVERSION void dequantize_row_q8_0(const std::byte* src, float* dst, i
     std::memcpy(&block, src + b * int64_t(sizeof block), sizeof block);
     const float d = fp16_to_fp32(block.d);
     float* y = dst + b * kQ8_0BlockSize;
+    // The codes straight from src (not from the copy: see dequantize_row_q4_0).
+    const auto* codes = reinterpret_cast<const int8_t*>(src) + b * int64_t(sizeof block) + offsetof(BlockQ8_0, qs);
     for (int j = 0; j < 32; j += 16) {
-      legacy::store(y + j, legacy::to_float(legacy::widen(block.qs + j)) * d);
+      legacy::store(y + j, legacy::to_float(legacy::widen(codes + j)) * d);
     }
   }
 }

@@ -14,20 +14,25 @@ constexpr float kZeroBlockThreshold = 1e-15f;
 // Scale candidates tried on each side of the plain max/127 guess.
 constexpr int kScaleSearchSteps = 7;
 
-float level(int index) { return float(kIq4nlLevels[index]); }
+constexpr std::array<float, 16> kLevelsAsFloat = [] {
+  std::array<float, 16> out{};
+  for (size_t k = 0; k < out.size(); ++k) out[k] = float(kIq4nlLevels[k]);
+  return out;
+}();
 
-// Index of the level nearest to v; ties go to the upper level. Same comparisons as
-// ggml's best_index_int8, so NaN lands where it lands there (index 15).
+float level(int index) { return kLevelsAsFloat[size_t(index)]; }
+
+// Index of the level nearest to v; ties go to the upper level. ggml's best_index_int8
+// binary-searches for the first level above v, then takes the nearer neighbour; this
+// counts the levels at or below v instead (the same index: the levels are strictly
+// increasing), which has no data-dependent branch to mispredict on random weights.
+// NaN lands where it lands in ggml's search: index 15.
 int nearest_level(float v) {
   if (v <= level(0)) return 0;
-  if (v >= level(15)) return 15;
-  int lo = 0;
-  int hi = 15;
-  while (hi - lo > 1) {
-    const int mid = (lo + hi) / 2;
-    if (v < level(mid)) hi = mid; else lo = mid;
-  }
-  return v - level(hi - 1) < level(hi) - v ? hi - 1 : hi;
+  if (!(v < level(15))) return 15;
+  int above = 1;  // level(above - 1) <= v < level(above)
+  for (int k = 1; k < 15; ++k) above += v >= level(k) ? 1 : 0;
+  return v - level(above - 1) < level(above) - v ? above - 1 : above;
 }
 
 // The two sums of a weighted least-squares fit x ~ d * level, given codes chosen for
@@ -79,11 +84,6 @@ float search_scale(const float* x) {
   return d;
 }
 
-constexpr std::array<float, 16> kLevelsAsFloat = [] {
-  std::array<float, 16> out{};
-  for (size_t k = 0; k < out.size(); ++k) out[k] = float(kIq4nlLevels[k]);
-  return out;
-}();
 
 // A block with the (already fp16-exact) scale d and the nearest levels for it.
 BlockIQ4_NL encode_with_scale(const float* x, float d) {

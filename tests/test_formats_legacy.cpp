@@ -384,5 +384,30 @@ TEST(FormatsLegacyQ8_0, AbsmaxIsGgmlsSequentialScan) {
   }
 }
 
+TEST(FormatsLegacyQ4_0, SignedAbsmaxIsGgmlsSequentialScan) {
+  // ggml's Q4_0/Q5_0 scan: `if (amax < fabsf(x)) { amax = fabsf(x); max = x; }` in order
+  // (NaN never taken, the first of equal magnitudes kept, so -0 and ties by sign count).
+  uint64_t s = 12;
+  auto next = [&s] {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return s >> 33;
+  };
+  const float specials[] = {-0.0f, NAN, -NAN, INFINITY, -INFINITY, 1e-45f};
+  for (int trial = 0; trial < 3000; ++trial) {
+    const int n = trial % 3 == 0 ? 32 : trial % 3 == 1 ? 256 : int(next() % 40);
+    std::vector<float> x(static_cast<size_t>(n));
+    for (float& v : x) v = next() % 4 == 0 ? -0.0f : float(int(next() % 9) - 4) * 0.5f;
+    for (int k = 0; k < int(next() % 3) && n > 0; ++k) x[next() % size_t(n)] = specials[next() % 6];
+    float amax = 0.0f, want = 0.0f;
+    for (float v : x)
+      if (amax < std::fabs(v)) {
+        amax = std::fabs(v);
+        want = v;
+      }
+    const float got = ggml_rounding::signed_absmax(x.data(), n);
+    ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << "trial " << trial;
+  }
+}
+
 }  // namespace
 }  // namespace lowbit

@@ -81,13 +81,28 @@ inline int64_t lround_half_away(float v) {
 // all-zero block), as ggml's symmetric quantizers scan for it: its sign decides which
 // end of the code range it maps to.
 inline float signed_absmax(const float* x, int n) {
-  float amax = 0.0f, max = 0.0f;
-  for (int j = 0; j < n; ++j)
-    if (amax < std::fabs(x[j])) {
-      amax = std::fabs(x[j]);
-      max = x[j];
-    }
-  return max;
+  // The largest |x| eight lanes at a time (`v > m ? v : m` skips NaN, as the serial
+  // `amax < |x|` does), then the first element of that magnitude: the one the serial
+  // scan's strict `<` keeps. Nothing above 0 (all zeros or NaN) gives 0, never -0.
+  typedef float F8 __attribute__((vector_size(32)));
+  typedef int32_t I8 __attribute__((vector_size(32)));
+  float amax = 0.0f;
+  int j = 0;
+  F8 m{};
+  for (; j + 8 <= n; j += 8) {
+    I8 bits;  // memcpy, not bit_cast: no vector crosses a call
+    std::memcpy(&bits, x + j, sizeof bits);
+    bits &= 0x7fffffff;
+    F8 v;
+    std::memcpy(&v, &bits, sizeof v);
+    m = v > m ? v : m;
+  }
+  for (int l = 0; l < 8; ++l) amax = m[l] > amax ? m[l] : amax;
+  for (; j < n; ++j) amax = std::fabs(x[j]) > amax ? std::fabs(x[j]) : amax;
+  if (amax > 0.0f)
+    for (j = 0; j < n; ++j)
+      if (std::fabs(x[j]) == amax) return x[j];
+  return 0.0f;
 }
 
 }  // namespace lowbit::ggml_rounding

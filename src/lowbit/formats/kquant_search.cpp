@@ -9,6 +9,7 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/core/multiversion.h"
+#include "lowbit/quant/lanes.h"
 
 namespace lowbit::kquant {
 
@@ -354,18 +355,21 @@ LOWBIT_MULTIVERSION void search_k4_sub_blocks(const float* x, int nmax, float rm
 
 }  // namespace
 
-typedef float F16x __attribute__((vector_size(64)));
-typedef int32_t I16x __attribute__((vector_size(64)));
+namespace {
 
-// make_qx_quants(16, nmax, ...) for the sixteen 16-weight sub-blocks of a super-block at
-// once, lane j = sub-block j, with the same per-lane discipline as above: the scalar
-// operations in the scalar order, each `if` a select of the same values.
-LOWBIT_MULTIVERSION void make_qx_quants_16x16(int nmax, const float* x, int8_t* L,
-                                              float* scales) {
-  constexpr int n = 16, J = 16;
+// make_qx_quants(16, nmax, ...) for W of the sixteen 16-weight sub-blocks of a
+// super-block (j0..j0+W-1) at once, lane j = sub-block j0 + j, with the same per-lane
+// discipline as above: the scalar operations in the scalar order, each `if` a select of
+// the same values. W is the CPU's vector width (see make_qx_quants_16x16): one
+// 16-lane vector lowered onto AVX2 went through the stack and ran slower than ggml.
+template <int W>
+LOWBIT_LANE_INLINE void make_qx_quants_lanes(int nmax, const float* x, int j0, int8_t* L, float* scales) {
+  using F16x = typename quant::lanes::Vec<W>::F;
+  using I16x = typename quant::lanes::Vec<W>::I;
+  constexpr int n = 16, J = W;
   F16x xt[n];
   for (int i = 0; i < n; ++i)
-    for (int j = 0; j < J; ++j) xt[i][j] = x[n * j + i];
+    for (int j = 0; j < J; ++j) xt[i][j] = x[n * (j0 + j) + i];
   const F16x zero = F16x{} , eps = zero + kGroupMaxEps;
   const I16x abs_mask = I16x{} + 0x7fffffff;
   auto fabs16 = [&](F16x v) {
@@ -425,10 +429,37 @@ LOWBIT_MULTIVERSION void make_qx_quants_16x16(int nmax, const float* x, int8_t* 
   }
   const I16x flat = amax < eps;
   for (int j = 0; j < J; ++j) {
-    scales[j] = flat[j] ? 0.0f : scale[j];
+    scales[j0 + j] = flat[j] ? 0.0f : scale[j];
     for (int i = 0; i < n; ++i)
-      L[n * j + i] = static_cast<int8_t>(flat[j] ? 0 : best_l[i][j] + nmax);
+      L[n * (j0 + j) + i] = static_cast<int8_t>(flat[j] ? 0 : best_l[i][j] + nmax);
   }
+}
+
+template <int W>
+LOWBIT_LANE_INLINE void make_qx_quants_groups(int nmax, const float* x, int8_t* L, float* scales) {
+  for (int j0 = 0; j0 < 16; j0 += W) make_qx_quants_lanes<W>(nmax, x, j0, L, scales);
+}
+
+void make_qx_quants_16x16_4(int nmax, const float* x, int8_t* L, float* scales) {
+  make_qx_quants_groups<4>(nmax, x, L, scales);
+}
+#if LOWBIT_LANES_X86
+LOWBIT_TARGET_AVX2 void make_qx_quants_16x16_8(int nmax, const float* x, int8_t* L, float* scales) {
+  make_qx_quants_groups<8>(nmax, x, L, scales);
+}
+LOWBIT_TARGET_AVX512 void make_qx_quants_16x16_16(int nmax, const float* x, int8_t* L, float* scales) {
+  make_qx_quants_groups<16>(nmax, x, L, scales);
+}
+#endif
+
+}  // namespace
+
+void make_qx_quants_16x16(int nmax, const float* x, int8_t* L, float* scales) {
+#if LOWBIT_LANES_X86
+  if (quant::lanes::kernel_width() == 16) return make_qx_quants_16x16_16(nmax, x, L, scales);
+  if (quant::lanes::kernel_width() == 8) return make_qx_quants_16x16_8(nmax, x, L, scales);
+#endif
+  make_qx_quants_16x16_4(nmax, x, L, scales);
 }
 
 ScaleMinK4 quantize_super_block_k4(const float* x, int nmax, float rmin, int nstep,

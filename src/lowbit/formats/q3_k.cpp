@@ -130,8 +130,8 @@ void pack_q3_K(const kquant::SuperBlockParams& p, std::byte* block) {
     b.scales[8 + j % 4] = static_cast<uint8_t>(b.scales[8 + j % 4] | ((s >> 4) << (2 * (j / 4))));
   }
   for (int k = 0; k < kSuperBlock; ++k) {
-    const int q = p.codes[k] + 4;  // -4..3 stored as 0..7
-    if (q > 3) b.hmask[k % 32] = static_cast<uint8_t>(b.hmask[k % 32] | (1 << (k / 32)));
+    const int q = p.codes[k] + 4;  // -4..3 stored as 0..7; no branch on the high bit
+    b.hmask[k % 32] = static_cast<uint8_t>(b.hmask[k % 32] | (((q >> 2) & 1) << (k / 32)));
     const int index = 32 * (k / 128) + k % 32;
     b.qs[index] = static_cast<uint8_t>(b.qs[index] | ((q & 3) << (2 * ((k % 128) / 32))));
   }

@@ -47,10 +47,19 @@ int round_clamped(float v, int lo, int hi) {
 // gives the same sums and the same choices.
 constexpr int kLanes = 16;
 
-// Folds kLanes partial sums pairwise, halving each time.
+// Folds kLanes partial sums pairwise, halving each time. Each halving has a constant
+// width, so it compiles to a vector add or two; with the width a loop variable, GCC
+// made it a loop of scalar adds through memory.
+template <int Width>
+[[gnu::always_inline]] inline void fold_half(float* v) {
+  for (int l = 0; l < Width; ++l) v[l] += v[l + Width];
+}
 [[gnu::always_inline]] inline float fold_lanes(float* v) {
-  for (int width = kLanes / 2; width >= 1; width /= 2)
-    for (int l = 0; l < width; ++l) v[l] += v[l + width];
+  static_assert(kLanes == 16);
+  fold_half<8>(v);
+  fold_half<4>(v);
+  fold_half<2>(v);
+  fold_half<1>(v);
   return v[0];
 }
 

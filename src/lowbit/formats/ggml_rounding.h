@@ -105,4 +105,36 @@ inline float signed_absmax(const float* x, int n) {
   return 0.0f;
 }
 
+// ggml's ternary codes, lroundf(x[i] * id) + 1 (a 64-bit round half away from zero),
+// for n a multiple of 8. Where every |x * id| is at most 2 -- always, but for NaN or a
+// block whose scale overflowed -- eight lanes at a time: truncate, then step away from
+// zero when the (exact) fraction reaches one half, which is what lroundf does; else
+// weight by weight through lround_half_away.
+inline void ternary_codes(const float* x, int n, float id, int64_t* codes) {
+  typedef float F8 __attribute__((vector_size(32)));
+  typedef int32_t I8 __attribute__((vector_size(32)));
+  I8 in_range = I8{} - 1;
+  for (int j = 0; j + 8 <= n; j += 8) {
+    F8 v;
+    std::memcpy(&v, x + j, sizeof v);
+    v *= id;
+    in_range &= (v <= 2.0f) & (v >= -2.0f);  // false for NaN
+  }
+  bool fast = n % 8 == 0;
+  for (int l = 0; l < 8; ++l) fast = fast && in_range[l] != 0;
+  if (!fast) {
+    for (int j = 0; j < n; ++j) codes[j] = lround_half_away(x[j] * id) + 1;
+    return;
+  }
+  for (int j = 0; j < n; j += 8) {
+    F8 v;
+    std::memcpy(&v, x + j, sizeof v);
+    v *= id;
+    const I8 t = __builtin_convertvector(v, I8);  // toward zero
+    const F8 frac = v - __builtin_convertvector(t, F8);
+    const I8 q = t + 1 - (frac >= 0.5f) + (frac <= -0.5f);  // a true comparison is -1
+    for (int l = 0; l < 8; ++l) codes[j + l] = q[l];
+  }
+}
+
 }  // namespace lowbit::ggml_rounding

@@ -24,10 +24,9 @@ int trit_at(uint8_t packed, int n) {
   return (shifted * 3) >> 8;
 }
 
-// ggml: int xi = lroundf(x * id) + 1; then q = q * 3 + xi in uint8_t arithmetic.
-uint8_t append_trit(uint8_t code, float scaled) {
-  const int trit = static_cast<int>(ggml_rounding::lround_half_away(scaled) + 1);
-  return static_cast<uint8_t>(code * 3 + trit);
+// ggml: q = q * 3 + xi in uint8_t arithmetic, xi = lroundf(x * id) + 1 (an int).
+uint8_t append_trit(uint8_t code, int64_t trit) {
+  return static_cast<uint8_t>(code * 3 + static_cast<int>(trit));
 }
 
 // A block with the (already fp16-exact) scale d and the nearest trits for it, packed
@@ -83,19 +82,21 @@ LOWBIT_MULTIVERSION void quantize_row_tq1_0_ref(const float* src, std::byte* dst
 
     BlockTQ1_0 block;
     block.d = fp32_to_fp16(d);
+    int64_t trits[kTQ1_0BlockSize];  // ggml: int xi = lroundf(x * id) + 1
+    ggml_rounding::ternary_codes(x, kTQ1_0BlockSize, id, trits);
     for (int m = 0; m < 32; ++m) {
       uint8_t code = 0;
-      for (int n5 = 0; n5 < 5; ++n5) code = append_trit(code, x[m + 32 * n5] * id);
+      for (int n5 = 0; n5 < 5; ++n5) code = append_trit(code, trits[m + 32 * n5]);
       block.qs[m] = fraction_byte(code);
     }
     for (int m = 0; m < 16; ++m) {
       uint8_t code = 0;
-      for (int n5 = 0; n5 < 5; ++n5) code = append_trit(code, x[160 + m + 16 * n5] * id);
+      for (int n5 = 0; n5 < 5; ++n5) code = append_trit(code, trits[160 + m + 16 * n5]);
       block.qs[32 + m] = fraction_byte(code);
     }
     for (int j = 0; j < 4; ++j) {
       uint8_t code = 0;
-      for (int n4 = 0; n4 < 4; ++n4) code = append_trit(code, x[240 + j + 4 * n4] * id);
+      for (int n4 = 0; n4 < 4; ++n4) code = append_trit(code, trits[240 + j + 4 * n4]);
       block.qh[j] = fraction_byte(static_cast<uint8_t>(code * 3));  // fifth trit: 0
     }
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);

@@ -53,13 +53,14 @@ LOWBIT_MULTIVERSION void quantize_row_tq2_0_ref(const float* src, std::byte* dst
 
     BlockTQ2_0 block;
     block.d = fp32_to_fp16(d);
+    int64_t codes[kTQ2_0BlockSize];  // ggml: int xi = lroundf(x * id) + 1
+    ggml_rounding::ternary_codes(x, kTQ2_0BlockSize, id, codes);
     for (int half = 0; half < 2; ++half)
       for (int m = 0; m < 32; ++m) {
         unsigned packed = 0;
         for (int n4 = 0; n4 < 4; ++n4) {
-          // ggml: int xi = lroundf(x * id) + 1; q += (xi & 3) << 2n.
-          const auto code = static_cast<int>(
-              ggml_rounding::lround_half_away(x[128 * half + 32 * n4 + m] * id) + 1);
+          // ggml: q += (xi & 3) << 2n.
+          const auto code = static_cast<int>(codes[128 * half + 32 * n4 + m]);
           packed += unsigned(code & 3) << (2 * n4);
         }
         block.qs[32 * half + m] = static_cast<uint8_t>(packed);

@@ -9,6 +9,7 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/core/multiversion.h"
+#include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/quant/lanes.h"
 
 namespace lowbit::kquant {
@@ -24,18 +25,11 @@ namespace {
 
 float to_f(int v) { return static_cast<float>(v); }
 
-// The entry of largest magnitude (the first one on ties), with its sign.
+// The entry of largest magnitude (the first one on ties), with its sign, and that
+// magnitude: ggml's `if (ax > amax)` scan, which ggml_rounding::signed_absmax is.
 float signed_absmax(int n, const float* x, float* amax_out) {
-  float max = 0;
-  float amax = 0;
-  for (int i = 0; i < n; ++i) {
-    const float ax = std::fabs(x[i]);
-    if (ax > amax) {
-      amax = ax;
-      max = x[i];
-    }
-  }
-  *amax_out = amax;
+  const float max = ggml_rounding::signed_absmax(x, n);
+  *amax_out = std::fabs(max);
   return max;
 }
 

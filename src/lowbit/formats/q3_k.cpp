@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/formats/kquant_search.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/quant/kquant_methods.h"
@@ -50,15 +51,7 @@ LOWBIT_MULTIVERSION void encode_q3_K_super_block(const float* x, const float* sc
   BlockQ3K b{};
 
   // The scale of largest magnitude, with its sign (the first one on ties).
-  float max_scale = 0;
-  float amax = 0;
-  for (int j = 0; j < kCount; ++j) {
-    const float a = std::fabs(scales[j]);
-    if (a > amax) {
-      amax = a;
-      max_scale = scales[j];
-    }
-  }
+  const float max_scale = ggml_rounding::signed_absmax(scales, kCount);
 
   if (max_scale != 0.0f) {
     const float iscale = -32.f / max_scale;

@@ -84,7 +84,6 @@ float search_scale(const float* x) {
   return d;
 }
 
-
 // A block with the (already fp16-exact) scale d and the nearest levels for it.
 BlockIQ4_NL encode_with_scale(const float* x, float d) {
   const float id = d != 0.0f && std::isfinite(1.0f / d) ? 1.0f / d : 0.0f;

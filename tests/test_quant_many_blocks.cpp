@@ -207,6 +207,7 @@ TEST(QuantManyBlocks, SymmetricSearchMatchesOneBlockAtATime) {
       expect_same_symmetric_steps(32, 70, -127, 127, store, 23);   // Q8_0: one side
       expect_same_symmetric_steps(64, 40, 0, 3, store, 24);        // codes from 0 only
       expect_same_symmetric_steps(16, 41, -1, 1, store, 25);       // ternary
+      expect_same_symmetric_steps(256, 40, -1, 1, store, 28);      // TQ1_0 / TQ2_0 blocks
       expect_same_symmetric_steps(20, 33, -8, 7, store, 26);       // n % 8 != 0: one by one
     }
     QuantOptions few;
@@ -217,6 +218,34 @@ TEST(QuantManyBlocks, SymmetricSearchMatchesOneBlockAtATime) {
     for (int b = 0; b < 50; ++b)
       ASSERT_EQ(got[size_t(b)], search_symmetric_scale(x.data() + size_t(b) * 32, 32, -8, 7, few, stored_as_fp16));
   });
+}
+
+TEST(QuantManyBlocks, TernarySearchKeepsHalfwayTiesAtZero) {
+  // Weights at exactly half (and a quarter) of the block's extreme: at the first
+  // candidate step they land on the rounding tie, which goes to 0 -- the lanes' |v| *
+  // id > 1/2 shortcut must agree with clamp-and-round there. With one candidate (the
+  // step at the extreme) the tie decides the result; with the default twenty it is
+  // one candidate among many.
+  constexpr int n = 256, count = 37;
+  std::vector<float> x(size_t(n) * count);
+  for (int b = 0; b < count; ++b)
+    for (int i = 0; i < n; ++i) {
+      const float extreme = std::ldexp(1.0f, b % 7 - 3);
+      const float levels[4] = {extreme, 0.5f * extreme, 0.25f * extreme, 0.0f};
+      x[size_t(b) * n + size_t(i)] = (i % 2 ? -1.0f : 1.0f) * levels[(i * 7 + b) % 4];
+    }
+  QuantOptions one;
+  one.search_candidates = 1;
+  for (const QuantOptions& o : {one, QuantOptions{}})
+    for_each_width([&] {
+      std::vector<float> got(count);
+      search_symmetric_scale_many(x.data(), n, -1, 1, count, o, stored_as_fp16, got.data());
+      for (int b = 0; b < count; ++b)
+        ASSERT_EQ(std::bit_cast<uint32_t>(got[size_t(b)]),
+                  std::bit_cast<uint32_t>(search_symmetric_scale(x.data() + size_t(b) * n, n, -1, 1, o,
+                                                                 stored_as_fp16)))
+            << "block " << b << ", " << o.search_candidates << " candidates";
+    });
 }
 
 TEST(QuantManyBlocks, WriteCloserMatchesOneBlockAtATime) {

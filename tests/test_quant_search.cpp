@@ -153,6 +153,25 @@ TEST(QuantSearch, TernarySearchWithOneOutlier) {
   EXPECT_NEAR(symmetric_grid_error(x.data(), 256, -1, 1, 10.0f), 255.0, 1e-9);
 }
 
+TEST(QuantSearch, TernaryHalfwayWeightsRoundToZero) {
+  // Half the weights at +-4, half at +-2: at the single candidate step d = 4 the +-2s
+  // sit exactly on the rounding tie and go to 0 (ties to even), so the refit keeps
+  // d = 4. Counting them as +-1 instead would refit to d = 3.
+  std::vector<float> x(256);
+  for (int i = 0; i < 256; ++i) x[size_t(i)] = (i % 2 ? -1.0f : 1.0f) * (i % 4 < 2 ? 4.0f : 2.0f);
+  QuantOptions one = kDefaults;
+  one.search_candidates = 1;
+  EXPECT_EQ(search_symmetric_scale(x.data(), 256, -1, 1, one, stored_as_fp16), 4.0f);
+  EXPECT_EQ(search_symmetric_scale(x.data(), 256, -1, 1, one), 4.0f);
+  // The error is the same either way at the tie (|2 - 0| = |2 - 4|); off it, the
+  // codes are clamp-and-round's: d = 3 keeps every weight on +-1.
+  EXPECT_EQ(symmetric_grid_error(x.data(), 256, -1, 1, 4.0f), 128 * 4.0);
+  EXPECT_EQ(symmetric_grid_error(x.data(), 256, -1, 1, 3.0f), 256 * 1.0);
+  EXPECT_EQ(symmetric_grid_error(x.data(), 256, -1, 1, 8.5f), 128 * 16.0 + 128 * 4.0);  // all 0
+  EXPECT_EQ(symmetric_grid_error(x.data(), 256, -1, 1, -3.0f), 256 * 1.0);  // codes -sign(v)
+  EXPECT_EQ(symmetric_grid_error(x.data(), 255, -1, 1, 1.0f), 64 * 9.0 + 63 * 1.0 + 64 * 9.0 + 64 * 1.0);
+}
+
 TEST(QuantSearch, CodebookNearestIndexTiesGoUp) {
   const std::array<float, 5> levels = {-4.0f, -1.0f, 0.0f, 1.0f, 3.0f};
   EXPECT_EQ(nearest_codebook_index(levels, -100.0f), 0);

@@ -105,7 +105,7 @@ LOWBIT_MULTIVERSION void quantize_row_tq1_0_ref(const float* src, std::byte* dst
 
 namespace {
 
-void quantize_ternary_blocks(quant::TernaryScaleFn choose, const float* src, std::byte* dst, int64_t n,
+void quantize_ternary_blocks(quant::TernaryScalesFn choose, const float* src, std::byte* dst, int64_t n,
                              const QuantOptions& options) {
   quant::quantize_ternary_blocks<BlockTQ1_0, kTQ1_0BlockSize, encode_with_scale, quantize_row_tq1_0_ref,
                                  dequantize_row_tq1_0>(choose, src, dst, n, options, "TQ1_0");
@@ -114,11 +114,11 @@ void quantize_ternary_blocks(quant::TernaryScaleFn choose, const float* src, std
 }  // namespace
 
 void quantize_row_tq1_0_absmean(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_ternary_blocks(quant::absmean_scale, src, dst, n, options);
+  quantize_ternary_blocks(quant::absmean_scales, src, dst, n, options);
 }
 
 void quantize_row_tq1_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_ternary_blocks(quant::searched_ternary_scale, src, dst, n, options);
+  quantize_ternary_blocks(quant::searched_ternary_scales, src, dst, n, options);
 }
 
 }  // namespace lowbit

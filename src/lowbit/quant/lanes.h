@@ -143,4 +143,29 @@ LOWBIT_LANE_INLINE V abs_pow(V v, float p) {
   return a == splat<V>(0.0f) ? at_zero : result;
 }
 
+// The many-blocks kernels' layout: element i of rows[l] at out[i * stride + l], for l
+// < count (count <= stride). Four rows by four elements at a time through registers
+// where count and n are multiples of 4 -- a quarter of the stores one float at a time
+// takes -- else element by element.
+inline void transpose_rows(const float* const* rows, int count, int n, int stride, float* out) {
+  typedef float F4 __attribute__((vector_size(16)));
+  if (count % 4 != 0 || n % 4 != 0) {
+    for (int l = 0; l < count; ++l)
+      for (int i = 0; i < n; ++i) out[i * stride + l] = rows[l][i];
+    return;
+  }
+  for (int l = 0; l < count; l += 4)
+    for (int i = 0; i < n; i += 4) {
+      const F4 a = load<F4>(rows[l] + i), b = load<F4>(rows[l + 1] + i), c = load<F4>(rows[l + 2] + i),
+               d = load<F4>(rows[l + 3] + i);
+      const F4 ab_lo = __builtin_shufflevector(a, b, 0, 4, 1, 5), ab_hi = __builtin_shufflevector(a, b, 2, 6, 3, 7);
+      const F4 cd_lo = __builtin_shufflevector(c, d, 0, 4, 1, 5), cd_hi = __builtin_shufflevector(c, d, 2, 6, 3, 7);
+      const F4 column[4] = {__builtin_shufflevector(ab_lo, cd_lo, 0, 1, 4, 5),
+                            __builtin_shufflevector(ab_lo, cd_lo, 2, 3, 6, 7),
+                            __builtin_shufflevector(ab_hi, cd_hi, 0, 1, 4, 5),
+                            __builtin_shufflevector(ab_hi, cd_hi, 2, 3, 6, 7)};
+      for (int k = 0; k < 4; ++k) std::memcpy(out + (i + k) * stride + l, &column[k], sizeof column[k]);
+    }
+}
+
 }  // namespace lowbit::quant::lanes

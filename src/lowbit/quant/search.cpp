@@ -403,11 +403,10 @@ void search_symmetric_scale_many(const float* x, int n, int qmin, int qmax, int6
       f4::store(growths + k, scale_growth(f4::load(ratios + k), per_side));
     std::fill(table.begin(), table.end(), 0.0f);  // 0: no such candidate in that lane
     int longest = 0;
-    for (int l = 0; l < L; ++l) {
-      const int from = l < used ? l : 0;  // spare lanes repeat lane 0 (their results unused)
-      const float* xb = x + lane_block[from] * n;
-      for (int i = 0; i < n; ++i) xt[i * L + l] = xb[i];
-      if (l >= used) continue;
+    const float* rows[L];
+    for (int l = 0; l < L; ++l) rows[l] = x + lane_block[l < used ? l : 0] * n;  // spare lanes repeat lane 0
+    lanes::transpose_rows(rows, L, n, L, xt);
+    for (int l = 0; l < used; ++l) {
       int k = 0;
       for (int s = 0; s < side_count; ++s)
         side_candidates(starts[l].first_id[s], growths[2 * l + s], per_side,
@@ -558,9 +557,11 @@ void search_affine_range_many(const float* x, int n, int qmax, int64_t count, co
       lane_block[used++] = next;
     }
     if (used == 0) break;
+    const float* rows[L];
+    for (int l = 0; l < L; ++l) rows[l] = u[l < used ? l : 0];  // spare lanes repeat lane 0
+    lanes::transpose_rows(rows, L, n, L, ut);
     for (int l = 0; l < L; ++l) {
-      const int from = l < used ? l : 0;  // spare lanes repeat lane 0
-      for (int i = 0; i < n; ++i) ut[i * L + l] = u[from][i];
+      const int from = l < used ? l : 0;
       range[l] = starts[from].range;
       su[l] = starts[from].su;
     }

@@ -50,7 +50,8 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
       // Candidates search.cpp skips -- an empty range or a step too small to invert --
       // get id = 0: every code 0, so det = 0 and the ranking passes them over.
       V id = fq / (hi - lo);
-      id = (hi > lo) & (lanes::abs<V, VI>(id) <= splat<V>(3.40282347e38f)) ? id : zero;
+      const VI usable = (hi > lo) & (lanes::abs<V, VI>(id) <= splat<V>(3.40282347e38f));
+      id = usable ? id : zero;
       V s_q[8] = {}, s_qq[8] = {}, s_qu[8] = {};
       // An uncut end needs no clamp there: u >= 0 = lo, and at the top (u - lo) * id
       // exceeds qmax by a rounding error at most, which rounds to qmax all the same.

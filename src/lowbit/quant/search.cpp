@@ -558,13 +558,13 @@ void search_affine_range_many(const float* x, int n, int qmax, int64_t count, co
     }
     if (used == 0) break;
     const float* rows[L];
-    for (int l = 0; l < L; ++l) rows[l] = u[l < used ? l : 0];  // spare lanes repeat lane 0
-    lanes::transpose_rows(rows, L, n, L, ut);
     for (int l = 0; l < L; ++l) {
-      const int from = l < used ? l : 0;
+      const int from = l < used ? l : 0;  // spare lanes repeat lane 0
+      rows[l] = u[from];
       range[l] = starts[from].range;
       su[l] = starts[from].su;
     }
+    lanes::transpose_rows(rows, L, n, L, ut);
     detail::affine_range_scan_lanes(ut, n, qmax, range, su, bottom.data(), top.data(), candidates, found);
     for (int l = 0; l < used; ++l)
       out[lane_block[l]] = finish_range(x + lane_block[l] * n, u[l], n, qmax, starts[l], found[l], store);

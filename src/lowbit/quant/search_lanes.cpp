@@ -100,8 +100,8 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
   }
 }
 
-// symmetric_scan_lanes with W lanes; kTernary for the grid [-1, 1].
-template <int W, bool kTernary>
+// symmetric_scan_lanes with W lanes.
+template <int W>
 LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float qmax, const float* ids,
                                        int candidates, SymmetricScanResult* out) {
   using V = typename lanes::Vec<W>::F;
@@ -114,13 +114,14 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
   using VH = typename lanes::Vec<H>::D;
   using VHL = typename lanes::Vec<H>::L;
   const V lo = splat<V>(qmin), hi = splat<V>(qmax);
+  const bool ternary = qmin == -1.0f && qmax == 1.0f;
   for (int g = 0; g < L; g += W) {
     alignas(64) double best_sqx[W] = {}, best_sqq[W] = {};
     alignas(64) long long found[W] = {};
     for (int k = 0; k < candidates; ++k) {
       const V id = load<V>(ids + k * L + g);
       V s_qx[8] = {}, s_qq[8] = {};
-      if constexpr (kTernary) {
+      if (ternary) {
         // On {-1, 0, +1} (id > 0 or 0) the code is sign(v) exactly where |v| * id > 1/2
         // (a half rounds to even, 0) and 0 elsewhere, so q * v adds |v| and q * q adds 1:
         // the same sums in four operations instead of ten.
@@ -172,19 +173,16 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
 
 void symmetric_scan4(const float* xt, int n, float qmin, float qmax, const float* ids, int candidates,
                      SymmetricScanResult* out) {
-  if (qmin == -1.0f && qmax == 1.0f) symmetric_scan<4, true>(xt, n, qmin, qmax, ids, candidates, out);
-  else symmetric_scan<4, false>(xt, n, qmin, qmax, ids, candidates, out);
+  symmetric_scan<4>(xt, n, qmin, qmax, ids, candidates, out);
 }
 #if LOWBIT_LANES_X86
 LOWBIT_TARGET_AVX2 void symmetric_scan8(const float* xt, int n, float qmin, float qmax, const float* ids,
                                         int candidates, SymmetricScanResult* out) {
-  if (qmin == -1.0f && qmax == 1.0f) symmetric_scan<8, true>(xt, n, qmin, qmax, ids, candidates, out);
-  else symmetric_scan<8, false>(xt, n, qmin, qmax, ids, candidates, out);
+  symmetric_scan<8>(xt, n, qmin, qmax, ids, candidates, out);
 }
 LOWBIT_TARGET_AVX512 void symmetric_scan16(const float* xt, int n, float qmin, float qmax, const float* ids,
                                            int candidates, SymmetricScanResult* out) {
-  if (qmin == -1.0f && qmax == 1.0f) symmetric_scan<16, true>(xt, n, qmin, qmax, ids, candidates, out);
-  else symmetric_scan<16, false>(xt, n, qmin, qmax, ids, candidates, out);
+  symmetric_scan<16>(xt, n, qmin, qmax, ids, candidates, out);
 }
 #endif
 

@@ -27,7 +27,8 @@ void affine_range_scan_lanes(const float* ut, int n, int qmax, const float* rang
 // ids[k * 16 + l] is lane l's k-th inverse step, 0 where that lane has no k-th
 // candidate. Codes are round(clamp(x * id, qmin, qmax)); each lane's winner is ranked
 // as search.cpp's search_scale ranks one block's (sqx^2 / sqq, larger is better), and
-// out[l] gets its sums (found false if no candidate had sqq > 0).
+// out[l] gets its sums (found false if no candidate had sqq > 0). On the ternary grid
+// [-1, 1] the ids must be >= 0 (search_scale's are: a symmetric grid uses |extreme|).
 struct SymmetricScanResult {
   bool found = false;
   double sqx = 0.0, sqq = 0.0;

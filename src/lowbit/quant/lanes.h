@@ -34,7 +34,12 @@ struct Vec {
 // only share decisions that cannot change a lane's bits.
 inline int native_width() {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-  static const int width = __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("avx2") ? 8 : 4;
+  // The 16-lane files are compiled with AVX-512 F, DQ, BW and VL (CMakeLists.txt).
+  static const int width = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                                   __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
+                               ? 16
+                           : __builtin_cpu_supports("avx2") ? 8
+                                                            : 4;
   return width;
 #else
   return 4;

@@ -1,0 +1,200 @@
+// The bodies of search_lanes.cpp's kernels, one template per lane width W, for the
+// translation units that instantiate them: search_lanes.cpp (4 lanes, baseline),
+// search_lanes_avx2.cpp (8) and search_lanes_avx512.cpp (16), each compiled for its
+// instruction set -- GCC lowers a vector comparison to one instruction only where the
+// whole file targets that ISA, not in a target("...") function alone. Everything here
+// has internal linkage (an anonymous namespace), so no AVX-512 copy of a function can
+// stand in for a baseline caller's. Include only from those files.
+#pragma once
+
+// The wide vectors pass only between always-inlined helpers (quant/lanes.h), never
+// across an ABI boundary, so GCC's note on their calling convention does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#include <cstring>
+
+#include "lowbit/quant/lanes.h"
+#include "lowbit/quant/search_lanes.h"
+
+namespace lowbit::quant::detail {
+namespace {
+
+using lanes::load;
+using lanes::splat;
+
+// search.cpp's accumulate keeps two sets of four float sums (weight i in set (i / 4) %
+// 2, lane i % 4), adds the sets lane by lane, then the four lanes as (0 + 1) + (2 + 3)
+// in double: s[j] here holds weight i with i % 8 == j, and the total is that sum.
+template <int W>
+LOWBIT_LANE_INLINE typename lanes::Vec<W>::D total8(const typename lanes::Vec<W>::F (&s)[8]) {
+  auto widen = [](typename lanes::Vec<W>::F v) { return __builtin_convertvector(v, typename lanes::Vec<W>::D); };
+  return (widen(s[0] + s[4]) + widen(s[1] + s[5])) + (widen(s[2] + s[6]) + widen(s[3] + s[7]));
+}
+
+// affine_range_scan_lanes with W lanes: the 16 columns of ut in 16 / W groups.
+template <int W>
+LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* range_in, const double* su,
+                             const float* bottom, const float* top, int candidates, RangeScanResult* out) {
+  using V = typename lanes::Vec<W>::F;
+  using VI = typename lanes::Vec<W>::I;
+  using VD = typename lanes::Vec<W>::D;
+  constexpr int L = kRangeLanes;
+  const V zero = splat<V>(0.0f), fq = splat<V>(float(qmax));
+  // The ranking runs lane-wise in double, the operations search.cpp's scan_range does
+  // for one block, on halves of W lanes: vectors as wide as the CPU's registers (GCC
+  // splits comparisons of wider ones lane by lane).
+  constexpr int H = W / 2;
+  using VH = typename lanes::Vec<H>::D;
+  using VHL = typename lanes::Vec<H>::L;
+  VH n_h;
+  for (int l = 0; l < H; ++l) n_h[l] = double(n);
+  for (int g = 0; g < L; g += W) {
+    const V range = load<V>(range_in + g);
+    // Each lane's best so far: num, det, sq, sqq, squ. det > 0 marks a lane that has
+    // found one (a candidate is taken only with det > 0).
+    alignas(64) double best[5][W] = {};
+    for (int k = 0; k < candidates; ++k) {
+      const V lo = splat<V>(bottom[k]) * range, hi = range * (splat<V>(1.0f) - splat<V>(top[k]));
+      // Candidates search.cpp skips -- an empty range or a step too small to invert --
+      // get id = 0: every code 0, so det = 0 and the ranking passes them over.
+      V id = fq / (hi - lo);
+      const VI usable = (hi > lo) & (lanes::abs<V, VI>(id) <= splat<V>(3.40282347e38f));
+      id = usable ? id : zero;
+      V s_q[8] = {}, s_qq[8] = {}, s_qu[8] = {};
+      // An uncut end needs no clamp there: u >= 0 = lo, and at the top (u - lo) * id
+      // exceeds qmax by a rounding error at most, which rounds to qmax all the same.
+      auto pass = [&]<bool kClampLow, bool kClampHigh>() {
+        for (int i = 0; i < n; i += 8)
+#pragma GCC unroll 8
+          for (int j = 0; j < 8; ++j) {
+            const V v = load<V>(ut + (i + j) * L + g);
+            V t = (v - lo) * id;
+            if constexpr (kClampLow) t = t > zero ? t : zero;
+            if constexpr (kClampHigh) t = t < fq ? t : fq;
+            const V q = lanes::round<V>(t);
+            s_q[j] += q;
+            s_qq[j] += q * q;
+            s_qu[j] += q * v;
+          }
+      };
+      const bool clamp_low = bottom[k] != 0.0f, clamp_high = top[k] != 0.0f;
+      if (clamp_low && clamp_high) pass.template operator()<true, true>();
+      else if (clamp_low) pass.template operator()<true, false>();
+      else if (clamp_high) pass.template operator()<false, true>();
+      else pass.template operator()<false, false>();
+      alignas(64) double sums[3][W];
+      const VD vq = total8<W>(s_q), vqq = total8<W>(s_qq), vqu = total8<W>(s_qu);
+      std::memcpy(sums[0], &vq, sizeof vq);
+      std::memcpy(sums[1], &vqq, sizeof vqq);
+      std::memcpy(sums[2], &vqu, sizeof vqu);
+      for (int h = 0; h < W; h += H) {
+        auto put = [h](double* a, VH v) { std::memcpy(a + h, &v, sizeof v); };
+        const VH q = load<VH>(sums[0] + h), qq = load<VH>(sums[1] + h), qu = load<VH>(sums[2] + h);
+        const VH su_h = load<VH>(su + g + h);
+        const VH det = n_h * qq - q * q, slope = n_h * qu - q * su_h;
+        const VH num = slope * slope;
+        const VH best_num = load<VH>(best[0] + h), best_det = load<VH>(best[1] + h);
+        const VH none{};
+        const VHL take = (det > none) & (slope > none) & ((best_det == none) | (num * best_det > best_num * det));
+        put(best[0], take ? num : best_num);
+        put(best[1], take ? det : best_det);
+        put(best[2], take ? q : load<VH>(best[2] + h));
+        put(best[3], take ? qq : load<VH>(best[3] + h));
+        put(best[4], take ? qu : load<VH>(best[4] + h));
+      }
+    }
+    for (int l = 0; l < W; ++l)
+      out[g + l] = best[1][l] > 0.0 ? RangeScanResult{true, best[2][l], best[3][l], best[4][l]} : RangeScanResult{};
+  }
+}
+
+// symmetric_scan_lanes with W lanes.
+template <int W>
+LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float qmax, const float* ids,
+                                       int candidates, SymmetricScanResult* out) {
+  using V = typename lanes::Vec<W>::F;
+  using VI = typename lanes::Vec<W>::I;
+  using VD = typename lanes::Vec<W>::D;
+  constexpr int L = kRangeLanes;
+  // The ranking runs lane-wise in double on halves of W lanes, vectors as wide as the
+  // CPU's registers (as in scan above).
+  constexpr int H = W / 2;
+  using VH = typename lanes::Vec<H>::D;
+  using VHL = typename lanes::Vec<H>::L;
+  const V lo = splat<V>(qmin), hi = splat<V>(qmax);
+  const bool ternary = qmin == -1.0f && qmax == 1.0f;
+  for (int g = 0; g < L; g += W) {
+    alignas(64) double best_sqx[W] = {}, best_sqq[W] = {};
+    alignas(64) long long found[W] = {};
+    for (int k = 0; k < candidates; ++k) {
+      const V id = load<V>(ids + k * L + g);
+      V s_qx[8] = {}, s_qq[8] = {};
+      if (ternary) {
+        // On {-1, 0, +1} (id > 0 or 0) the code is sign(v) exactly where |v| * id > 1/2
+        // (a half rounds to even, 0) and 0 elsewhere, so q * v adds |v| and q * q adds 1:
+        // the same sums in four operations instead of ten.
+        const V half = splat<V>(0.5f), one = splat<V>(1.0f), zero = splat<V>(0.0f);
+        for (int i = 0; i < n; i += 8)
+#pragma GCC unroll 8
+          for (int j = 0; j < 8; ++j) {
+            const V a = lanes::abs<V, VI>(load<V>(xt + (i + j) * L + g));
+            const VI on = a * id > half;
+            s_qx[j] += on ? a : zero;
+            s_qq[j] += on ? one : zero;
+          }
+      } else {
+        for (int i = 0; i < n; i += 8)
+#pragma GCC unroll 8
+          for (int j = 0; j < 8; ++j) {
+            const V v = load<V>(xt + (i + j) * L + g);
+            V t = v * id;
+            t = t > lo ? t : lo;
+            t = t < hi ? t : hi;
+            const V q = lanes::round<V>(t);
+            s_qx[j] += q * v;
+            s_qq[j] += q * q;
+          }
+      }
+      alignas(64) double sums[2][W];
+      const VD vqx = total8<W>(s_qx), vqq = total8<W>(s_qq);
+      std::memcpy(sums[0], &vqx, sizeof vqx);
+      std::memcpy(sums[1], &vqq, sizeof vqq);
+      for (int h = 0; h < W; h += H) {
+        VHL present;  // lanes that have a k-th candidate
+        for (int l = 0; l < H; ++l) present[l] = ids[k * L + g + h + l] != 0.0f ? -1 : 0;
+        const VH sqx = load<VH>(sums[0] + h), sqq = load<VH>(sums[1] + h);
+        const VH bx = load<VH>(best_sqx + h), bq = load<VH>(best_sqq + h), none{};
+        const VHL take = present & (sqq > none) & ((bq == none) | (sqx * sqx * bq > bx * bx * sqq));
+        const VH nx = take ? sqx : bx, nq = take ? sqq : bq;
+        std::memcpy(best_sqx + h, &nx, sizeof nx);
+        std::memcpy(best_sqq + h, &nq, sizeof nq);
+        VHL f;
+        std::memcpy(&f, found + h, sizeof f);
+        f |= take;
+        std::memcpy(found + h, &f, sizeof f);
+      }
+    }
+    for (int l = 0; l < W; ++l)
+      out[g + l] = found[l] ? SymmetricScanResult{true, best_sqx[l], best_sqq[l]} : SymmetricScanResult{};
+  }
+}
+
+}  // namespace
+}  // namespace lowbit::quant::detail
+
+namespace lowbit::quant::detail {
+
+// The wide instantiations, defined in search_lanes_avx2.cpp and search_lanes_avx512.cpp
+// (x86-64 GCC builds only); call them only where lanes::native_width() allows.
+#if LOWBIT_LANES_X86
+void affine_range_scan_avx2(const float* ut, int n, int qmax, const float* range, const double* su,
+                            const float* bottom, const float* top, int candidates, RangeScanResult* out);
+void affine_range_scan_avx512(const float* ut, int n, int qmax, const float* range, const double* su,
+                              const float* bottom, const float* top, int candidates, RangeScanResult* out);
+void symmetric_scan_avx2(const float* xt, int n, float qmin, float qmax, const float* ids, int candidates,
+                         SymmetricScanResult* out);
+void symmetric_scan_avx512(const float* xt, int n, float qmin, float qmax, const float* ids, int candidates,
+                           SymmetricScanResult* out);
+#endif
+
+}  // namespace lowbit::quant::detail

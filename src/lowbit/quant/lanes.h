@@ -65,12 +65,12 @@ inline int kernel_width() { return width_override() != 0 ? width_override() : na
 #endif
 
 template <class V>
-inline constexpr size_t kCount = sizeof(V) / sizeof(float);
+inline constexpr size_t kCount = sizeof(V) / sizeof(V{}[0]);  // lanes, of any element type
 
 // v in every lane. (Filled lane by lane: GCC makes that one broadcast in every clone,
 // where v - V{} or a braced list of v come out as chains of masked moves in some.)
-template <class V>
-LOWBIT_LANE_INLINE V splat(float v) {
+template <class V, class T = float>
+LOWBIT_LANE_INLINE V splat(T v) {
   V r;
   for (size_t i = 0; i < kCount<V>; ++i) r[i] = v;
   return r;

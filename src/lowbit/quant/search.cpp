@@ -308,6 +308,20 @@ float stored_as_fp16(float v) {
   return fp16_to_fp32(fp32_to_fp16(v));
 }
 
+namespace {
+// Whether no y[i] is Inf or NaN: exponent bits not all ones. Without an early exit, so
+// it vectorises.
+LOWBIT_MULTIVERSION bool all_finite(const float* y, int n) {
+  uint32_t bad = 0;
+  for (int i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, y + i, sizeof bits);
+    bad |= uint32_t((bits & 0x7f800000u) == 0x7f800000u);
+  }
+  return bad == 0;
+}
+}  // namespace
+
 LOWBIT_MULTIVERSION double squared_error(const float* x, const float* y, int n) {
   double e[4] = {};  // four running sums, so that the additions overlap
   int i = 0;
@@ -743,7 +757,7 @@ void write_closer_than_reference(const float* x, int n, const std::byte* candida
     std::memcpy(dst, ref.data(), block_bytes);
     return;
   }
-  auto finite = [n](const float* y) { return std::all_of(y, y + n, [](float v) { return std::isfinite(v); }); };
+  auto finite = [n](const float* y) { return all_finite(y, n); };
   const bool take = finite(from_candidate) && (!finite(from_ref) || closer_in_lp(x, from_candidate, from_ref, n, p));
   std::memcpy(dst, take ? candidate : ref.data(), block_bytes);
 }
@@ -753,6 +767,11 @@ namespace {
 // closer_in_lp(x_k, a_k, b_k, n, p) for the blocks listed in `which` (block k's
 // arrays at x + k*n, a + k*n, b + k*n) into closer[k]: lp_error_fast's sums of sixteen
 // blocks at once, in its order (so the same bits), then its margin and exact tie-break.
+// out[i] = x[i] - y[i].
+LOWBIT_MULTIVERSION void subtract_rows(const float* x, const float* y, int n, float* out) {
+  for (int i = 0; i < n; ++i) out[i] = x[i] - y[i];
+}
+
 void closer_in_lp_many(const float* x, const float* a, const float* b, int n, const int* which, int count,
                        float p, bool* closer) {
   constexpr int L = detail::kHqqLanes;
@@ -764,15 +783,24 @@ void closer_in_lp_many(const float* x, const float* a, const float* b, int n, co
     return;
   }
   alignas(64) float ra[kMaxBlockElements * L], rb[kMaxBlockElements * L];
+  alignas(64) float residual_a[L][kMaxBlockElements], residual_b[L][kMaxBlockElements];
   for (int first = 0; first < count; first += L) {
     const int lanes = std::min(L, count - first);
+    // Residual rows, then into the lane layout by register transposes; lanes past the
+    // last block repeat it.
+    const float* rows_a[L];
+    const float* rows_b[L];
     for (int l = 0; l < L; ++l) {
-      const int64_t at = int64_t(which[first + std::min(l, lanes - 1)]) * n;
-      for (int i = 0; i < n; ++i) {
-        ra[i * L + l] = x[at + i] - a[at + i];
-        rb[i * L + l] = x[at + i] - b[at + i];
+      if (l < lanes) {
+        const int64_t at = int64_t(which[first + l]) * n;
+        subtract_rows(x + at, a + at, n, residual_a[l]);
+        subtract_rows(x + at, b + at, n, residual_b[l]);
       }
+      rows_a[l] = residual_a[std::min(l, lanes - 1)];
+      rows_b[l] = residual_b[std::min(l, lanes - 1)];
     }
+    lanes::transpose_rows(rows_a, L, n, L, ra);
+    lanes::transpose_rows(rows_b, L, n, L, rb);
     double ea[L], eb[L];
     detail::lp_sums_lanes(ra, n, p, ea);
     detail::lp_sums_lanes(rb, n, p, eb);
@@ -830,7 +858,7 @@ void write_closer_than_reference_many(const float* x, int n, int64_t count, cons
   const int chunk = std::max(1, std::min(kMaxChunk, kChunkFloats / n));
   std::vector<std::byte> refs(size_t(chunk) * block_bytes);
   std::vector<float> from_candidate(size_t(chunk) * size_t(std::max(n, 1))), from_ref(from_candidate.size());
-  auto finite = [n](const float* y) { return std::all_of(y, y + n, [](float v) { return std::isfinite(v); }); };
+  auto finite = [n](const float* y) { return all_finite(y, n); };
   for (int64_t first = 0; first < count; first += chunk) {
     const int blocks = int(std::min<int64_t>(chunk, count - first));
     const float* xc = x + first * n;

@@ -3,14 +3,5 @@
 #include "lowbit/quant/hqq_lanes_kernels.h"
 
 #if LOWBIT_LANES_X86
-namespace lowbit::quant::detail {
-
-void hqq_stream_avx2(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& s,
-                 float* best_m) {
-  stream<8>(x, n, qmax, jobs, count, s, best_m);
-}
-
-void lp_sums_avx2(const float* rt, int n, float p, double* sums) { lp_sums<8>(rt, n, p, sums); }
-
-}  // namespace lowbit::quant::detail
+LOWBIT_HQQ_LANES_KERNELS(avx2, 8)
 #endif

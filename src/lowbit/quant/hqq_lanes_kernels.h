@@ -1,30 +1,18 @@
-// The bodies of hqq_lanes.cpp's kernels, one template per lane width W, for the files
-// that instantiate them: hqq_lanes.cpp (4 lanes, baseline), hqq_lanes_avx2.cpp (8)
-// and hqq_lanes_avx512.cpp (16), each compiled for its instruction set as a whole (see
-// CMakeLists.txt). Internal linkage throughout, so no AVX-512 copy of a function can
-// stand in for a baseline caller's. Include only from those files.
+// The bodies of hqq_lanes.cpp's kernels, one template per lane width W (see
+// quant/lanes_kernels.h); include only from hqq_lanes*.cpp.
 #pragma once
-
-// The wide vectors below only pass between always-inlined helpers (quant/lanes.h),
-// never across an ABI boundary, so GCC's note that their calling convention differs
-// between targets does not apply.
-#pragma GCC diagnostic ignored "-Wpsabi"
 
 #include <algorithm>
 #include <bit>
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 #include "lowbit/quant/hqq_lanes.h"
-#include "lowbit/quant/lanes.h"
+#include "lowbit/quant/lanes_kernels.h"
 
 namespace lowbit::quant::detail {
 namespace {
-
-using lanes::load;
-using lanes::splat;
 
 template <class V>
 LOWBIT_LANE_INLINE V vmax(V a, V b) {
@@ -188,17 +176,25 @@ LOWBIT_LANE_INLINE void lp_sums(const float* rt, int n, float p, double* sums) {
 }  // namespace
 }  // namespace lowbit::quant::detail
 
-namespace lowbit::quant::detail {
+// The wide instantiations' signatures, and their definitions for the ISA files:
+// hqq_lanes_avx2.cpp and hqq_lanes_avx512.cpp each hold one
+// LOWBIT_HQQ_LANES_KERNELS(isa, W) (x86-64 GCC builds only). Call them only where
+// lanes::native_width() allows.
+#define LOWBIT_HQQ_STREAM(isa)                                                                    \
+  void hqq_stream_##isa(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& s, \
+                        float* best_m)
+#define LOWBIT_LP_SUMS(isa) void lp_sums_##isa(const float* rt, int n, float p, double* sums)
+#define LOWBIT_HQQ_LANES_KERNELS(isa, W)                                                        \
+  namespace lowbit::quant::detail {                                                            \
+  LOWBIT_HQQ_STREAM(isa) { stream<W>(x, n, qmax, jobs, count, s, best_m); }                     \
+  LOWBIT_LP_SUMS(isa) { lp_sums<W>(rt, n, p, sums); }                                           \
+  }
 
-// The wide instantiations, defined in hqq_lanes_avx2.cpp and hqq_lanes_avx512.cpp
-// (x86-64 GCC builds only); call them only where lanes::native_width() allows.
 #if LOWBIT_LANES_X86
-void hqq_stream_avx2(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& s,
-                     float* best_m);
-void hqq_stream_avx512(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& s,
-                       float* best_m);
-void lp_sums_avx2(const float* rt, int n, float p, double* sums);
-void lp_sums_avx512(const float* rt, int n, float p, double* sums);
-#endif
-
+namespace lowbit::quant::detail {
+LOWBIT_HQQ_STREAM(avx2);
+LOWBIT_HQQ_STREAM(avx512);
+LOWBIT_LP_SUMS(avx2);
+LOWBIT_LP_SUMS(avx512);
 }  // namespace lowbit::quant::detail
+#endif

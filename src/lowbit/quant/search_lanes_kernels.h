@@ -1,26 +1,12 @@
-// The bodies of search_lanes.cpp's kernels, one template per lane width W, for the
-// translation units that instantiate them: search_lanes.cpp (4 lanes, baseline),
-// search_lanes_avx2.cpp (8) and search_lanes_avx512.cpp (16), each compiled for its
-// instruction set -- GCC lowers a vector comparison to one instruction only where the
-// whole file targets that ISA, not in a target("...") function alone. Everything here
-// has internal linkage (an anonymous namespace), so no AVX-512 copy of a function can
-// stand in for a baseline caller's. Include only from those files.
+// The bodies of search_lanes.cpp's kernels, one template per lane width W (see
+// quant/lanes_kernels.h); include only from search_lanes*.cpp.
 #pragma once
 
-// The wide vectors pass only between always-inlined helpers (quant/lanes.h), never
-// across an ABI boundary, so GCC's note on their calling convention does not apply.
-#pragma GCC diagnostic ignored "-Wpsabi"
-
-#include <cstring>
-
-#include "lowbit/quant/lanes.h"
+#include "lowbit/quant/lanes_kernels.h"
 #include "lowbit/quant/search_lanes.h"
 
 namespace lowbit::quant::detail {
 namespace {
-
-using lanes::load;
-using lanes::splat;
 
 // search.cpp's accumulate keeps two sets of four float sums (weight i in set (i / 4) %
 // 2, lane i % 4), adds the sets lane by lane, then the four lanes as (0 + 1) + (2 + 3)
@@ -182,19 +168,27 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
 }  // namespace
 }  // namespace lowbit::quant::detail
 
-namespace lowbit::quant::detail {
+// The wide instantiations' signatures, and their definitions for the ISA files:
+// search_lanes_avx2.cpp and search_lanes_avx512.cpp each hold one
+// LOWBIT_SEARCH_LANES_KERNELS(isa, W) (x86-64 GCC builds only). Call them only where
+// lanes::native_width() allows.
+#define LOWBIT_AFFINE_RANGE_SCAN(isa)                                                                \
+  void affine_range_scan_##isa(const float* ut, int n, int qmax, const float* range, const double* su, \
+                               const float* bottom, const float* top, int candidates, RangeScanResult* out)
+#define LOWBIT_SYMMETRIC_SCAN(isa)                                                                 \
+  void symmetric_scan_##isa(const float* xt, int n, float qmin, float qmax, const float* ids, int candidates, \
+                            SymmetricScanResult* out)
+#define LOWBIT_SEARCH_LANES_KERNELS(isa, W)                                                            \
+  namespace lowbit::quant::detail {                                                                  \
+  LOWBIT_AFFINE_RANGE_SCAN(isa) { scan<W>(ut, n, qmax, range, su, bottom, top, candidates, out); }    \
+  LOWBIT_SYMMETRIC_SCAN(isa) { symmetric_scan<W>(xt, n, qmin, qmax, ids, candidates, out); }          \
+  }
 
-// The wide instantiations, defined in search_lanes_avx2.cpp and search_lanes_avx512.cpp
-// (x86-64 GCC builds only); call them only where lanes::native_width() allows.
 #if LOWBIT_LANES_X86
-void affine_range_scan_avx2(const float* ut, int n, int qmax, const float* range, const double* su,
-                            const float* bottom, const float* top, int candidates, RangeScanResult* out);
-void affine_range_scan_avx512(const float* ut, int n, int qmax, const float* range, const double* su,
-                              const float* bottom, const float* top, int candidates, RangeScanResult* out);
-void symmetric_scan_avx2(const float* xt, int n, float qmin, float qmax, const float* ids, int candidates,
-                         SymmetricScanResult* out);
-void symmetric_scan_avx512(const float* xt, int n, float qmin, float qmax, const float* ids, int candidates,
-                           SymmetricScanResult* out);
-#endif
-
+namespace lowbit::quant::detail {
+LOWBIT_AFFINE_RANGE_SCAN(avx2);
+LOWBIT_AFFINE_RANGE_SCAN(avx512);
+LOWBIT_SYMMETRIC_SCAN(avx2);
+LOWBIT_SYMMETRIC_SCAN(avx512);
 }  // namespace lowbit::quant::detail
+#endif

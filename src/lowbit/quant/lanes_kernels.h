@@ -1,0 +1,24 @@
+// What every lane-kernel body header (search_lanes_kernels.h, hqq_lanes_kernels.h)
+// starts with. Such a header holds templates over the lane width W with internal
+// linkage (an anonymous namespace). Three files include it: the baseline file
+// instantiates W = 4 and dispatches, and *_avx2.cpp (W = 8) and *_avx512.cpp (W = 16)
+// are each compiled for their instruction set as a whole (CMakeLists.txt). GCC lowers
+// a wide vector comparison to one instruction only there, not inside a target("...")
+// function. With internal linkage, no AVX-512 copy of a function can stand in for a
+// baseline caller's; tests/python/test_isa_objects.py checks that.
+#pragma once
+
+// The wide vectors pass only between always-inlined helpers (quant/lanes.h), never
+// across an ABI boundary, so GCC's note on their calling convention does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+#include <cstring>
+
+#include "lowbit/quant/lanes.h"
+
+namespace lowbit::quant::detail {
+namespace {
+using lanes::load;
+using lanes::splat;
+}  // namespace
+}  // namespace lowbit::quant::detail

@@ -764,14 +764,14 @@ void write_closer_than_reference(const float* x, int n, const std::byte* candida
 
 namespace {
 
-// closer_in_lp(x_k, a_k, b_k, n, p) for the blocks listed in `which` (block k's
-// arrays at x + k*n, a + k*n, b + k*n) into closer[k]: lp_error_fast's sums of sixteen
-// blocks at once, in its order (so the same bits), then its margin and exact tie-break.
 // out[i] = x[i] - y[i].
 LOWBIT_MULTIVERSION void subtract_rows(const float* x, const float* y, int n, float* out) {
   for (int i = 0; i < n; ++i) out[i] = x[i] - y[i];
 }
 
+// closer_in_lp(x_k, a_k, b_k, n, p) for the blocks listed in `which` (block k's
+// arrays at x + k*n, a + k*n, b + k*n) into closer[k]: lp_error_fast's sums of sixteen
+// blocks at once, in its order (so the same bits), then its margin and exact tie-break.
 void closer_in_lp_many(const float* x, const float* a, const float* b, int n, const int* which, int count,
                        float p, bool* closer) {
   constexpr int L = detail::kHqqLanes;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cfloat>
 #include <cmath>
@@ -18,6 +19,7 @@
 
 #include "lowbit/formats/q4_1.h"
 #include "lowbit/formats/registry.h"
+#include "lowbit/quant/float4.h"
 #include "lowbit/quant/hqq.h"
 #include "lowbit/quant/hqq_lanes.h"
 #include "lowbit/quant/lanes.h"
@@ -158,6 +160,52 @@ TEST(QuantManyBlocks, EveryLaneWidthGivesTheOneBlockResults) {
     for (int b = 0; b < 150; ++b) {
       const AffineParams one = search_affine_then_hqq(x.data() + size_t(b) * 32, 32, 15, QuantOptions{}, stored_as_fp16);
       ASSERT_EQ(std::bit_cast<uint64_t>(many[size_t(b)]), std::bit_cast<uint64_t>(one)) << "block " << b;
+    }
+  });
+}
+
+TEST(QuantManyBlocks, RefineZeroMatchesOneBlockAtATime) {
+  // The K-quants' hqq: ggml's starts for 16- and 32-weight sub-blocks, some with d = 0
+  // (left alone), and 300 blocks so that the 256-block chunks meet.
+  for_each_width([] {
+    for (auto [n, qmax, count] : {std::array<int, 3>{16, 3, 300}, std::array<int, 3>{32, 15, 77}}) {
+      const std::vector<float> x = test_blocks(n, count, uint64_t(40 + n));
+      std::vector<AffineParams> starts = min_max_starts(x, n, qmax);
+      for (int b = 0; b < count; b += 11) starts[size_t(b)].d = 0.0f;
+      std::vector<AffineParams> many = starts;
+      hqq_refine_zero_many(x.data(), n, qmax, many.data(), count, QuantOptions{});
+      int moved = 0;
+      for (int b = 0; b < count; ++b) {
+        const AffineParams one = starts[size_t(b)].d == 0.0f
+                                     ? starts[size_t(b)]
+                                     : hqq_refine_zero(x.data() + size_t(b) * size_t(n), n, qmax,
+                                                       starts[size_t(b)], QuantOptions{});
+        ASSERT_EQ(std::bit_cast<uint64_t>(many[size_t(b)]), std::bit_cast<uint64_t>(one)) << "n " << n << " block " << b;
+        moved += one.m != starts[size_t(b)].m;
+      }
+      EXPECT_GT(moved, count / 8);
+    }
+  });
+}
+
+TEST(QuantManyBlocks, LpDiffSumsMatchTheFourWideLoop) {
+  // lp_diff_sums4 at every width against a plain four-wide loop of f4::abs_pow, onto
+  // non-zero starting sums; lengths that leave every kind of remainder for 8 and 16.
+  for_each_width([] {
+    for (int n : {4, 8, 12, 20, 36, 256, 260}) {
+      const std::vector<float> x = test_blocks(n, 8, uint64_t(50 + n)), y = test_blocks(n, 8, uint64_t(60 + n));
+      for (int b = 0; b < 8; ++b)
+        for (float p : {0.7f, 0.3f, 1.5f}) {
+          const float* xb = x.data() + size_t(b) * size_t(n);
+          const float* yb = y.data() + size_t(b) * size_t(n);
+          f4::F4 want = f4::splat(0.25f);
+          for (int i = 0; i < n; i += 4) want += f4::abs_pow(f4::load(xb + i) - f4::load(yb + i), p);
+          float got[4] = {0.25f, 0.25f, 0.25f, 0.25f};
+          detail::lp_diff_sums4(xb, yb, n, p, got);
+          for (int k = 0; k < 4; ++k)
+            ASSERT_EQ(std::bit_cast<uint32_t>(got[k]), std::bit_cast<uint32_t>(want[k]))
+                << "n " << n << " block " << b << " p " << p << " sum " << k;
+        }
     }
   });
 }

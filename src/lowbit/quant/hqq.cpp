@@ -54,20 +54,27 @@ namespace {
 using f4::F4;
 using f4::splat;
 
-// sum |x - (d*q + m)|^lp over the block through f4::abs_pow (within ~2e-6 relative of
-// the exact sum); the scalar tail, if n is not a multiple of 4, uses std::pow.
+// sum |x - (d*q + m)|^lp over the block through lanes::abs_pow (within ~2e-6 relative
+// of the exact sum); the scalar tail, if n is not a multiple of 4, uses std::pow. The
+// decoded values go through a buffer, a chunk at a time, so that the pow runs at the
+// CPU's vector width (detail::lp_diff_sums4); the four sums run on across chunks.
 double affine_error_fast(const float* x, int n, int qmax, AffineParams p, float lp) {
   const float inv_d = 1.0f / p.d, z = -p.m * inv_d;
   const F4 vd = splat(p.d), vm = splat(p.m), vinv = splat(inv_d), vz = splat(z), vq = splat(float(qmax));
-  F4 acc = splat(0.0f);
-  int i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const F4 xv = f4::load(x + i);
-    const F4 q = f4::round(f4::clamp(xv * vinv + vz, splat(0.0f), vq));
-    acc += f4::abs_pow(xv - (vd * q + vm), lp);
+  constexpr int kChunk = 256;
+  alignas(64) float y[kChunk];
+  alignas(16) float acc[4] = {};
+  const int body = n - n % 4;
+  for (int first = 0; first < body; first += kChunk) {
+    const int len = std::min(kChunk, body - first);
+    for (int k = 0; k < len; k += 4) {
+      const F4 q = f4::round(f4::clamp(f4::load(x + first + k) * vinv + vz, splat(0.0f), vq));
+      f4::store(y + k, vd * q + vm);
+    }
+    detail::lp_diff_sums4(x + first, y, len, lp, acc);
   }
-  double e = f4::sum(acc);
-  for (; i < n; ++i)
+  double e = f4::sum(f4::load(acc));
+  for (int i = body; i < n; ++i)
     e += std::pow(std::fabs(double(x[i]) - double(p.d * float(code(x[i], qmax, inv_d, z)) + p.m)), double(lp));
   return e;
 }
@@ -193,6 +200,22 @@ void hqq_iterate_zero_many(const float* x, int n, int qmax, AffineParams* params
   }
   if (store)
     for (int64_t b = 0; b < count; ++b) params[b].m = store(params[b].m);
+}
+
+void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
+                          const QuantOptions& o) {
+  constexpr int64_t kChunk = 256;
+  AffineParams start[kChunk];
+  for (int64_t first = 0; first < count; first += kChunk) {
+    const int64_t chunk = std::min(kChunk, count - first);
+    AffineParams* p = params + first;
+    const float* xs = x + first * n;
+    std::copy(p, p + chunk, start);
+    hqq_iterate_zero_many(xs, n, qmax, p, chunk, o);
+    // hqq_refine_zero's rule: the start unless the iterate is strictly better in lp.
+    for (int64_t b = 0; b < chunk; ++b)
+      if (!(p[b].m != start[b].m && lower_lp(xs + b * n, n, qmax, p[b], start[b], o.lp_norm))) p[b] = start[b];
+  }
 }
 
 }  // namespace lowbit::quant

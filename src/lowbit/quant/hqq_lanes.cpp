@@ -39,4 +39,12 @@ void lp_sums_lanes(const float* rt, int n, float p, double* sums) {
   lp_sums<4>(rt, n, p, sums);
 }
 
+void lp_diff_sums4(const float* x, const float* y, int n, float p, float* sums4) {
+#if LOWBIT_LANES_X86
+  if (lanes::kernel_width() == 16) return lp_diff_sums_avx512(x, y, n, p, sums4);
+  if (lanes::kernel_width() == 8) return lp_diff_sums_avx2(x, y, n, p, sums4);
+#endif
+  lp_diff_sums<4>(x, y, n, p, sums4);
+}
+
 }  // namespace lowbit::quant::detail

@@ -49,4 +49,9 @@ void hqq_stream_lanes(const float* x, int n, int qmax, const HqqJob* jobs, int c
 // for that block's residuals. n a multiple of 4, p in (0, 1.5].
 void lp_sums_lanes(const float* rt, int n, float p, double* sums);
 
+// One block, contiguous: adds |x[i] - y[i]|^p onto sums4[i % 4] in index order, through
+// lanes::abs_pow: the four running sums of lp_error_fast's loop, bit for bit,
+// native_width() terms per step. n a multiple of 4, p in (0, 1.5].
+void lp_diff_sums4(const float* x, const float* y, int n, float p, float* sums4);
+
 }  // namespace lowbit::quant::detail

@@ -173,6 +173,28 @@ LOWBIT_LANE_INLINE void lp_sums(const float* rt, int n, float p, double* sums) {
   }
 }
 
+// lp_diff_sums4 with W terms per step: each vector of W terms is added into the four
+// sums as W / 4 consecutive groups of four, the order of a four-wide loop.
+template <int W>
+LOWBIT_LANE_INLINE void lp_diff_sums(const float* x, const float* y, int n, float p, float* sums4) {
+  using V = typename lanes::Vec<W>::F;
+  using VI = typename lanes::Vec<W>::I;
+  using V4 = typename lanes::Vec<4>::F;
+  using VI4 = typename lanes::Vec<4>::I;
+  V4 acc = load<V4>(sums4);
+  int i = 0;
+  for (; i + W <= n; i += W) {
+    const V t = lanes::abs_pow<V, VI>(load<V>(x + i) - load<V>(y + i), p);
+    for (int g = 0; g < W; g += 4) {
+      V4 part;
+      std::memcpy(&part, reinterpret_cast<const float*>(&t) + g, sizeof part);
+      acc += part;
+    }
+  }
+  for (; i < n; i += 4) acc += lanes::abs_pow<V4, VI4>(load<V4>(x + i) - load<V4>(y + i), p);
+  std::memcpy(sums4, &acc, sizeof acc);
+}
+
 }  // namespace
 }  // namespace lowbit::quant::detail
 
@@ -184,10 +206,13 @@ LOWBIT_LANE_INLINE void lp_sums(const float* rt, int n, float p, double* sums) {
   void hqq_stream_##isa(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& s, \
                         float* best_m)
 #define LOWBIT_LP_SUMS(isa) void lp_sums_##isa(const float* rt, int n, float p, double* sums)
+#define LOWBIT_LP_DIFF_SUMS(isa) \
+  void lp_diff_sums_##isa(const float* x, const float* y, int n, float p, float* sums4)
 #define LOWBIT_HQQ_LANES_KERNELS(isa, W)                                                        \
   namespace lowbit::quant::detail {                                                            \
   LOWBIT_HQQ_STREAM(isa) { stream<W>(x, n, qmax, jobs, count, s, best_m); }                     \
   LOWBIT_LP_SUMS(isa) { lp_sums<W>(rt, n, p, sums); }                                           \
+  LOWBIT_LP_DIFF_SUMS(isa) { lp_diff_sums<W>(x, y, n, p, sums4); }                                \
   }
 
 #if LOWBIT_LANES_X86
@@ -196,5 +221,7 @@ LOWBIT_HQQ_STREAM(avx2);
 LOWBIT_HQQ_STREAM(avx512);
 LOWBIT_LP_SUMS(avx2);
 LOWBIT_LP_SUMS(avx512);
+LOWBIT_LP_DIFF_SUMS(avx2);
+LOWBIT_LP_DIFF_SUMS(avx512);
 }  // namespace lowbit::quant::detail
 #endif

@@ -575,16 +575,21 @@ void search_block(const KQuantCodec& codec, const float* x, std::byte* out,
     std::memcpy(out, rtn_bytes, codec.block_bytes);
 }
 
-void hqq_block(const KQuantCodec& codec, const float* x, std::byte* out,
-               const QuantOptions& options) {
-  std::byte rtn_bytes[kMaxBlockBytes];
-  codec.rtn(x, rtn_bytes, kSuperBlock);
-  SuperBlockParams params;
-  codec.unpack(rtn_bytes, params);
+// HQQ on up to kHqqSuperBlocks super-blocks at once: every sub-block's HQQ iterations
+// go through quant::hqq_refine_zero_many together (one sub-block per vector lane),
+// then each super-block is finished on its own by finish_hqq_block.
+constexpr int kHqqSuperBlocks = 16;
+
+// One super-block after HQQ: `moved` holds each sub-block's refined step and offset
+// (for the sub-blocks hqq_blocks gave a non-zero step). The min grid is coarse, so
+// both grid points around HQQ's offset are tried on the lp error of their codes; the
+// block keeps any that lower it, and the whole is kept only if it beats rtn in lp.
+void finish_hqq_block(const KQuantCodec& codec, const float* x, const std::byte* rtn_bytes,
+                      SuperBlockParams& params, const quant::AffineParams* moved, std::byte* out,
+                      const QuantOptions& options) {
   float from_rtn[kSuperBlock], y[kSuperBlock];
   decode_params(codec, params, from_rtn);
   const float p = options.lp_norm;
-
   const float d = fp16_to_fp32(params.d), dmin = fp16_to_fp32(params.dmin);
   const int n = codec.sub_size;
   bool changed = false;
@@ -596,10 +601,7 @@ void hqq_block(const KQuantCodec& codec, const float* x, std::byte* out,
       const float* xs = x + j * n;
       int8_t* kept = params.codes + j * n;
       double kept_err = codes_lp(xs, n, S, dmin * float(params.mins[j]), kept, p);
-      const quant::AffineParams moved = quant::hqq_refine_zero(
-          xs, n, codec.code_max, {S, -(dmin * float(params.mins[j]))}, options);
-      // The min grid is coarse: try both grid points around HQQ's offset.
-      const int floor_m = round_clamped(std::floor(-moved.m / dmin), 0, codec.min_max);
+      const int floor_m = round_clamped(std::floor(-moved[j].m / dmin), 0, codec.min_max);
       for (int m = floor_m; m <= std::min(floor_m + 1, codec.min_max); ++m) {
         if (m == params.mins[j]) continue;
         write_codes(xs, n, S, dmin * float(m), codec.code_min, codec.code_max, codes);
@@ -621,6 +623,29 @@ void hqq_block(const KQuantCodec& codec, const float* x, std::byte* out,
     }
   }
   std::memcpy(out, rtn_bytes, codec.block_bytes);
+}
+
+// `count` (at most kHqqSuperBlocks) consecutive super-blocks: ggml's encoding of each,
+// then HQQ on every sub-block's offset from there (step fixed), then finish_hqq_block.
+void hqq_blocks(const KQuantCodec& codec, const float* x, std::byte* out, int count,
+                const QuantOptions& options) {
+  const int n = codec.sub_size, subs = kSuperBlock / n;
+  std::byte rtn_bytes[kHqqSuperBlocks][kMaxBlockBytes];
+  SuperBlockParams params[kHqqSuperBlocks];
+  quant::AffineParams moved[kHqqSuperBlocks * kMaxSubBlocks];
+  for (int b = 0; b < count; ++b) {
+    codec.rtn(x + b * kSuperBlock, rtn_bytes[b], kSuperBlock);
+    codec.unpack(rtn_bytes[b], params[b]);
+    const float d = fp16_to_fp32(params[b].d), dmin = fp16_to_fp32(params[b].dmin);
+    for (int j = 0; j < subs; ++j) {
+      const float S = dmin > 0.0f ? d * float(params[b].scales[j]) : 0.0f;  // 0: left alone
+      moved[b * subs + j] = {S, -(dmin * float(params[b].mins[j]))};
+    }
+  }
+  quant::hqq_refine_zero_many(x, n, codec.code_max, moved, int64_t(count) * subs, options);
+  for (int b = 0; b < count; ++b)
+    finish_hqq_block(codec, x + b * kSuperBlock, rtn_bytes[b], params[b], moved + b * subs,
+                     out + b * int64_t(codec.block_bytes), options);
 }
 
 }  // namespace
@@ -653,8 +678,10 @@ void quantize_search(const KQuantCodec& codec, const float* src, std::byte* dst,
 void quantize_hqq(const KQuantCodec& codec, const float* src, std::byte* dst, int64_t n,
                   const QuantOptions& options) {
   const int64_t blocks = super_block_count(n, codec.name);
-  for (int64_t b = 0; b < blocks; ++b)
-    hqq_block(codec, src + b * kSuperBlock, dst + b * int64_t(codec.block_bytes), options);
+  for (int64_t b = 0; b < blocks; b += kHqqSuperBlocks) {
+    const int count = int(std::min<int64_t>(kHqqSuperBlocks, blocks - b));
+    hqq_blocks(codec, src + b * kSuperBlock, dst + b * int64_t(codec.block_bytes), count, options);
+  }
 }
 
 }  // namespace lowbit::kquant

@@ -350,11 +350,11 @@ double lp_error(const float* x, const float* y, int n, float p) {
 double lp_error_fast(const float* x, const float* y, int n, float p) {
   if (p == 2.0f) return squared_error(x, y, n);
   if (!(p > 0.0f && p <= f4::kMaxFastPower)) return lp_error(x, y, n, p);
-  F4 acc = splat(0.0f);
-  int i = 0;
-  for (; i + 4 <= n; i += 4) acc += f4::abs_pow(f4::load(x + i) - f4::load(y + i), p);
-  double e = f4::sum(acc);
-  for (; i < n; ++i) e += std::pow(std::fabs(double(x[i]) - double(y[i])), double(p));
+  const int body = n - n % 4;
+  float acc[4] = {};
+  detail::lp_diff_sums4(x, y, body, p, acc);
+  double e = f4::sum(f4::load(acc));
+  for (int i = body; i < n; ++i) e += std::pow(std::fabs(double(x[i]) - double(y[i])), double(p));
   return e;
 }
 

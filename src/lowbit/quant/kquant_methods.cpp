@@ -8,6 +8,7 @@
 #include "lowbit/core/float_bits.h"
 #include "lowbit/core/multiversion.h"
 #include "lowbit/quant/hqq.h"
+#include "lowbit/quant/kquant_lanes.h"
 #include "lowbit/quant/search.h"
 
 namespace lowbit::kquant {
@@ -39,53 +40,10 @@ int round_clamped(float v, int lo, int hi) {
   return nearest_int(std::min(float(hi), std::max(float(lo), v)));
 }
 
-// The inner loops keep kLanes independent partial sums over a sub-block whose size is a
-// compile-time constant, which lets the compiler turn them into plain SIMD code (one
-// float accumulator is a serial chain it may not reorder). Sub-blocks hold 16 or 32
-// weights. The lane count and the order the lanes are folded in are fixed here, not
-// by the vector width, so every clone of LOWBIT_MULTIVERSION (SSE2, AVX2, AVX-512)
-// gives the same sums and the same choices.
-constexpr int kLanes = 16;
-
-// Folds kLanes partial sums pairwise, halving each time. Each halving has a constant
-// width, so it compiles to a vector add or two; with the width a loop variable, GCC
-// made it a loop of scalar adds through memory.
-template <int Width>
-[[gnu::always_inline]] inline void fold_half(float* v) {
-  for (int l = 0; l < Width; ++l) v[l] += v[l + Width];
-}
-[[gnu::always_inline]] inline float fold_lanes(float* v) {
-  static_assert(kLanes == 16);
-  fold_half<8>(v);
-  fold_half<4>(v);
-  fold_half<2>(v);
-  fold_half<1>(v);
-  return v[0];
-}
-
 // The code of x for inverse step `inv` and offset O: nearest to (x + O) * inv within
 // [lo, hi] (a NaN product, from an overflowing x + O, gives lo).
 [[gnu::always_inline]] inline float code_of(float x, float inv, float O, float lo, float hi) {
   return float(nearest_int(std::min(hi, std::max(lo, (x + O) * inv))));
-}
-
-// Sums over the codes of x for (inv, O).
-// Inlined so that each LOWBIT_MULTIVERSION clone gets its own vector code.
-template <int N>
-[[gnu::always_inline]] inline CodeSums scan_codes_n(const float* x, float inv, float O, float lo, float hi) {
-  float c[kLanes] = {}, c2[kLanes] = {}, cx[kLanes] = {};
-  for (int i = 0; i < N; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const float q = code_of(x[i + l], inv, O, lo, hi);
-      c[l] += q;
-      c2[l] += q * q;
-      cx[l] += q * x[i + l];
-    }
-  return {fold_lanes(c), fold_lanes(c2), fold_lanes(cx)};
-}
-
-LOWBIT_MULTIVERSION CodeSums scan_codes(const float* x, int n, float inv, float O, float lo, float hi) {
-  return n == 16 ? scan_codes_n<16>(x, inv, O, lo, hi) : scan_codes_n<32>(x, inv, O, lo, hi);
 }
 
 // The nearest codes for step S and offset O.
@@ -93,31 +51,6 @@ LOWBIT_MULTIVERSION void write_codes(const float* x, int n, float S, float O, in
   const float inv = S != 0.0f ? 1.0f / S : 0.0f;
   for (int i = 0; i < n; ++i)
     codes[i] = static_cast<int8_t>(code_of(x[i], inv, O, float(cmin), float(cmax)));
-}
-
-// The squared error of the nearest codes for step S and offset O, decoded the way the
-// dequantizers do, (S * c) - O in float; with their code sums.
-template <int N>
-[[gnu::always_inline]] inline float evaluate_l2_n(const float* x, float S, float O, float lo, float hi, CodeSums* sums) {
-  const float inv = S != 0.0f ? 1.0f / S : 0.0f;
-  float c[kLanes] = {}, c2[kLanes] = {}, cx[kLanes] = {}, e2[kLanes] = {};
-  for (int i = 0; i < N; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const float q = code_of(x[i + l], inv, O, lo, hi);
-      const float e = (S * q - O) - x[i + l];
-      c[l] += q;
-      c2[l] += q * q;
-      cx[l] += q * x[i + l];
-      e2[l] += e * e;
-    }
-  if (sums != nullptr) *sums = {fold_lanes(c), fold_lanes(c2), fold_lanes(cx)};
-  return fold_lanes(e2);
-}
-
-LOWBIT_MULTIVERSION float evaluate_l2(const float* x, int n, float S, float O, int cmin, int cmax, CodeSums* sums) {
-  const float lo = float(cmin), hi = float(cmax);
-  return n == 16 ? evaluate_l2_n<16>(x, S, O, lo, hi, sums)
-                 : evaluate_l2_n<32>(x, S, O, lo, hi, sums);
 }
 
 // The lp error of a sub-block's codes, by quant::lp_error_fast (within ~2e-6 of the
@@ -129,128 +62,6 @@ double codes_lp(const float* x, int n, float S, float O, const int8_t* codes, fl
   return quant::lp_error_fast(x, y, n, p);
 }
 
-// count points spread evenly over [lo, hi] (one point: the middle).
-float spread(float lo, float hi, int k, int count) {
-  return count > 1 ? lo + (hi - lo) * float(k) / float(count - 1) : 0.5f * (lo + hi);
-}
-
-// The scan of KQuantCodec::t_lo..t_hi for an affine sub-block: `count` scales anchored
-// at the sub-block's minimum (never above 0: mins are subtracted), step and offset
-// refit by least squares for each scale's codes (offset >= 0); keeps the fit of least
-// squared error.
-// Eight sub-blocks of n weights at once (sub-block j at x + j * n), one per vector
-// lane, each lane's sums taken in index order. Writes targets[0..8) and each
-// sub-block's sum of values.
-#pragma GCC diagnostic ignored "-Wpsabi"  // vectors passed inside this file only
-typedef float F8 __attribute__((vector_size(32)));
-typedef int32_t I8 __attribute__((vector_size(32)));
-typedef double D8 __attribute__((vector_size(64)));
-
-template <int N>
-[[gnu::always_inline]] inline void fit_affine8_n(const float* x, int nmax, float t_lo, float t_hi,
-                                                 int count, Target* targets, float* sums) {
-  F8 xt[N];
-  for (int i = 0; i < N; ++i)
-    for (int j = 0; j < 8; ++j) xt[i][j] = x[N * j + i];
-  const F8 zero = F8{};
-  F8 xmin = xt[0], xmax = xt[0], sum_x = zero, sum_x2 = zero;
-  for (int i = 0; i < N; ++i) {
-    xmin = xt[i] < xmin ? xt[i] : xmin;
-    xmax = xt[i] > xmax ? xt[i] : xmax;
-    sum_x += xt[i];
-    sum_x2 += xt[i] * xt[i];
-  }
-  xmin = xmin < zero ? xmin : zero;
-  const F8 range = xmax - xmin, offset = -xmin;
-  const F8 lo = zero, hi = zero + float(nmax);
-  const D8 nd = D8{} + double(N), sx = __builtin_convertvector(sum_x, D8),
-           sx2 = __builtin_convertvector(sum_x2, D8);
-  D8 best_err = D8{} + std::numeric_limits<double>::infinity();
-  D8 best_S = D8{}, best_O = D8{}, best_c = D8{}, best_c2 = D8{};
-  for (int k = 0; k < count; ++k) {
-    const F8 iscale = spread(t_lo, t_hi, k, count) / range;
-    F8 c = zero, c2 = zero, cx = zero;
-    for (int i = 0; i < N; ++i) {
-      F8 v = (xt[i] + offset) * iscale;
-      v = v > lo ? v : lo;  // a NaN product goes to lo, as in code_of
-      v = v < hi ? v : hi;
-      F8 shifted = v + 12582912.f;
-      I8 raw;
-      std::memcpy(&raw, &shifted, sizeof raw);
-      const F8 q = __builtin_convertvector((raw & 0x007fffff) - 0x00400000, F8);
-      c += q;
-      c2 += q * q;
-      cx += q * xt[i];
-    }
-    const D8 dc = __builtin_convertvector(c, D8), dc2 = __builtin_convertvector(c2, D8),
-             dcx = __builtin_convertvector(cx, D8);
-    const D8 D = nd * dc2 - dc * dc;
-    D8 S = (nd * dcx - dc * sx) / D;
-    D8 O = (dc * dcx - dc2 * sx) / D;
-    const auto clip = O < D8{};  // the offset cannot go up: refit the step alone
-    S = clip ? dcx / dc2 : S;
-    O = clip ? D8{} : O;
-    const D8 err = S * S * dc2 + nd * O * O + sx2 - 2.0 * S * O * dc - 2.0 * S * dcx + 2.0 * O * sx;
-    const auto better = (D > D8{}) & (S > D8{}) & (err < best_err);
-    best_err = better ? err : best_err;
-    best_S = better ? S : best_S;
-    best_O = better ? O : best_O;
-    best_c = better ? dc : best_c;
-    best_c2 = better ? dc2 : best_c2;
-  }
-  for (int j = 0; j < 8; ++j) {
-    sums[j] = sum_x[j];
-    // A constant sub-block, or one no candidate fits: offset only, as fit_affine.
-    Target t{0.0f, offset[j], 0.0f, 0.0f};
-    if (range[j] > 0.0f && std::isfinite(t_hi / range[j])) {
-      t.S = range[j] / float(nmax);
-      if (best_err[j] < std::numeric_limits<double>::infinity())
-        t = {float(best_S[j]), float(best_O[j]), float(best_c[j]), float(best_c2[j])};
-    }
-    targets[j] = t;
-  }
-}
-
-LOWBIT_MULTIVERSION void fit_affine8(const float* x, int n, int nmax, float t_lo, float t_hi,
-                                     int count, Target* targets, float* sums) {
-  if (n == 16)
-    fit_affine8_n<16>(x, nmax, t_lo, t_hi, count, targets, sums);
-  else
-    fit_affine8_n<32>(x, nmax, t_lo, t_hi, count, targets, sums);
-}
-
-// The symmetric counterpart: `count` scales in all, two thirds mapping the signed
-// absmax onto code -t (t over [t_lo, t_hi], the wider negative end), a third onto +t
-// (t over [t_lo - 1, t_hi - 1]); each refit by least squares. Keeps the fit of least
-// squared error, i.e. of largest sum_cx^2 / sum_c2.
-Target fit_symmetric(const float* x, int n, int nmax, float t_lo, float t_hi, int count) {
-  float amax = 0, max = 0;
-  for (int i = 0; i < n; ++i) {
-    if (std::fabs(x[i]) > amax) {
-      amax = std::fabs(x[i]);
-      max = x[i];
-    }
-  }
-  Target best;
-  if (!(amax > 0.0f) || !std::isfinite(t_hi / amax)) return best;
-  const float lo = float(-nmax), hi = float(nmax - 1);
-  double best_cx = 0, best_c2 = 0;
-  auto scan = [&](float t) {
-    const CodeSums cs = scan_codes(x, n, t / max, 0.0f, lo, hi);
-    if (!(cs.c2 > 0)) return;
-    // cx^2/c2 > best_cx^2/best_c2 without dividing (best_c2 = 0 before the first).
-    const double cx = cs.cx, c2 = cs.c2;
-    if (best_c2 == 0 || cx * cx * best_c2 > best_cx * best_cx * c2) {
-      best_cx = cx;
-      best_c2 = c2;
-      best = {cs.cx / cs.c2, 0.0f, cs.c, cs.c2};
-    }
-  };
-  const int mirrored = count / 3, main = std::max(1, count - mirrored);
-  for (int k = 0; k < main; ++k) scan(-spread(t_lo, t_hi, k, main));
-  for (int k = 0; k < mirrored; ++k) scan(spread(t_lo - 1.0f, t_hi - 1.0f, k, mirrored));
-  return best;
-}
 
 // Least-squares (S, O) for fixed codes with sums s over a sub-block whose values sum
 // to sum_x; O stays >= 0 (and 0 for symmetric formats). Returns false when the codes
@@ -358,78 +169,187 @@ struct SearchBlock {
   SuperBlockParams trial = {};
   float trial_sub_err[kMaxSubBlocks] = {};
 
+  float xt[kSuperBlock] = {};  // transposed for the lanes: weight i of sub-block j at i * sub_count + j
+
   void fit_targets(int count) {
     const int n = codec.sub_size;
-    if (affine) {  // eight sub-blocks at a time (sub_count is 8 or 16)
-      for (int j = 0; j < sub_count; j += 8)
-        fit_affine8(x + j * n, n, codec.code_max, codec.t_lo, codec.t_hi, count, targets + j,
-                    sub_sum_x + j);
+    for (int j = 0; j < sub_count; ++j)
+      for (int i = 0; i < n; ++i) xt[i * sub_count + j] = x[j * n + i];
+    if (affine) {
+      detail::AffineFits fits;
+      detail::fit_affine_lanes(xt, n, sub_count, codec.code_max, codec.t_lo, codec.t_hi, count, &fits);
+      for (int j = 0; j < sub_count; ++j) {
+        sub_sum_x[j] = fits.sum_x[j];
+        // A constant sub-block, or one no candidate fits: offset only.
+        Target t{0.0f, fits.offset[j], 0.0f, 0.0f};
+        if (fits.range[j] > 0.0f && std::isfinite(codec.t_hi / fits.range[j])) {
+          t.S = fits.range[j] / float(codec.code_max);
+          if (fits.err[j] < std::numeric_limits<double>::infinity())
+            t = {float(fits.S[j]), float(fits.O[j]), float(fits.c[j]), float(fits.c2[j])};
+        }
+        targets[j] = t;
+      }
       return;
     }
     for (int j = 0; j < sub_count; ++j) {
-      const float* xs = x + j * n;
-      targets[j] = fit_symmetric(xs, n, -codec.code_min, codec.t_lo, codec.t_hi, count);
       float sum = 0;
-      for (int i = 0; i < n; ++i) sum += xs[i];
+      for (int i = 0; i < n; ++i) sum += x[j * n + i];
       sub_sum_x[j] = sum;
     }
+    fit_symmetric(count);
   }
 
-  // Sub-block j's best integers under (d, dmin) from a start (sc, m): a few rounds of
-  // codes -> least-squares refit -> back onto the grid (the quadratic model does not
-  // see codes change), then single grid steps of the scale, the min, or both together
-  // while the real error falls. Keeps them and their codes in `trial`; returns the
-  // error.
-  float refine(int j, float d, float dmin, int sc, int m) {
-    const int n = codec.sub_size;
-    const float* xs = x + j * n;
-    auto error_at = [&](int s, int mm) {
-      return evaluate_l2(xs, n, d * float(s), dmin * float(mm), codec.code_min, codec.code_max,
-                         nullptr);
-    };
-    float best_sub = kInfF;
-    int best_sc = sc, best_m = m;
-    for (int round = 0; round < kRefineRounds; ++round) {
-      CodeSums sums;
-      const float err = evaluate_l2(xs, n, d * float(sc), dmin * float(m), codec.code_min,
-                                    codec.code_max, &sums);
-      if (err < best_sub) {
-        best_sub = err;
-        best_sc = sc;
-        best_m = m;
+  // The symmetric counterpart of detail::fit_affine_lanes, every sub-block at once: `count` scales in
+  // all, two thirds mapping the signed absmax onto code -t (t over [t_lo, t_hi], the
+  // wider negative end), a third onto +t (t over [t_lo - 1, t_hi - 1]); each refit by
+  // least squares. Keeps the fit of least squared error, i.e. of largest cx^2 / c2.
+  void fit_symmetric(int count) {
+    const int n = codec.sub_size, nmax = -codec.code_min;
+    float max[kMaxSubBlocks];
+    bool fits[kMaxSubBlocks];
+    for (int j = 0; j < sub_count; ++j) {
+      float amax = 0;
+      max[j] = 0;
+      for (int i = 0; i < n; ++i)
+        if (std::fabs(x[j * n + i]) > amax) {
+          amax = std::fabs(x[j * n + i]);
+          max[j] = x[j * n + i];
+        }
+      fits[j] = amax > 0.0f && std::isfinite(codec.t_hi / amax);
+      targets[j] = Target{};
+    }
+    const float lo = float(-nmax), hi = float(nmax - 1);
+    double best_cx[kMaxSubBlocks] = {}, best_c2[kMaxSubBlocks] = {};
+    float inv[kMaxSubBlocks] = {};
+    const float offsets[kMaxSubBlocks] = {};
+    detail::LaneSums sums;
+    auto scan = [&](float t) {
+      for (int j = 0; j < sub_count; ++j) inv[j] = fits[j] ? t / max[j] : 0.0f;
+      detail::code_sums_lanes(xt, n, sub_count, inv, offsets, nullptr, lo, hi, &sums);
+      for (int j = 0; j < sub_count; ++j) {
+        if (!fits[j] || !(sums.c2[j] > 0)) continue;
+        // cx^2/c2 > best_cx^2/best_c2 without dividing (best_c2 = 0 before the first).
+        const double cx = sums.cx[j], c2 = sums.c2[j];
+        if (best_c2[j] == 0 || cx * cx * best_c2[j] > best_cx[j] * best_cx[j] * c2) {
+          best_cx[j] = cx;
+          best_c2[j] = c2;
+          targets[j] = {sums.cx[j] / sums.c2[j], 0.0f, sums.c[j], sums.c2[j]};
+        }
       }
-      if (round + 1 == kRefineRounds) break;
-      Target t;
-      if (!refit(sums, sub_sum_x[j], n, affine, &t)) break;
-      int next_sc, next_m;
-      choose_grid(t, d, dmin, codec, &next_sc, &next_m);
-      if (next_sc == sc && next_m == m) break;
-      sc = next_sc;
-      m = next_m;
+    };
+    const int mirrored = count / 3, main = std::max(1, count - mirrored);
+    for (int k = 0; k < main; ++k) scan(-detail::spread(codec.t_lo, codec.t_hi, k, main));
+    for (int k = 0; k < mirrored; ++k) scan(detail::spread(codec.t_lo - 1.0f, codec.t_hi - 1.0f, k, mirrored));
+  }
+
+  // The squared error, decoded as the dequantizers do, of the nearest codes of
+  // sub-blocks j0..j0+kCount-1 (all of them, or one) under integers sc[k], m[k] (k = j -
+  // j0), with their code sums (sub-block j0 + k's in sums index k).
+  template <int kCount>
+  void evaluate(float d, float dmin, const int* sc, const int* m, int j0, detail::LaneSums* sums) const {
+    float S[kCount], O[kCount], inv[kCount];
+    for (int k = 0; k < kCount; ++k) {
+      S[k] = d * float(sc[k]);
+      O[k] = dmin * float(m[k]);
+      inv[k] = S[k] != 0.0f ? 1.0f / S[k] : 0.0f;
+    }
+    const float* weights = kCount == 1 ? x + j0 * codec.sub_size : xt;
+    detail::code_sums_lanes(weights, codec.sub_size, kCount, inv, O, S, float(codec.code_min),
+                            float(codec.code_max), sums);
+  }
+
+  // The best integers of sub-blocks j0..j0+kCount-1 (all of them, or one) under (d, dmin)
+  // from a start (sc[k], m[k], k = j - j0): a few rounds of codes -> least-squares refit
+  // -> back onto the grid (the quadratic model does not see codes change), then single
+  // grid steps of the scale, the min, or both together while the real error falls. Each
+  // sub-block takes its own path; the lanes evaluate them side by side, and a sub-block
+  // whose path has ended ignores its lane. Leaves the integers in trial.scales and
+  // trial.mins and the errors in trial_sub_err. (kCount is a constant so that one
+  // sub-block's bookkeeping stays in registers.)
+  template <int kCount>
+  void refine(float d, float dmin, int* sc, int* m, int j0) {
+    const int n = codec.sub_size;
+    float best_sub[kCount];
+    int best_sc[kCount], best_m[kCount];
+    bool live[kCount];
+    for (int k = 0; k < kCount; ++k) {
+      best_sub[k] = kInfF;
+      best_sc[k] = sc[k];
+      best_m[k] = m[k];
+      live[k] = true;
+    }
+    detail::LaneSums sums;
+    for (int round = 0; round < kRefineRounds; ++round) {
+      evaluate<kCount>(d, dmin, sc, m, j0, &sums);
+      bool any = false;
+      for (int k = 0; k < kCount; ++k) {
+        if (!live[k]) continue;
+        if (sums.e2[k] < best_sub[k]) {
+          best_sub[k] = sums.e2[k];
+          best_sc[k] = sc[k];
+          best_m[k] = m[k];
+        }
+        Target t;
+        int next_sc, next_m;
+        live[k] = round + 1 < kRefineRounds &&
+                  refit({sums.c[k], sums.c2[k], sums.cx[k]}, sub_sum_x[j0 + k], n, affine, &t);
+        if (!live[k]) continue;
+        choose_grid(t, d, dmin, codec, &next_sc, &next_m);
+        live[k] = next_sc != sc[k] || next_m != m[k];
+        sc[k] = next_sc;
+        m[k] = next_m;
+        any |= live[k];
+      }
+      if (!any) break;
     }
     // Raising scale and min together widens the range at both ends.
     static constexpr int kSteps[6][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}, {1, 1}, {-1, -1}};
     const int steps = affine && dmin > 0.0f ? 6 : 2;
+    std::fill(live, live + kCount, true);
     for (int pass = 0; pass < kStepPasses; ++pass) {
-      bool moved = false;
-      for (int k = 0; k < steps; ++k) {
-        const int s2 = best_sc + kSteps[k][0], m2 = best_m + kSteps[k][1];
-        if (s2 < codec.scale_min || s2 > codec.scale_max || m2 < 0 || m2 > codec.min_max) continue;
-        const float err = error_at(s2, m2);
-        if (err < best_sub) {
-          best_sub = err;
-          best_sc = s2;
-          best_m = m2;
-          moved = true;
+      bool moved[kCount] = {};
+      for (int step = 0; step < steps; ++step) {
+        int s2[kCount], m2[kCount];
+        bool valid[kCount];
+        bool any = false;
+        for (int k = 0; k < kCount; ++k) {
+          s2[k] = best_sc[k] + kSteps[step][0];
+          m2[k] = best_m[k] + kSteps[step][1];
+          valid[k] = live[k] && s2[k] >= codec.scale_min && s2[k] <= codec.scale_max && m2[k] >= 0 &&
+                     m2[k] <= codec.min_max;
+          any |= valid[k];
         }
+        if (!any) continue;
+        evaluate<kCount>(d, dmin, s2, m2, j0, &sums);
+        for (int k = 0; k < kCount; ++k)
+          if (valid[k] && sums.e2[k] < best_sub[k]) {
+            best_sub[k] = sums.e2[k];
+            best_sc[k] = s2[k];
+            best_m[k] = m2[k];
+            moved[k] = true;
+          }
       }
-      if (!moved) break;
+      bool any = false;
+      for (int k = 0; k < kCount; ++k) any |= live[k] = moved[k];
+      if (!any) break;
     }
-    trial.scales[j] = static_cast<int16_t>(best_sc);
-    trial.mins[j] = static_cast<uint8_t>(best_m);
-    write_codes(xs, n, d * float(best_sc), dmin * float(best_m), codec.code_min, codec.code_max,
-                trial.codes + j * n);
-    return best_sub;
+    for (int k = 0; k < kCount; ++k) {
+      trial.scales[j0 + k] = static_cast<int16_t>(best_sc[k]);
+      trial.mins[j0 + k] = static_cast<uint8_t>(best_m[k]);
+      trial_sub_err[j0 + k] = best_sub[k];
+    }
+  }
+
+  // refine for sub-blocks j0..j0+kCount-1, then the running total over them in order;
+  // false as soon as it reaches best_err.
+  template <int kCount>
+  bool refine_below_best(float d, float dmin, int* sc, int* m, int j0, float* total) {
+    refine<kCount>(d, dmin, sc + j0, m + j0, j0);
+    for (int j = j0; j < j0 + kCount; ++j) {
+      *total += trial_sub_err[j];
+      if (!(*total < best_err)) return false;  // partial sums only grow
+    }
+    return true;
   }
 
   // Refines every sub-block under (d16, dmin16), starting from `start`'s integers or,
@@ -438,19 +358,29 @@ struct SearchBlock {
     const float d = fp16_to_fp32(d16), dmin = fp16_to_fp32(dmin16);
     trial.d = d16;
     trial.dmin = dmin16;
-    float total = 0;
+    int sc[kMaxSubBlocks], m[kMaxSubBlocks];
     for (int j = 0; j < sub_count; ++j) {
-      int sc, m;
       if (start != nullptr) {
-        sc = start->scales[j];
-        m = start->mins[j];
+        sc[j] = start->scales[j];
+        m[j] = start->mins[j];
       } else {
-        choose_grid(targets[j], d, dmin, codec, &sc, &m);
+        choose_grid(targets[j], d, dmin, codec, &sc[j], &m[j]);
       }
-      trial_sub_err[j] = refine(j, d, dmin, sc, m);
-      total += trial_sub_err[j];
-      if (!(total < best_err)) return;  // partial sums only grow
     }
+    // Sixteen sub-blocks fill the lanes; eight (Q4_K, Q5_K) go one at a time, each on
+    // sixteen lanes of its own, so that a super-scale is dropped as soon as the partial
+    // sum shows it cannot win (which was faster than all eight at once).
+    float total = 0;
+    if (sub_count == 16) {
+      if (!refine_below_best<16>(d, dmin, sc, m, 0, &total)) return;
+    } else {
+      for (int j = 0; j < sub_count; ++j)
+        if (!refine_below_best<1>(d, dmin, sc, m, j, &total)) return;
+    }
+    const int n = codec.sub_size;
+    for (int j = 0; j < sub_count; ++j)
+      write_codes(x + j * n, n, d * float(trial.scales[j]), dmin * float(trial.mins[j]), codec.code_min,
+                  codec.code_max, trial.codes + j * n);
     best_err = total;
     best = trial;
     std::copy(trial_sub_err, trial_sub_err + sub_count, best_sub_err);
@@ -473,19 +403,14 @@ struct SearchBlock {
       out[0] = 0;
       return 1;
     }
-    float scores[kMaxGridCandidates];
+    float dmins[kMaxGridCandidates], w[kMaxSubBlocks], scores[kMaxGridCandidates];
+    for (int k = 0; k < count; ++k) dmins[k] = fp16_to_fp32(cands[k]);
     const float n = float(codec.sub_size);
-    for (int k = 0; k < count; ++k) {
-      const float dmin = fp16_to_fp32(cands[k]);
-      float score = 0;
-      for (int j = 0; j < sub_count; ++j) {
-        const Target& t = targets[j];
-        const float w = t.c2 > 0 ? n - t.c * t.c / t.c2 : n;
-        const float dO = dmin * float(round_clamped(t.O / dmin, 0, codec.min_max)) - t.O;
-        score += w * dO * dO;
-      }
-      scores[k] = score;
+    for (int j = 0; j < sub_count; ++j) {
+      const Target& t = targets[j];
+      w[j] = t.c2 > 0 ? n - t.c * t.c / t.c2 : n;
     }
+    detail::score_mins_lanes(offsets, w, sub_count, codec.min_max, dmins, count, scores);
     return take_best(cands, scores, count, out, keep);
   }
 
@@ -523,26 +448,25 @@ struct SearchBlock {
     float scores[2 * kMaxGridCandidates];
     int pair_count = 0;
     const float n = float(codec.sub_size);
+    float d_values[kMaxGridCandidates];
+    for (int a = 0; a < d_count; ++a) d_values[a] = fp16_to_fp32(ds[a]);
+    float S[kMaxSubBlocks], c[kMaxSubBlocks], c2[kMaxSubBlocks], wanted[kMaxSubBlocks], dO[kMaxSubBlocks];
+    for (int j = 0; j < sub_count; ++j) {
+      S[j] = targets[j].S;
+      c[j] = targets[j].c;
+      c2[j] = targets[j].c2;
+    }
     for (int b = 0; b < dmin_count; ++b) {
-      MinChoice mins[kMaxSubBlocks];
       float base = 0;  // the mins' share of the model error does not depend on d
       for (int j = 0; j < sub_count; ++j) {
-        mins[j] = choose_min(targets[j], fp16_to_fp32(dmins[b]), codec.min_max);
-        base += n * mins[j].dO * mins[j].dO;
+        const MinChoice mc = choose_min(targets[j], fp16_to_fp32(dmins[b]), codec.min_max);
+        wanted[j] = mc.wanted;
+        dO[j] = mc.dO;
+        base += n * mc.dO * mc.dO;
       }
-      for (int a = 0; a < d_count; ++a) {
-        const float d = fp16_to_fp32(ds[a]);
-        const float inv_d = d != 0.0f ? 1.0f / d : 0.0f;
-        float score = base;
-        for (int j = 0; j < sub_count; ++j) {
-          const Target& t = targets[j];
-          const int sc = round_clamped(mins[j].wanted * inv_d, codec.scale_min, codec.scale_max);
-          const float dS = d * float(sc) - t.S;
-          score += t.c2 * dS * dS - 2.0f * t.c * dS * mins[j].dO;
-        }
-        pairs[pair_count] = static_cast<uint16_t>(a * 2 + b);
-        scores[pair_count++] = score;
-      }
+      const detail::StepModel model{S, c, c2, wanted, dO, sub_count, codec.scale_min, codec.scale_max, base};
+      detail::score_steps_lanes(model, d_values, d_count, scores + pair_count);
+      for (int a = 0; a < d_count; ++a) pairs[pair_count++] = static_cast<uint16_t>(a * 2 + b);
     }
     uint16_t chosen[kRefinedCandidates];
     const int n_chosen = take_best(pairs, scores, pair_count, chosen, kRefinedCandidates);

@@ -1,0 +1,72 @@
+// The inner loops of the K-quant search (kquant_methods.cpp), on vector lanes
+// (lanes::native_width() of them: 16 with AVX-512, 8 with AVX2, 4 otherwise): a
+// super-block's codes and their sums, one sub-block per lane, and the quadratic model's
+// score of candidate super-scales, one candidate per lane. Each lane does its own
+// arithmetic in the order of the one-at-a-time code, so the results do not depend on
+// the width. Internal to quant/.
+#pragma once
+
+namespace lowbit::kquant::detail {
+
+inline constexpr int kMaxLaneSubBlocks = 16;
+
+// count points spread evenly over [lo, hi] (one point: the middle): the search's
+// candidate scales. (Always inlined: the per-ISA files must not emit a copy of it.)
+[[gnu::always_inline]] inline float spread(float lo, float hi, int k, int count) {
+  return count > 1 ? lo + (hi - lo) * float(k) / float(count - 1) : 0.5f * (lo + hi);
+}
+
+// Per sub-block: the sums of q, q^2, q*x and (when asked) e^2 over its codes q.
+struct LaneSums {
+  float c[kMaxLaneSubBlocks], c2[kMaxLaneSubBlocks], cx[kMaxLaneSubBlocks], e2[kMaxLaneSubBlocks];
+};
+
+// `subs` sub-blocks (1, 8 or 16) of n weights (16 or 32), transposed: weight i of
+// sub-block j at xt[i * subs + j] (so one sub-block is just its weights). Sub-block j's codes are q = the integer nearest to
+// (x + O[j]) * inv[j], clamped to [lo, hi] first (a NaN product gives lo). With S,
+// also e2 = the sum of ((S[j] * q - O[j]) - x)^2: the error as the dequantizers decode.
+void code_sums_lanes(const float* xt, int n, int subs, const float* inv, const float* O, const float* S,
+                     float lo, float hi, LaneSums* out);
+
+// The specification, one sub-block x[0..n) at a time: sixteen running sums (weight i
+// in sum i % 16, from 0), folded pairwise as (s_l + s_{l+8}), then (+4), (+2), (+1).
+// With S null, *e2 is not written.
+void code_sums_reference(const float* x, int n, float inv, float O, const float* S, float lo, float hi, float* c,
+                         float* c2, float* cx, float* e2);
+
+// fit_affine_lanes' results per sub-block j: its range (max - min, min taken <= 0),
+// offset (-min) and sum of values, and the least-squares fit of the candidate scale with
+// the least squared error: err (infinite if no candidate fit), step S, offset O >= 0
+// and the code sums c, c2 -- in double, as computed.
+struct AffineFits {
+  float range[kMaxLaneSubBlocks], offset[kMaxLaneSubBlocks], sum_x[kMaxLaneSubBlocks];
+  double err[kMaxLaneSubBlocks], S[kMaxLaneSubBlocks], O[kMaxLaneSubBlocks], c[kMaxLaneSubBlocks],
+      c2[kMaxLaneSubBlocks];
+};
+
+// The search's scan for the affine formats, sub-blocks held as for code_sums_lanes
+// (subs 8 or 16): `count` scales t / range (t spread evenly over [t_lo, t_hi]), codes
+// (x - min) * that clamped to [0, nmax] and rounded, then step and offset refit by least
+// squares (the offset clipped at 0, refitting the step alone); sums in index order.
+void fit_affine_lanes(const float* xt, int n, int subs, int nmax, float t_lo, float t_hi, int count,
+                      AffineFits* out);
+
+// The model's extra error for each candidate step super-scale d[a] (a < count), from
+// base, summed over the sub-blocks j < subs in order:
+//   score += c2[j] * dS * dS - 2 * c[j] * dS * dO[j],   dS = d[a] * sc - S[j],
+// sc the integer nearest to wanted[j] * (1 / d[a]) (0 for d[a] = 0) within
+// [scale_min, scale_max].
+struct StepModel {
+  const float *S, *c, *c2, *wanted, *dO;
+  int subs, scale_min, scale_max;
+  float base;
+};
+void score_steps_lanes(const StepModel& model, const float* d, int count, float* scores);
+
+// The same for the mins: for each candidate dmin[k] > 0, the sum over j < subs of
+// w[j] * dO * dO, dO = dmin[k] * m - O[j], m the integer nearest to O[j] / dmin[k]
+// within [0, min_max].
+void score_mins_lanes(const float* O, const float* w, int subs, int min_max, const float* dmin, int count,
+                      float* scores);
+
+}  // namespace lowbit::kquant::detail

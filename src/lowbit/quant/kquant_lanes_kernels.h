@@ -1,0 +1,292 @@
+// The body of kquant_lanes.cpp's kernel, one template per lane width W (see
+// quant/lanes_kernels.h); include only from kquant_lanes*.cpp.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+
+#include "lowbit/quant/kquant_lanes.h"
+#include "lowbit/quant/lanes_kernels.h"
+
+namespace lowbit::kquant::detail {
+namespace {
+
+using quant::lanes::load;
+using quant::lanes::splat;
+
+// code_sums_reference's running sums and its pairwise fold.
+constexpr int kFold = 16;
+
+template <class V>
+LOWBIT_LANE_INLINE V fold(V (&a)[kFold]) {
+  for (int width = kFold / 2; width >= 1; width /= 2)
+    for (int l = 0; l < width; ++l) a[l] += a[l + width];
+  return a[0];
+}
+
+// The integer nearest to v within [lo, hi] (clamped first; NaN gives lo), as a float:
+// kquant_methods.cpp's round_clamped and code_of.
+template <class V, class VI>
+LOWBIT_LANE_INLINE V round_within(V v, V lo, V hi) {
+  v = lo < v ? v : lo;  // std::max(lo, v)
+  v = v < hi ? v : hi;  // std::min(hi, v)
+  return __builtin_convertvector((std::bit_cast<VI>(v + splat<V>(12582912.f)) & 0x007fffff) - 0x00400000, V);
+}
+
+// Sub-blocks g..g+W-1 of code_sums_lanes, N weights each.
+template <int W, int N, bool kError>
+LOWBIT_LANE_INLINE void code_sums_group(const float* xt, int subs, int g, const float* inv, const float* O,
+                                        const float* S, float lo, float hi, LaneSums* out) {
+  using V = typename quant::lanes::Vec<W>::F;
+  using VI = typename quant::lanes::Vec<W>::I;
+  const V vinv = load<V>(inv + g), vo = load<V>(O + g), vlo = splat<V>(lo), vhi = splat<V>(hi);
+  V vs{};
+  if constexpr (kError) vs = load<V>(S + g);
+  V c[kFold] = {}, c2[kFold] = {}, cx[kFold] = {}, e2[kFold] = {};
+  for (int i = 0; i < N; i += kFold)
+#pragma GCC unroll 16
+    for (int l = 0; l < kFold; ++l) {
+      const V x = load<V>(xt + (i + l) * subs + g);
+      const V q = round_within<V, VI>((x + vo) * vinv, vlo, vhi);
+      c[l] += q;
+      c2[l] += q * q;
+      cx[l] += q * x;
+      if constexpr (kError) {
+        const V e = (vs * q - vo) - x;
+        e2[l] += e * e;
+      }
+    }
+  const V sc = fold(c), sc2 = fold(c2), scx = fold(cx);
+  std::memcpy(out->c + g, &sc, sizeof sc);
+  std::memcpy(out->c2 + g, &sc2, sizeof sc2);
+  std::memcpy(out->cx + g, &scx, sizeof scx);
+  if constexpr (kError) {
+    const V se2 = fold(e2);
+    std::memcpy(out->e2 + g, &se2, sizeof se2);
+  }
+}
+
+template <int Width>
+LOWBIT_LANE_INLINE void fold_half(float* a) {
+  for (int l = 0; l < Width; ++l) a[l] += a[l + Width];
+}
+
+// code_sums_lanes for one sub-block (subs = 1): the sixteen running sums are the lanes of
+// one 16-float vector, folded at the end.
+template <int N, bool kError>
+LOWBIT_LANE_INLINE void code_sums_one(const float* x, float inv, float O, const float* S, float lo, float hi,
+                                      LaneSums* out) {
+  using V = typename quant::lanes::Vec<kFold>::F;
+  using VI = typename quant::lanes::Vec<kFold>::I;
+  const V vinv = splat<V>(inv), vo = splat<V>(O), vlo = splat<V>(lo), vhi = splat<V>(hi);
+  const V vs = splat<V>(kError ? *S : 0.0f);
+  V c = {}, c2 = {}, cx = {}, e2 = {};
+  for (int i = 0; i < N; i += kFold) {
+    const V xv = load<V>(x + i);
+    const V q = round_within<V, VI>((xv + vo) * vinv, vlo, vhi);
+    c += q;
+    c2 += q * q;
+    cx += q * xv;
+    if constexpr (kError) {
+      const V e = (vs * q - vo) - xv;
+      e2 += e * e;
+    }
+  }
+  // Each halving at a constant width, so that it compiles to a vector add or two (with
+  // the width a loop variable GCC made it scalar adds through memory).
+  auto fold_vector = [](V v) {
+    float a[kFold];
+    std::memcpy(a, &v, sizeof a);
+    fold_half<8>(a);
+    fold_half<4>(a);
+    fold_half<2>(a);
+    fold_half<1>(a);
+    return a[0];
+  };
+  out->c[0] = fold_vector(c);
+  out->c2[0] = fold_vector(c2);
+  out->cx[0] = fold_vector(cx);
+  if constexpr (kError) out->e2[0] = fold_vector(e2);
+}
+
+template <int W, int N, bool kError>
+LOWBIT_LANE_INLINE void code_sums_all(const float* xt, int subs, const float* inv, const float* O, const float* S,
+                                      float lo, float hi, LaneSums* out) {
+  if (subs == 1) return code_sums_one<N, kError>(xt, *inv, *O, S, lo, hi, out);
+  for (int g = 0; g < subs; g += W) code_sums_group<W, N, kError>(xt, subs, g, inv, O, S, lo, hi, out);
+}
+
+// code_sums_lanes with W lanes (W / 2 where the sub-blocks do not fill W).
+template <int W>
+LOWBIT_LANE_INLINE void code_sums(const float* xt, int n, int subs, const float* inv, const float* O, const float* S,
+                                  float lo, float hi, LaneSums* out) {
+  if constexpr (W > 4) {
+    if (subs % W != 0 && subs != 1) return code_sums<W / 2>(xt, n, subs, inv, O, S, lo, hi, out);
+  }
+  if (n == 16) {
+    if (S) return code_sums_all<W, 16, true>(xt, subs, inv, O, S, lo, hi, out);
+    return code_sums_all<W, 16, false>(xt, subs, inv, O, S, lo, hi, out);
+  }
+  if (S) return code_sums_all<W, 32, true>(xt, subs, inv, O, S, lo, hi, out);
+  code_sums_all<W, 32, false>(xt, subs, inv, O, S, lo, hi, out);
+}
+
+// Sub-blocks g..g+W-1 of fit_affine_lanes, N weights each.
+template <int W, int N>
+LOWBIT_LANE_INLINE void fit_affine_group(const float* xt, int subs, int g, int nmax, float t_lo, float t_hi,
+                                         int count, AffineFits* out) {
+  using V = typename quant::lanes::Vec<W>::F;
+  using VI = typename quant::lanes::Vec<W>::I;
+  using VD = typename quant::lanes::Vec<W>::D;
+  auto widen = [](V v) { return __builtin_convertvector(v, VD); };
+  V x[N];
+  for (int i = 0; i < N; ++i) x[i] = load<V>(xt + i * subs + g);
+  const V zero = V{};
+  V xmin = x[0], xmax = x[0], sum_x = zero, sum_x2 = zero;
+  for (int i = 0; i < N; ++i) {
+    xmin = x[i] < xmin ? x[i] : xmin;
+    xmax = x[i] > xmax ? x[i] : xmax;
+    sum_x += x[i];
+    sum_x2 += x[i] * x[i];
+  }
+  xmin = xmin < zero ? xmin : zero;
+  const V range = xmax - xmin, offset = -xmin;
+  const V lo = zero, hi = splat<V>(float(nmax));
+  const VD nd = splat<VD, double>(double(N)), sx = widen(sum_x), sx2 = widen(sum_x2), dzero = VD{};
+  VD best_err = splat<VD, double>(__builtin_inf());
+  VD best_S = dzero, best_O = dzero, best_c = dzero, best_c2 = dzero;
+  for (int k = 0; k < count; ++k) {
+    const V iscale = splat<V>(spread(t_lo, t_hi, k, count)) / range;
+    V c = zero, c2 = zero, cx = zero;
+    for (int i = 0; i < N; ++i) {
+      const V q = round_within<V, VI>((x[i] + offset) * iscale, lo, hi);
+      c += q;
+      c2 += q * q;
+      cx += q * x[i];
+    }
+    const VD dc = widen(c), dc2 = widen(c2), dcx = widen(cx);
+    const VD D = nd * dc2 - dc * dc;
+    VD S = (nd * dcx - dc * sx) / D;
+    VD O = (dc * dcx - dc2 * sx) / D;
+    const auto clip = O < dzero;  // the offset cannot go up: refit the step alone
+    S = clip ? dcx / dc2 : S;
+    O = clip ? dzero : O;
+    const VD err = S * S * dc2 + nd * O * O + sx2 - 2.0 * S * O * dc - 2.0 * S * dcx + 2.0 * O * sx;
+    const auto better = (D > dzero) & (S > dzero) & (err < best_err);
+    best_err = better ? err : best_err;
+    best_S = better ? S : best_S;
+    best_O = better ? O : best_O;
+    best_c = better ? dc : best_c;
+    best_c2 = better ? dc2 : best_c2;
+  }
+  std::memcpy(out->range + g, &range, sizeof range);
+  std::memcpy(out->offset + g, &offset, sizeof offset);
+  std::memcpy(out->sum_x + g, &sum_x, sizeof sum_x);
+  std::memcpy(out->err + g, &best_err, sizeof best_err);
+  std::memcpy(out->S + g, &best_S, sizeof best_S);
+  std::memcpy(out->O + g, &best_O, sizeof best_O);
+  std::memcpy(out->c + g, &best_c, sizeof best_c);
+  std::memcpy(out->c2 + g, &best_c2, sizeof best_c2);
+}
+
+// fit_affine_lanes with W lanes (W / 2 where the sub-blocks do not fill W), at most 8:
+// sixteen doubles are two registers even with AVX-512, and GCC lowers selects on vectors
+// wider than a register lane by lane.
+template <int W>
+LOWBIT_LANE_INLINE void fit_affine(const float* xt, int n, int subs, int nmax, float t_lo, float t_hi, int count,
+                                   AffineFits* out) {
+  if constexpr (W > 8) {
+    return fit_affine<8>(xt, n, subs, nmax, t_lo, t_hi, count, out);
+  } else if constexpr (W > 4) {
+    if (subs % W != 0) return fit_affine<W / 2>(xt, n, subs, nmax, t_lo, t_hi, count, out);
+  }
+  for (int g = 0; g < subs; g += W) {
+    if (n == 16) fit_affine_group<W, 16>(xt, subs, g, nmax, t_lo, t_hi, count, out);
+    else fit_affine_group<W, 32>(xt, subs, g, nmax, t_lo, t_hi, count, out);
+  }
+}
+
+// Calls group(first, candidates, lanes) for `count` candidates W at a time; the last
+// group's missing lanes hold `pad`.
+template <int W, class Group>
+LOWBIT_LANE_INLINE void by_candidates(const float* cands, int count, float pad, float* scores, Group group) {
+  using V = typename quant::lanes::Vec<W>::F;
+  for (int a = 0; a < count; a += W) {
+    alignas(64) float lane[W];
+    const int used = std::min(W, count - a);
+    for (int l = 0; l < W; ++l) lane[l] = l < used ? cands[a + l] : pad;
+    const V score = group(load<V>(lane));
+    std::memcpy(scores + a, &score, sizeof(float) * size_t(used));
+  }
+}
+
+template <int W>
+LOWBIT_LANE_INLINE void score_steps(const StepModel& m, const float* d, int count, float* scores) {
+  using V = typename quant::lanes::Vec<W>::F;
+  using VI = typename quant::lanes::Vec<W>::I;
+  const V lo = splat<V>(float(m.scale_min)), hi = splat<V>(float(m.scale_max)), zero = V{};
+  by_candidates<W>(d, count, 0.0f, scores, [&](V dv) {
+    const V inv = dv != zero ? splat<V>(1.0f) / dv : zero;
+    V score = splat<V>(m.base);
+    for (int j = 0; j < m.subs; ++j) {
+      const V sc = round_within<V, VI>(splat<V>(m.wanted[j]) * inv, lo, hi);
+      const V dS = dv * sc - splat<V>(m.S[j]);
+      score += splat<V>(m.c2[j]) * dS * dS - splat<V>(2.0f * m.c[j]) * dS * splat<V>(m.dO[j]);
+    }
+    return score;
+  });
+}
+
+template <int W>
+LOWBIT_LANE_INLINE void score_mins(const float* O, const float* w, int subs, int min_max, const float* dmin,
+                                   int count, float* scores) {
+  using V = typename quant::lanes::Vec<W>::F;
+  using VI = typename quant::lanes::Vec<W>::I;
+  const V lo = V{}, hi = splat<V>(float(min_max));
+  by_candidates<W>(dmin, count, 1.0f, scores, [&](V dm) {
+    V score = V{};
+    for (int j = 0; j < subs; ++j) {
+      const V dO = dm * round_within<V, VI>(splat<V>(O[j]) / dm, lo, hi) - splat<V>(O[j]);
+      score += splat<V>(w[j]) * dO * dO;
+    }
+    return score;
+  });
+}
+
+}  // namespace
+}  // namespace lowbit::kquant::detail
+
+// The wide instantiations' signatures, and their definitions for the ISA files:
+// kquant_lanes_avx2.cpp and kquant_lanes_avx512.cpp each hold one
+// LOWBIT_KQUANT_LANES_KERNELS(isa, W) (x86-64 GCC builds only). Call them only where
+// lanes::native_width() allows.
+#define LOWBIT_CODE_SUMS(isa)                                                                             \
+  void code_sums_##isa(const float* xt, int n, int subs, const float* inv, const float* O, const float* S, \
+                       float lo, float hi, LaneSums* out)
+#define LOWBIT_SCORE_STEPS(isa) void score_steps_##isa(const StepModel& model, const float* d, int count, float* scores)
+#define LOWBIT_SCORE_MINS(isa)                                                                                 \
+  void score_mins_##isa(const float* O, const float* w, int subs, int min_max, const float* dmin, int count, \
+                        float* scores)
+#define LOWBIT_FIT_AFFINE(isa)                                                                           \
+  void fit_affine_##isa(const float* xt, int n, int subs, int nmax, float t_lo, float t_hi, int count, \
+                        AffineFits* out)
+#define LOWBIT_KQUANT_LANES_KERNELS(isa, W)                                                            \
+  namespace lowbit::kquant::detail {                                                                   \
+  LOWBIT_CODE_SUMS(isa) { code_sums<W>(xt, n, subs, inv, O, S, lo, hi, out); }                         \
+  LOWBIT_SCORE_STEPS(isa) { score_steps<W>(model, d, count, scores); }                                 \
+  LOWBIT_SCORE_MINS(isa) { score_mins<W>(O, w, subs, min_max, dmin, count, scores); }                  \
+  LOWBIT_FIT_AFFINE(isa) { fit_affine<W>(xt, n, subs, nmax, t_lo, t_hi, count, out); }                 \
+  }
+
+#if LOWBIT_LANES_X86
+namespace lowbit::kquant::detail {
+LOWBIT_CODE_SUMS(avx2);
+LOWBIT_CODE_SUMS(avx512);
+LOWBIT_SCORE_STEPS(avx2);
+LOWBIT_SCORE_STEPS(avx512);
+LOWBIT_SCORE_MINS(avx2);
+LOWBIT_SCORE_MINS(avx512);
+LOWBIT_FIT_AFFINE(avx2);
+LOWBIT_FIT_AFFINE(avx512);
+}  // namespace lowbit::kquant::detail
+#endif

@@ -1,0 +1,183 @@
+// The K-quant search's lane kernels (quant/kquant_lanes.h) against one-at-a-time
+// code: code_sums_lanes against code_sums_reference and the two model scores against
+// plain loops, bit for bit, at every lane width the CPU has, on random and adversarial
+// sub-blocks; fit_affine_lanes agrees across the widths.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lowbit/formats/kquant_search.h"
+#include "lowbit/quant/kquant_lanes.h"
+#include "lowbit/quant/lanes.h"
+
+namespace lowbit::kquant::detail {
+namespace {
+
+struct Rng {
+  uint64_t s;
+  float uniform() {  // [-1, 1)
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return float(s >> 40) * 0x1p-23f - 1.0f;
+  }
+};
+
+// subs sub-blocks of n weights, transposed as the kernels take them, with zeros, a
+// constant, an outlier, denormals and fp16 extremes among them.
+std::vector<float> transposed_blocks(int n, int subs, uint64_t seed) {
+  Rng rng{seed};
+  std::vector<float> xt(size_t(n) * size_t(subs));
+  for (int j = 0; j < subs; ++j)
+    for (int i = 0; i < n; ++i) {
+      float v = std::ldexp(rng.uniform(), j % 5 - 3);
+      switch (j % 6) {
+        case 1: v = 0.0f; break;
+        case 2: v = -0.25f; break;
+        case 3: if (i == j % n) v = 300.0f; break;
+        case 4: v *= 1e-39f; break;
+        case 5: if (i == 0) v = 65504.0f; break;
+        default: break;
+      }
+      xt[size_t(i) * size_t(subs) + size_t(j)] = v;
+    }
+  return xt;
+}
+
+template <class Check>
+void for_each_width(Check check) {
+  for (int width : {4, 8, 16}) {
+    if (width > quant::lanes::native_width()) continue;
+    quant::lanes::width_override() = width;
+    SCOPED_TRACE("lane width " + std::to_string(width));
+    check();
+  }
+  quant::lanes::width_override() = 0;
+}
+
+uint32_t bits(float v) { return std::bit_cast<uint32_t>(v); }
+
+TEST(KquantLanes, CodeSumsMatchTheReference) {
+  for_each_width([] {
+    for (int n : {16, 32})
+      for (int subs : {1, 8, 16})
+        for (bool with_error : {false, true}) {
+          const std::vector<float> xt = transposed_blocks(n, subs, uint64_t(n * 100 + subs));
+          Rng rng{uint64_t(7 + subs)};
+          float inv[16], O[16], S[16];
+          for (int j = 0; j < subs; ++j) {  // steps on the sub-block's scale, so codes spread
+            float amax = 0;
+            for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(xt[size_t(i) * size_t(subs) + size_t(j)]));
+            S[j] = j % 7 == 6 ? 0.0f : amax / 3.5f * (1.0f + 0.2f * rng.uniform());
+            inv[j] = S[j] != 0.0f ? 1.0f / S[j] : 0.0f;
+            O[j] = j % 3 == 0 ? 0.0f : std::fabs(rng.uniform()) * S[j];
+          }
+          if (subs > 1) inv[subs - 1] = INFINITY;  // a NaN or infinite product: clamped
+          LaneSums got;
+          code_sums_lanes(xt.data(), n, subs, inv, O, with_error ? S : nullptr, -4.0f, 3.0f, &got);
+          for (int j = 0; j < subs; ++j) {
+            std::vector<float> x(static_cast<size_t>(n));
+            for (int i = 0; i < n; ++i) x[size_t(i)] = xt[size_t(i) * size_t(subs) + size_t(j)];
+            float c, c2, cx, e2 = 0;
+            code_sums_reference(x.data(), n, inv[j], O[j], with_error ? &S[j] : nullptr, -4.0f, 3.0f, &c, &c2, &cx,
+                                &e2);
+            SCOPED_TRACE("n " + std::to_string(n) + " subs " + std::to_string(subs) + " sub-block " +
+                         std::to_string(j));
+            ASSERT_EQ(bits(got.c[j]), bits(c));
+            ASSERT_EQ(bits(got.c2[j]), bits(c2));
+            ASSERT_EQ(bits(got.cx[j]), bits(cx));
+            if (with_error) {
+              ASSERT_EQ(bits(got.e2[j]), bits(e2));
+            }
+          }
+        }
+  });
+}
+
+TEST(KquantLanes, ModelScoresMatchPlainLoops) {
+  Rng rng{99};
+  constexpr int subs = 16;
+  float S[subs], c[subs], c2[subs], wanted[subs], dO[subs], O[subs], w[subs];
+  for (int j = 0; j < subs; ++j) {
+    S[j] = std::fabs(rng.uniform()) * 0.01f;
+    c[j] = std::fabs(rng.uniform()) * 40.0f;
+    c2[j] = c[j] * 3.0f;
+    wanted[j] = S[j] * (1.0f + 0.1f * rng.uniform());
+    dO[j] = rng.uniform() * 0.001f;
+    O[j] = std::fabs(rng.uniform()) * 0.05f;
+    w[j] = 16.0f - std::fabs(rng.uniform());
+  }
+  const StepModel model{S, c, c2, wanted, dO, subs, 1, 15, 0.125f};
+  for_each_width([&] {
+    for (int count : {1, 5, 16, 17, 40}) {
+      std::vector<float> d(static_cast<size_t>(count)), got(static_cast<size_t>(count));
+      for (int a = 0; a < count; ++a) d[size_t(a)] = a == 3 ? 0.0f : 0.0008f * float(a + 1);
+      score_steps_lanes(model, d.data(), count, got.data());
+      for (int a = 0; a < count; ++a) {
+        const float inv_d = d[size_t(a)] != 0.0f ? 1.0f / d[size_t(a)] : 0.0f;
+        float want = model.base;
+        for (int j = 0; j < subs; ++j) {
+          const int sc = nearest_int(std::min(15.0f, std::max(1.0f, wanted[j] * inv_d)));
+          const float dS = d[size_t(a)] * float(sc) - S[j];
+          want += c2[j] * dS * dS - 2.0f * c[j] * dS * dO[j];
+        }
+        ASSERT_EQ(bits(got[size_t(a)]), bits(want)) << "step candidate " << a << " of " << count;
+      }
+      score_mins_lanes(O, w, subs, 15, d.data() + 1, count - 1, got.data());  // d[0] skipped: any order
+      for (int a = 0; a + 1 < count; ++a) {
+        const float dmin = d[size_t(a) + 1];
+        if (dmin == 0.0f) continue;  // the mins' candidates are never 0
+        float want = 0;
+        for (int j = 0; j < subs; ++j) {
+          const float dOj = dmin * float(nearest_int(std::min(15.0f, std::max(0.0f, O[j] / dmin)))) - O[j];
+          want += w[j] * dOj * dOj;
+        }
+        ASSERT_EQ(bits(got[size_t(a)]), bits(want)) << "min candidate " << a << " of " << count - 1;
+      }
+    }
+  });
+}
+
+TEST(KquantLanes, AffineFitsAgreeAtEveryWidth) {
+  for (int n : {16, 32})
+    for (int subs : {8, 16}) {
+      const std::vector<float> xt = transposed_blocks(n, subs, uint64_t(n + subs));
+      AffineFits first{};
+      bool have_first = false;
+      for_each_width([&] {
+        AffineFits got{};
+        fit_affine_lanes(xt.data(), n, subs, 3, 1.5f, 3.5f, 20, &got);
+        for (int j = 0; j < subs; ++j)
+          if (j % 6 == 0) {  // plain random sub-blocks: a fit is found, on the data's scale
+            EXPECT_TRUE(std::isfinite(got.err[j])) << j;
+            EXPECT_GT(got.S[j], 0.0);
+            EXPECT_GE(got.O[j], 0.0);
+          }
+        if (!have_first) {
+          first = got;
+          have_first = true;
+          return;
+        }
+        for (int j = 0; j < subs; ++j) {
+          ASSERT_EQ(std::bit_cast<uint64_t>(got.err[j]), std::bit_cast<uint64_t>(first.err[j])) << j;
+          ASSERT_EQ(std::bit_cast<uint64_t>(got.S[j]), std::bit_cast<uint64_t>(first.S[j])) << j;
+          ASSERT_EQ(std::bit_cast<uint64_t>(got.O[j]), std::bit_cast<uint64_t>(first.O[j])) << j;
+          ASSERT_EQ(bits(got.sum_x[j]), bits(first.sum_x[j])) << j;
+        }
+      });
+    }
+}
+
+TEST(KquantLanes, RejectsShapesItCannotHold) {
+  float v[16] = {};
+  LaneSums sums;
+  EXPECT_THROW(code_sums_lanes(v, 24, 8, v, v, nullptr, 0.0f, 3.0f, &sums), std::invalid_argument);
+  EXPECT_THROW(code_sums_lanes(v, 16, 4, v, v, nullptr, 0.0f, 3.0f, &sums), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace lowbit::kquant::detail

@@ -172,6 +172,51 @@ TEST(KquantLanes, AffineFitsAgreeAtEveryWidth) {
     }
 }
 
+TEST(KquantLanes, SymmetricFitsMatchOneSubBlockAtATime) {
+  // The spec: each candidate's sums by code_sums_reference, the comparison in double.
+  for_each_width([] {
+    for (int n : {16, 32})
+      for (int subs : {8, 16}) {
+        const std::vector<float> xt = transposed_blocks(n, subs, uint64_t(3 * n + subs));
+        float max[16];
+        for (int j = 0; j < subs; ++j) {
+          max[j] = 0;
+          for (int i = 0; i < n; ++i) {
+            const float v = xt[size_t(i) * size_t(subs) + size_t(j)];
+            if (std::fabs(v) > std::fabs(max[j])) max[j] = v;
+          }
+        }
+        const float ts[7] = {-4.5f, -4.0f, -3.6f, -3.2f, 2.5f, 3.0f, 3.4f};
+        SymmetricFits got;
+        fit_symmetric_lanes(xt.data(), n, subs, max, ts, 7, -4.0f, 3.0f, &got);
+        for (int j = 0; j < subs; ++j) {
+          if (max[j] == 0.0f) continue;  // the caller leaves these out
+          std::vector<float> x(static_cast<size_t>(n));
+          for (int i = 0; i < n; ++i) x[size_t(i)] = xt[size_t(i) * size_t(subs) + size_t(j)];
+          double best_cx = 0, best_c2 = 0;
+          float want_S = 0, want_c = 0, want_c2 = 0;
+          for (float t : ts) {
+            float c, c2, cx;
+            code_sums_reference(x.data(), n, t / max[j], 0.0f, nullptr, -4.0f, 3.0f, &c, &c2, &cx, nullptr);
+            if (!(c2 > 0)) continue;
+            if (best_c2 == 0 || double(cx) * cx * best_c2 > best_cx * best_cx * c2) {
+              best_cx = cx;
+              best_c2 = c2;
+              want_S = cx / c2;
+              want_c = c;
+              want_c2 = c2;
+            }
+          }
+          SCOPED_TRACE("n " + std::to_string(n) + " subs " + std::to_string(subs) + " sub-block " + std::to_string(j));
+          ASSERT_EQ(got.found[j], best_c2 != 0);
+          ASSERT_EQ(bits(got.S[j]), bits(want_S));
+          ASSERT_EQ(bits(got.c[j]), bits(want_c));
+          ASSERT_EQ(bits(got.c2[j]), bits(want_c2));
+        }
+      }
+  });
+}
+
 TEST(KquantLanes, RejectsShapesItCannotHold) {
   float v[16] = {};
   LaneSums sums;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -10,7 +11,6 @@
 #include "lowbit/core/float_bits.h"
 #include "lowbit/core/multiversion.h"
 #include "lowbit/formats/ggml_rounding.h"
-#include "lowbit/quant/lanes.h"
 
 namespace lowbit::kquant {
 
@@ -348,113 +348,6 @@ LOWBIT_MULTIVERSION void search_k4_sub_blocks(const float* x, int nmax, float rm
 }
 
 }  // namespace
-
-namespace {
-
-// make_qx_quants(16, nmax, ...) for W of the sixteen 16-weight sub-blocks of a
-// super-block (j0..j0+W-1) at once, lane j = sub-block j0 + j, with the same per-lane
-// discipline as above: the scalar operations in the scalar order, each `if` a select of
-// the same values. W is the CPU's vector width (see make_qx_quants_16x16): one
-// 16-lane vector lowered onto AVX2 went through the stack and ran slower than ggml.
-template <int W>
-LOWBIT_LANE_INLINE void make_qx_quants_lanes(int nmax, const float* x, int j0, int8_t* L, float* scales) {
-  using F16x = typename quant::lanes::Vec<W>::F;
-  using I16x = typename quant::lanes::Vec<W>::I;
-  constexpr int n = 16, J = W;
-  F16x xt[n];
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < J; ++j) xt[i][j] = x[n * (j0 + j) + i];
-  const F16x zero = F16x{} , eps = zero + kGroupMaxEps;
-  const I16x abs_mask = I16x{} + 0x7fffffff;
-  auto fabs16 = [&](F16x v) {
-    I16x bits;
-    std::memcpy(&bits, &v, sizeof bits);
-    bits &= abs_mask;
-    F16x out;
-    std::memcpy(&out, &bits, sizeof out);
-    return out;
-  };
-  F16x amax = zero, max = zero;
-  for (int i = 0; i < n; ++i) {
-    const F16x ax = fabs16(xt[i]);
-    const I16x bigger = ax > amax;
-    amax = bigger ? ax : amax;
-    max = bigger ? xt[i] : max;
-  }
-  const I16x lo = I16x{} - nmax, hi = I16x{} + (nmax - 1);
-  auto codes = [&](F16x v) {
-    F16x shifted = v + 12582912.f;
-    I16x raw;
-    std::memcpy(&raw, &shifted, sizeof raw);
-    raw = (raw & 0x007fffff) - 0x00400000;
-    const I16x capped = hi < raw ? hi : raw;
-    return capped > lo ? capped : lo;
-  };
-  F16x w[n];
-  for (int i = 0; i < n; ++i) w[i] = xt[i] * xt[i];
-  I16x best_l[n];
-  F16x sumlx = zero, suml2 = zero;
-  {
-    const F16x iscale = (zero + to_f(-nmax)) / max;
-    for (int i = 0; i < n; ++i) {
-      best_l[i] = codes(iscale * xt[i]);
-      const F16x l = __builtin_convertvector(best_l[i], F16x);
-      sumlx += w[i] * xt[i] * l;
-      suml2 += w[i] * l * l;
-    }
-  }
-  F16x scale = suml2 != zero ? sumlx / suml2 : zero;
-  F16x best = scale * sumlx;
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0) continue;
-    const F16x iscale = -(zero + (to_f(nmax) + 0.1f * to_f(is))) / max;
-    I16x l_is[n];
-    F16x slx = zero, sl2 = zero;
-    for (int i = 0; i < n; ++i) {
-      l_is[i] = codes(iscale * xt[i]);
-      const F16x l = __builtin_convertvector(l_is[i], F16x);
-      slx += w[i] * xt[i] * l;
-      sl2 += w[i] * l * l;
-    }
-    const I16x better = (sl2 > zero) & (slx * slx > best * sl2);
-    for (int i = 0; i < n; ++i) best_l[i] = better ? l_is[i] : best_l[i];
-    scale = better ? slx / sl2 : scale;
-    best = better ? scale * slx : best;
-  }
-  const I16x flat = amax < eps;
-  for (int j = 0; j < J; ++j) {
-    scales[j0 + j] = flat[j] ? 0.0f : scale[j];
-    for (int i = 0; i < n; ++i)
-      L[n * (j0 + j) + i] = static_cast<int8_t>(flat[j] ? 0 : best_l[i][j] + nmax);
-  }
-}
-
-template <int W>
-LOWBIT_LANE_INLINE void make_qx_quants_groups(int nmax, const float* x, int8_t* L, float* scales) {
-  for (int j0 = 0; j0 < 16; j0 += W) make_qx_quants_lanes<W>(nmax, x, j0, L, scales);
-}
-
-void make_qx_quants_16x16_4(int nmax, const float* x, int8_t* L, float* scales) {
-  make_qx_quants_groups<4>(nmax, x, L, scales);
-}
-#if LOWBIT_LANES_X86
-LOWBIT_TARGET_AVX2 void make_qx_quants_16x16_8(int nmax, const float* x, int8_t* L, float* scales) {
-  make_qx_quants_groups<8>(nmax, x, L, scales);
-}
-LOWBIT_TARGET_AVX512 void make_qx_quants_16x16_16(int nmax, const float* x, int8_t* L, float* scales) {
-  make_qx_quants_groups<16>(nmax, x, L, scales);
-}
-#endif
-
-}  // namespace
-
-void make_qx_quants_16x16(int nmax, const float* x, int8_t* L, float* scales) {
-#if LOWBIT_LANES_X86
-  if (quant::lanes::kernel_width() == 16) return make_qx_quants_16x16_16(nmax, x, L, scales);
-  if (quant::lanes::kernel_width() == 8) return make_qx_quants_16x16_8(nmax, x, L, scales);
-#endif
-  make_qx_quants_16x16_4(nmax, x, L, scales);
-}
 
 ScaleMinK4 quantize_super_block_k4(const float* x, int nmax, float rmin, int nstep,
                                    uint8_t* L) {

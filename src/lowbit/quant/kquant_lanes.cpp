@@ -30,6 +30,17 @@ void fit_affine_lanes(const float* xt, int n, int subs, int nmax, float t_lo, fl
   fit_affine<4>(xt, n, subs, nmax, t_lo, t_hi, count, out);
 }
 
+void fit_symmetric_lanes(const float* xt, int n, int subs, const float* max, const float* ts, int count, float lo,
+                         float hi, SymmetricFits* out) {
+  if (!((n == 16 || n == 32) && (subs == 8 || subs == 16)))
+    throw std::invalid_argument("fit_symmetric_lanes: sub-blocks of 16 or 32 weights, 8 or 16 of them");
+#if LOWBIT_LANES_X86
+  if (quant::lanes::kernel_width() == 16) return fit_symmetric_avx512(xt, n, subs, max, ts, count, lo, hi, out);
+  if (quant::lanes::kernel_width() == 8) return fit_symmetric_avx2(xt, n, subs, max, ts, count, lo, hi, out);
+#endif
+  fit_symmetric<4>(xt, n, subs, max, ts, count, lo, hi, out);
+}
+
 void score_steps_lanes(const StepModel& model, const float* d, int count, float* scores) {
 #if LOWBIT_LANES_X86
   if (quant::lanes::kernel_width() == 16) return score_steps_avx512(model, d, count, scores);

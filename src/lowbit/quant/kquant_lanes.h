@@ -51,6 +51,21 @@ struct AffineFits {
 void fit_affine_lanes(const float* xt, int n, int subs, int nmax, float t_lo, float t_hi, int count,
                       AffineFits* out);
 
+// fit_symmetric_lanes' result per sub-block: whether any candidate's codes had c2 > 0,
+// and the least-squares step S = cx / c2 of the best one with its c and c2.
+struct SymmetricFits {
+  float S[kMaxLaneSubBlocks], c[kMaxLaneSubBlocks], c2[kMaxLaneSubBlocks];
+  bool found[kMaxLaneSubBlocks];
+};
+
+// The search's scan for the symmetric formats, sub-blocks held as for code_sums_lanes
+// (subs 8 or 16): for each t of ts[0..count), in order, the codes of sub-block j for
+// inv = t / max[j] and offset 0 and their sums; keeps, per sub-block, the first
+// candidate of largest cx^2 / c2 (compared as cx^2 * best_c2 > best_cx^2 * c2 in
+// double) among those with c2 > 0.
+void fit_symmetric_lanes(const float* xt, int n, int subs, const float* max, const float* ts, int count, float lo,
+                         float hi, SymmetricFits* out);
+
 // The model's extra error for each candidate step super-scale d[a] (a < count), from
 // base, summed over the sub-blocks j < subs in order:
 //   score += c2[j] * dS * dS - 2 * c[j] * dS * dO[j],   dS = d[a] * sc - S[j],

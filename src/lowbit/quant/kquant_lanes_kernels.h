@@ -206,6 +206,69 @@ LOWBIT_LANE_INLINE void fit_affine(const float* xt, int n, int subs, int nmax, f
   }
 }
 
+// Sub-blocks g..g+W-1 of fit_symmetric_lanes, N weights each. The codes at W lanes,
+// the comparisons in double at most 8 lanes at a time (see fit_affine).
+template <int W, int N>
+LOWBIT_LANE_INLINE void fit_symmetric_group(const float* xt, int subs, int g, const float* max, const float* ts,
+                                            int count, float lo, float hi, SymmetricFits* out) {
+  using V = typename quant::lanes::Vec<W>::F;
+  using VI = typename quant::lanes::Vec<W>::I;
+  constexpr int H = W < 8 ? W : 8;
+  using VH = typename quant::lanes::Vec<H>::F;
+  using DH = typename quant::lanes::Vec<H>::D;
+  V x[N];
+  for (int i = 0; i < N; ++i) x[i] = load<V>(xt + i * subs + g);
+  const V vmax = load<V>(max + g), vlo = splat<V>(lo), vhi = splat<V>(hi), zero = V{};
+  alignas(64) double best_c[W] = {}, best_c2[W] = {}, best_cx[W] = {};
+  for (int k = 0; k < count; ++k) {
+    const V inv = splat<V>(ts[k]) / vmax;
+    V c[kFold] = {}, c2[kFold] = {}, cx[kFold] = {};
+    for (int i = 0; i < N; i += kFold)
+#pragma GCC unroll 16
+      for (int l = 0; l < kFold; ++l) {
+        const V q = round_within<V, VI>((x[i + l] + zero) * inv, vlo, vhi);
+        c[l] += q;
+        c2[l] += q * q;
+        cx[l] += q * x[i + l];
+      }
+    const V sc = fold(c), sc2 = fold(c2), scx = fold(cx);
+    for (int h = 0; h < W; h += H) {
+      auto part = [h](const V& v) {
+        VH half;
+        std::memcpy(&half, reinterpret_cast<const float*>(&v) + h, sizeof half);
+        return __builtin_convertvector(half, DH);
+      };
+      const DH dc = part(sc), dc2 = part(sc2), dcx = part(scx), dzero = DH{};
+      const DH bc = load<DH, double>(best_c + h), bc2 = load<DH, double>(best_c2 + h),
+               bcx = load<DH, double>(best_cx + h);
+      const auto take = (dc2 > dzero) & ((bc2 == dzero) | (dcx * dcx * bc2 > bcx * bcx * dc2));
+      const DH nc = take ? dc : bc, nc2 = take ? dc2 : bc2, ncx = take ? dcx : bcx;
+      std::memcpy(best_c + h, &nc, sizeof nc);
+      std::memcpy(best_c2 + h, &nc2, sizeof nc2);
+      std::memcpy(best_cx + h, &ncx, sizeof ncx);
+    }
+  }
+  for (int l = 0; l < W; ++l) {  // the sums are floats: back to float exactly
+    const float c2 = float(best_c2[l]), cx = float(best_cx[l]);
+    out->found[g + l] = best_c2[l] != 0.0;
+    out->S[g + l] = out->found[g + l] ? cx / c2 : 0.0f;
+    out->c[g + l] = float(best_c[l]);
+    out->c2[g + l] = c2;
+  }
+}
+
+template <int W>
+LOWBIT_LANE_INLINE void fit_symmetric(const float* xt, int n, int subs, const float* max, const float* ts, int count,
+                                      float lo, float hi, SymmetricFits* out) {
+  if constexpr (W > 4) {
+    if (subs % W != 0) return fit_symmetric<W / 2>(xt, n, subs, max, ts, count, lo, hi, out);
+  }
+  for (int g = 0; g < subs; g += W) {
+    if (n == 16) fit_symmetric_group<W, 16>(xt, subs, g, max, ts, count, lo, hi, out);
+    else fit_symmetric_group<W, 32>(xt, subs, g, max, ts, count, lo, hi, out);
+  }
+}
+
 // Calls group(first, candidates, lanes) for `count` candidates W at a time; the last
 // group's missing lanes hold `pad`.
 template <int W, class Group>
@@ -270,12 +333,16 @@ LOWBIT_LANE_INLINE void score_mins(const float* O, const float* w, int subs, int
 #define LOWBIT_FIT_AFFINE(isa)                                                                           \
   void fit_affine_##isa(const float* xt, int n, int subs, int nmax, float t_lo, float t_hi, int count, \
                         AffineFits* out)
+#define LOWBIT_FIT_SYMMETRIC(isa)                                                                       \
+  void fit_symmetric_##isa(const float* xt, int n, int subs, const float* max, const float* ts, int count, \
+                           float lo, float hi, SymmetricFits* out)
 #define LOWBIT_KQUANT_LANES_KERNELS(isa, W)                                                            \
   namespace lowbit::kquant::detail {                                                                   \
   LOWBIT_CODE_SUMS(isa) { code_sums<W>(xt, n, subs, inv, O, S, lo, hi, out); }                         \
   LOWBIT_SCORE_STEPS(isa) { score_steps<W>(model, d, count, scores); }                                 \
   LOWBIT_SCORE_MINS(isa) { score_mins<W>(O, w, subs, min_max, dmin, count, scores); }                  \
   LOWBIT_FIT_AFFINE(isa) { fit_affine<W>(xt, n, subs, nmax, t_lo, t_hi, count, out); }                 \
+  LOWBIT_FIT_SYMMETRIC(isa) { fit_symmetric<W>(xt, n, subs, max, ts, count, lo, hi, out); }             \
   }
 
 #if LOWBIT_LANES_X86
@@ -288,5 +355,7 @@ LOWBIT_SCORE_MINS(avx2);
 LOWBIT_SCORE_MINS(avx512);
 LOWBIT_FIT_AFFINE(avx2);
 LOWBIT_FIT_AFFINE(avx512);
+LOWBIT_FIT_SYMMETRIC(avx2);
+LOWBIT_FIT_SYMMETRIC(avx512);
 }  // namespace lowbit::kquant::detail
 #endif

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/core/multiversion.h"
@@ -218,28 +219,16 @@ struct SearchBlock {
       fits[j] = amax > 0.0f && std::isfinite(codec.t_hi / amax);
       targets[j] = Target{};
     }
-    const float lo = float(-nmax), hi = float(nmax - 1);
-    double best_cx[kMaxSubBlocks] = {}, best_c2[kMaxSubBlocks] = {};
-    float inv[kMaxSubBlocks] = {};
-    const float offsets[kMaxSubBlocks] = {};
-    detail::LaneSums sums;
-    auto scan = [&](float t) {
-      for (int j = 0; j < sub_count; ++j) inv[j] = fits[j] ? t / max[j] : 0.0f;
-      detail::code_sums_lanes(xt, n, sub_count, inv, offsets, nullptr, lo, hi, &sums);
-      for (int j = 0; j < sub_count; ++j) {
-        if (!fits[j] || !(sums.c2[j] > 0)) continue;
-        // cx^2/c2 > best_cx^2/best_c2 without dividing (best_c2 = 0 before the first).
-        const double cx = sums.cx[j], c2 = sums.c2[j];
-        if (best_c2[j] == 0 || cx * cx * best_c2[j] > best_cx[j] * best_cx[j] * c2) {
-          best_cx[j] = cx;
-          best_c2[j] = c2;
-          targets[j] = {sums.cx[j] / sums.c2[j], 0.0f, sums.c[j], sums.c2[j]};
-        }
-      }
-    };
     const int mirrored = count / 3, main = std::max(1, count - mirrored);
-    for (int k = 0; k < main; ++k) scan(-detail::spread(codec.t_lo, codec.t_hi, k, main));
-    for (int k = 0; k < mirrored; ++k) scan(detail::spread(codec.t_lo - 1.0f, codec.t_hi - 1.0f, k, mirrored));
+    float local[64];
+    std::vector<float> more;
+    float* ts = main + mirrored <= 64 ? local : (more.resize(size_t(main + mirrored)), more.data());
+    for (int k = 0; k < main; ++k) ts[k] = -detail::spread(codec.t_lo, codec.t_hi, k, main);
+    for (int k = 0; k < mirrored; ++k) ts[main + k] = detail::spread(codec.t_lo - 1.0f, codec.t_hi - 1.0f, k, mirrored);
+    detail::SymmetricFits fitted;
+    detail::fit_symmetric_lanes(xt, n, sub_count, max, ts, main + mirrored, float(-nmax), float(nmax - 1), &fitted);
+    for (int j = 0; j < sub_count; ++j)
+      if (fits[j] && fitted.found[j]) targets[j] = {fitted.S[j], 0.0f, fitted.c[j], fitted.c2[j]};
   }
 
   // The squared error, decoded as the dequantizers do, of the nearest codes of
@@ -482,9 +471,6 @@ void search_block(const KQuantCodec& codec, const float* x, std::byte* out,
   codec.rtn(x, rtn_bytes, kSuperBlock);
   SuperBlockParams rtn_params;
   codec.unpack(rtn_bytes, rtn_params);
-  float y[kSuperBlock];
-  decode_params(codec, rtn_params, y);
-  const double rtn_err = squared_error(x, y, kSuperBlock);
 
   SearchBlock s{.codec = codec, .x = x, .sub_count = kSuperBlock / codec.sub_size,
                 .affine = codec.min_max > 0};
@@ -492,8 +478,18 @@ void search_block(const KQuantCodec& codec, const float* x, std::byte* out,
   s.try_super_scales(rtn_params.d, rtn_params.dmin, &rtn_params);
   s.search_super_scales();
 
+  // squared_error of both in one pass: two independent chains of additions (each in
+  // index order) overlap, where one after the other each waits on its own.
+  float from_rtn[kSuperBlock], y[kSuperBlock];
+  decode_params(codec, rtn_params, from_rtn);
   decode_params(codec, s.best, y);
-  if (squared_error(x, y, kSuperBlock) < rtn_err)
+  double rtn_err = 0, best_err = 0;
+  for (int i = 0; i < kSuperBlock; ++i) {
+    const double e_rtn = double(x[i]) - double(from_rtn[i]), e_best = double(x[i]) - double(y[i]);
+    rtn_err += e_rtn * e_rtn;
+    best_err += e_best * e_best;
+  }
+  if (best_err < rtn_err)
     codec.pack(s.best, out);
   else
     std::memcpy(out, rtn_bytes, codec.block_bytes);

@@ -54,15 +54,11 @@ inline int& width_override() {
 }
 inline int kernel_width() { return width_override() != 0 ? width_override() : native_width(); }
 
-// Kernel entry points for AVX-512 and AVX2 next to the baseline one (see native_width);
-// elsewhere only the baseline exists. The lane kernels live in per-ISA files
-// (*_avx2.cpp, *_avx512.cpp; see quant/lanes_kernels.h); only kquant_search.cpp's
-// make_qx_quants_16x16 still uses these target attributes, and GCC splits wide
-// comparisons lane by lane inside such functions, so it should move to that scheme too.
+// On x86-64 with GCC the lane kernels also come at 8 and 16 lanes, each width in a file
+// compiled for its instruction set (*_avx2.cpp, *_avx512.cpp; see quant/lanes_kernels.h)
+// and called only where native_width() allows; elsewhere only the baseline exists.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define LOWBIT_LANES_X86 1
-#define LOWBIT_TARGET_AVX512 __attribute__((target("avx512f")))
-#define LOWBIT_TARGET_AVX2 __attribute__((target("avx2")))
 #else
 #define LOWBIT_LANES_X86 0
 #endif

@@ -64,7 +64,7 @@ uint32_t bits(float v) { return std::bit_cast<uint32_t>(v); }
 TEST(KquantLanes, CodeSumsMatchTheReference) {
   for_each_width([] {
     for (int n : {16, 32})
-      for (int subs : {1, 8, 16})
+      for (int subs : {8, 16})
         for (bool with_error : {false, true}) {
           const std::vector<float> xt = transposed_blocks(n, subs, uint64_t(n * 100 + subs));
           Rng rng{uint64_t(7 + subs)};
@@ -76,7 +76,7 @@ TEST(KquantLanes, CodeSumsMatchTheReference) {
             inv[j] = S[j] != 0.0f ? 1.0f / S[j] : 0.0f;
             O[j] = j % 3 == 0 ? 0.0f : std::fabs(rng.uniform()) * S[j];
           }
-          if (subs > 1) inv[subs - 1] = INFINITY;  // a NaN or infinite product: clamped
+          inv[subs - 1] = INFINITY;  // a NaN or infinite product: clamped
           LaneSums got;
           code_sums_lanes(xt.data(), n, subs, inv, O, with_error ? S : nullptr, -4.0f, 3.0f, &got);
           for (int j = 0; j < subs; ++j) {
@@ -214,6 +214,66 @@ TEST(KquantLanes, SymmetricFitsMatchOneSubBlockAtATime) {
           ASSERT_EQ(bits(got.c2[j]), bits(want_c2));
         }
       }
+  });
+}
+
+TEST(KquantLanes, GridStepsMatchOneSubBlockAtATime) {
+  // The spec, per sub-block: the steps in order, each judged by code_sums_reference.
+  static constexpr int kSteps[6][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}, {1, 1}, {-1, -1}};
+  for_each_width([] {
+    for (int n : {16, 32})
+      for (int subs : {8, 16})
+        for (int steps : {2, 6}) {
+          const std::vector<float> xt = transposed_blocks(n, subs, uint64_t(5 * n + subs + steps));
+          const float d = 0.004f, dmin = steps == 6 ? 0.003f : 0.0f;
+          const StepGrid grid{1, 15, steps == 6 ? 15 : 0, steps, 2, 0.0f, 3.0f};
+          int sc[16], m[16];
+          float err[16];
+          for (int j = 0; j < subs; ++j) {
+            sc[j] = 1 + (j * 7) % 15;  // 1 and 15, the ends of the grid, among them
+            m[j] = steps == 6 ? (j * 3) % 16 : 0;
+            err[j] = j % 5 == 4 ? 0.0f : 1e30f;  // some cannot improve at all
+          }
+          int want_sc[16], want_m[16];
+          float want_err[16];
+          for (int j = 0; j < subs; ++j) {
+            std::vector<float> x(static_cast<size_t>(n));
+            for (int i = 0; i < n; ++i) x[size_t(i)] = xt[size_t(i) * size_t(subs) + size_t(j)];
+            int bs = sc[j], bm = m[j];
+            float be = err[j];
+            for (int pass = 0; pass < 2; ++pass) {
+              bool moved = false;
+              for (int k = 0; k < steps; ++k) {
+                const int s2 = bs + kSteps[k][0], m2 = bm + kSteps[k][1];
+                if (s2 < 1 || s2 > 15 || m2 < 0 || m2 > grid.min_max) continue;
+                const float S = d * float(s2), O = dmin * float(m2);
+                float c, c2, cx, e2;
+                code_sums_reference(x.data(), n, S != 0.0f ? 1.0f / S : 0.0f, O, &S, 0.0f, 3.0f, &c, &c2, &cx, &e2);
+                if (e2 < be) {
+                  be = e2;
+                  bs = s2;
+                  bm = m2;
+                  moved = true;
+                }
+              }
+              if (!moved) break;
+            }
+            want_sc[j] = bs;
+            want_m[j] = bm;
+            want_err[j] = be;
+          }
+          refine_steps_lanes(xt.data(), n, subs, d, dmin, grid, sc, m, err);
+          int changed = 0;
+          for (int j = 0; j < subs; ++j) {
+            SCOPED_TRACE("n " + std::to_string(n) + " subs " + std::to_string(subs) + " steps " +
+                         std::to_string(steps) + " sub-block " + std::to_string(j));
+            ASSERT_EQ(sc[j], want_sc[j]);
+            ASSERT_EQ(m[j], want_m[j]);
+            ASSERT_EQ(bits(err[j]), bits(want_err[j]));
+            changed += err[j] != 1e30f && err[j] != 0.0f;
+          }
+          EXPECT_GT(changed, 0);
+        }
   });
 }
 

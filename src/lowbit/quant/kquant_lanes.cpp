@@ -10,8 +10,8 @@ namespace lowbit::kquant::detail {
 
 void code_sums_lanes(const float* xt, int n, int subs, const float* inv, const float* O, const float* S,
                      float lo, float hi, LaneSums* out) {
-  if (!((n == 16 || n == 32) && (subs == 1 || subs == 8 || subs == 16)))
-    throw std::invalid_argument("code_sums_lanes: sub-blocks of 16 or 32 weights, 1, 8 or 16 of them");
+  if (!((n == 16 || n == 32) && (subs == 8 || subs == 16)))
+    throw std::invalid_argument("code_sums_lanes: sub-blocks of 16 or 32 weights, 8 or 16 of them");
 #if LOWBIT_LANES_X86
   if (quant::lanes::kernel_width() == 16) return code_sums_avx512(xt, n, subs, inv, O, S, lo, hi, out);
   if (quant::lanes::kernel_width() == 8) return code_sums_avx2(xt, n, subs, inv, O, S, lo, hi, out);
@@ -39,6 +39,17 @@ void fit_symmetric_lanes(const float* xt, int n, int subs, const float* max, con
   if (quant::lanes::kernel_width() == 8) return fit_symmetric_avx2(xt, n, subs, max, ts, count, lo, hi, out);
 #endif
   fit_symmetric<4>(xt, n, subs, max, ts, count, lo, hi, out);
+}
+
+void refine_steps_lanes(const float* xt, int n, int subs, float d, float dmin, const StepGrid& grid, int* best_sc,
+                        int* best_m, float* best_sub) {
+  if (!((n == 16 || n == 32) && (subs == 8 || subs == 16) && (grid.steps == 2 || grid.steps == 6)))
+    throw std::invalid_argument("refine_steps_lanes: sub-blocks of 16 or 32 weights, 8 or 16 of them; 2 or 6 steps");
+#if LOWBIT_LANES_X86
+  if (quant::lanes::kernel_width() == 16) return refine_steps_avx512(xt, n, subs, d, dmin, grid, best_sc, best_m, best_sub);
+  if (quant::lanes::kernel_width() == 8) return refine_steps_avx2(xt, n, subs, d, dmin, grid, best_sc, best_m, best_sub);
+#endif
+  refine_steps<4>(xt, n, subs, d, dmin, grid, best_sc, best_m, best_sub);
 }
 
 void score_steps_lanes(const StepModel& model, const float* d, int count, float* scores) {

@@ -21,8 +21,8 @@ struct LaneSums {
   float c[kMaxLaneSubBlocks], c2[kMaxLaneSubBlocks], cx[kMaxLaneSubBlocks], e2[kMaxLaneSubBlocks];
 };
 
-// `subs` sub-blocks (1, 8 or 16) of n weights (16 or 32), transposed: weight i of
-// sub-block j at xt[i * subs + j] (so one sub-block is just its weights). Sub-block j's codes are q = the integer nearest to
+// `subs` sub-blocks (8 or 16) of n weights (16 or 32), transposed: weight i of
+// sub-block j at xt[i * subs + j]. Sub-block j's codes are q = the integer nearest to
 // (x + O[j]) * inv[j], clamped to [lo, hi] first (a NaN product gives lo). With S,
 // also e2 = the sum of ((S[j] * q - O[j]) - x)^2: the error as the dequantizers decode.
 void code_sums_lanes(const float* xt, int n, int subs, const float* inv, const float* O, const float* S,
@@ -65,6 +65,21 @@ struct SymmetricFits {
 // double) among those with c2 > 0.
 void fit_symmetric_lanes(const float* xt, int n, int subs, const float* max, const float* ts, int count, float lo,
                          float hi, SymmetricFits* out);
+
+// The search's last refinement, single grid steps, for sub-blocks held as for
+// code_sums_lanes (subs 8 or 16): up to `passes` passes, each trying in turn the steps
+// (+1, 0), (-1, 0), then if steps = 6 (0, +1), (0, -1), (+1, +1), (-1, -1) on
+// (best_sc[j], best_m[j]) within [scale_min, scale_max] x [0, min_max]; a step whose
+// squared error (code_sums_lanes' e2 for S = d * sc, O = dmin * m, codes within
+// [lo, hi]) is below best_sub[j] replaces all three. A sub-block stops after a pass in
+// which none did.
+struct StepGrid {
+  int scale_min, scale_max, min_max;
+  int steps, passes;
+  float lo, hi;
+};
+void refine_steps_lanes(const float* xt, int n, int subs, float d, float dmin, const StepGrid& grid, int* best_sc,
+                        int* best_m, float* best_sub);
 
 // The model's extra error for each candidate step super-scale d[a] (a < count), from
 // base, summed over the sub-blocks j < subs in order:

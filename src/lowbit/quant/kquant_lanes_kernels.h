@@ -33,86 +33,54 @@ LOWBIT_LANE_INLINE V round_within(V v, V lo, V hi) {
   return __builtin_convertvector((std::bit_cast<VI>(v + splat<V>(12582912.f)) & 0x007fffff) - 0x00400000, V);
 }
 
-// Sub-blocks g..g+W-1 of code_sums_lanes, N weights each.
-template <int W, int N, bool kError>
-LOWBIT_LANE_INLINE void code_sums_group(const float* xt, int subs, int g, const float* inv, const float* O,
-                                        const float* S, float lo, float hi, LaneSums* out) {
-  using V = typename quant::lanes::Vec<W>::F;
+// The codes of sub-blocks g..g+W-1 (N weights each) for per-lane inv, O and S, and their
+// sums: c, c2 and cx if kSums, e2 if kError (the others are left alone).
+template <int W, int N, bool kSums, bool kError, class V = typename quant::lanes::Vec<W>::F>
+LOWBIT_LANE_INLINE void lane_sums(const float* xt, int subs, int g, V inv, V O, V S, V lo, V hi, V* c_out,
+                                  V* c2_out, V* cx_out, V* e2_out) {
   using VI = typename quant::lanes::Vec<W>::I;
-  const V vinv = load<V>(inv + g), vo = load<V>(O + g), vlo = splat<V>(lo), vhi = splat<V>(hi);
-  V vs{};
-  if constexpr (kError) vs = load<V>(S + g);
   V c[kFold] = {}, c2[kFold] = {}, cx[kFold] = {}, e2[kFold] = {};
   for (int i = 0; i < N; i += kFold)
 #pragma GCC unroll 16
     for (int l = 0; l < kFold; ++l) {
       const V x = load<V>(xt + (i + l) * subs + g);
-      const V q = round_within<V, VI>((x + vo) * vinv, vlo, vhi);
-      c[l] += q;
-      c2[l] += q * q;
-      cx[l] += q * x;
+      const V q = round_within<V, VI>((x + O) * inv, lo, hi);
+      if constexpr (kSums) {
+        c[l] += q;
+        c2[l] += q * q;
+        cx[l] += q * x;
+      }
       if constexpr (kError) {
-        const V e = (vs * q - vo) - x;
+        const V e = (S * q - O) - x;
         e2[l] += e * e;
       }
     }
-  const V sc = fold(c), sc2 = fold(c2), scx = fold(cx);
+  if constexpr (kSums) {
+    *c_out = fold(c);
+    *c2_out = fold(c2);
+    *cx_out = fold(cx);
+  }
+  if constexpr (kError) *e2_out = fold(e2);
+}
+
+// Sub-blocks g..g+W-1 of code_sums_lanes, N weights each.
+template <int W, int N, bool kError>
+LOWBIT_LANE_INLINE void code_sums_group(const float* xt, int subs, int g, const float* inv, const float* O,
+                                        const float* S, float lo, float hi, LaneSums* out) {
+  using V = typename quant::lanes::Vec<W>::F;
+  V vs{}, sc, sc2, scx, se2;
+  if constexpr (kError) vs = load<V>(S + g);
+  lane_sums<W, N, true, kError>(xt, subs, g, load<V>(inv + g), load<V>(O + g), vs, splat<V>(lo), splat<V>(hi), &sc,
+                                &sc2, &scx, &se2);
   std::memcpy(out->c + g, &sc, sizeof sc);
   std::memcpy(out->c2 + g, &sc2, sizeof sc2);
   std::memcpy(out->cx + g, &scx, sizeof scx);
-  if constexpr (kError) {
-    const V se2 = fold(e2);
-    std::memcpy(out->e2 + g, &se2, sizeof se2);
-  }
-}
-
-template <int Width>
-LOWBIT_LANE_INLINE void fold_half(float* a) {
-  for (int l = 0; l < Width; ++l) a[l] += a[l + Width];
-}
-
-// code_sums_lanes for one sub-block (subs = 1): the sixteen running sums are the lanes of
-// one 16-float vector, folded at the end.
-template <int N, bool kError>
-LOWBIT_LANE_INLINE void code_sums_one(const float* x, float inv, float O, const float* S, float lo, float hi,
-                                      LaneSums* out) {
-  using V = typename quant::lanes::Vec<kFold>::F;
-  using VI = typename quant::lanes::Vec<kFold>::I;
-  const V vinv = splat<V>(inv), vo = splat<V>(O), vlo = splat<V>(lo), vhi = splat<V>(hi);
-  const V vs = splat<V>(kError ? *S : 0.0f);
-  V c = {}, c2 = {}, cx = {}, e2 = {};
-  for (int i = 0; i < N; i += kFold) {
-    const V xv = load<V>(x + i);
-    const V q = round_within<V, VI>((xv + vo) * vinv, vlo, vhi);
-    c += q;
-    c2 += q * q;
-    cx += q * xv;
-    if constexpr (kError) {
-      const V e = (vs * q - vo) - xv;
-      e2 += e * e;
-    }
-  }
-  // Each halving at a constant width, so that it compiles to a vector add or two (with
-  // the width a loop variable GCC made it scalar adds through memory).
-  auto fold_vector = [](V v) {
-    float a[kFold];
-    std::memcpy(a, &v, sizeof a);
-    fold_half<8>(a);
-    fold_half<4>(a);
-    fold_half<2>(a);
-    fold_half<1>(a);
-    return a[0];
-  };
-  out->c[0] = fold_vector(c);
-  out->c2[0] = fold_vector(c2);
-  out->cx[0] = fold_vector(cx);
-  if constexpr (kError) out->e2[0] = fold_vector(e2);
+  if constexpr (kError) std::memcpy(out->e2 + g, &se2, sizeof se2);
 }
 
 template <int W, int N, bool kError>
 LOWBIT_LANE_INLINE void code_sums_all(const float* xt, int subs, const float* inv, const float* O, const float* S,
                                       float lo, float hi, LaneSums* out) {
-  if (subs == 1) return code_sums_one<N, kError>(xt, *inv, *O, S, lo, hi, out);
   for (int g = 0; g < subs; g += W) code_sums_group<W, N, kError>(xt, subs, g, inv, O, S, lo, hi, out);
 }
 
@@ -121,7 +89,7 @@ template <int W>
 LOWBIT_LANE_INLINE void code_sums(const float* xt, int n, int subs, const float* inv, const float* O, const float* S,
                                   float lo, float hi, LaneSums* out) {
   if constexpr (W > 4) {
-    if (subs % W != 0 && subs != 1) return code_sums<W / 2>(xt, n, subs, inv, O, S, lo, hi, out);
+    if (subs % W != 0) return code_sums<W / 2>(xt, n, subs, inv, O, S, lo, hi, out);
   }
   if (n == 16) {
     if (S) return code_sums_all<W, 16, true>(xt, subs, inv, O, S, lo, hi, out);
@@ -269,6 +237,58 @@ LOWBIT_LANE_INLINE void fit_symmetric(const float* xt, int n, int subs, const fl
   }
 }
 
+// Sub-blocks g..g+W-1 of refine_steps_lanes, N weights each.
+template <int W, int N>
+LOWBIT_LANE_INLINE void refine_steps_group(const float* xt, int subs, int g, float d, float dmin, const StepGrid& grid,
+                                           int* best_sc, int* best_m, float* best_sub) {
+  using V = typename quant::lanes::Vec<W>::F;
+  using VI = typename quant::lanes::Vec<W>::I;
+  static constexpr int kSteps[6][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}, {1, 1}, {-1, -1}};
+  auto any = [](VI mask) {
+    bool found = false;
+    for (int l = 0; l < W; ++l) found |= mask[l] != 0;
+    return found;
+  };
+  VI sc = load<VI, int>(best_sc + g), m = load<VI, int>(best_m + g);
+  V err = load<V>(best_sub + g);
+  const V vd = splat<V>(d), vdmin = splat<V>(dmin), lo = splat<V>(grid.lo), hi = splat<V>(grid.hi), zero = V{};
+  VI live = splat<VI, int>(-1);
+  for (int pass = 0; pass < grid.passes; ++pass) {
+    VI moved = VI{};
+    for (int step = 0; step < grid.steps; ++step) {
+      const VI s2 = sc + kSteps[step][0], m2 = m + kSteps[step][1];
+      const VI valid = live & (s2 >= grid.scale_min) & (s2 <= grid.scale_max) & (m2 >= 0) & (m2 <= grid.min_max);
+      if (!any(valid)) continue;
+      const V S = vd * __builtin_convertvector(s2, V), O = vdmin * __builtin_convertvector(m2, V);
+      const V inv = S != zero ? splat<V>(1.0f) / S : zero;
+      V e2;
+      lane_sums<W, N, false, true, V>(xt, subs, g, inv, O, S, lo, hi, nullptr, nullptr, nullptr, &e2);
+      const VI better = valid & (e2 < err);
+      err = better ? e2 : err;
+      sc = better ? s2 : sc;
+      m = better ? m2 : m;
+      moved |= better;
+    }
+    live = moved;
+    if (!any(live)) break;
+  }
+  std::memcpy(best_sc + g, &sc, sizeof sc);
+  std::memcpy(best_m + g, &m, sizeof m);
+  std::memcpy(best_sub + g, &err, sizeof err);
+}
+
+template <int W>
+LOWBIT_LANE_INLINE void refine_steps(const float* xt, int n, int subs, float d, float dmin, const StepGrid& grid,
+                                     int* best_sc, int* best_m, float* best_sub) {
+  if constexpr (W > 4) {
+    if (subs % W != 0) return refine_steps<W / 2>(xt, n, subs, d, dmin, grid, best_sc, best_m, best_sub);
+  }
+  for (int g = 0; g < subs; g += W) {
+    if (n == 16) refine_steps_group<W, 16>(xt, subs, g, d, dmin, grid, best_sc, best_m, best_sub);
+    else refine_steps_group<W, 32>(xt, subs, g, d, dmin, grid, best_sc, best_m, best_sub);
+  }
+}
+
 // Calls group(first, candidates, lanes) for `count` candidates W at a time; the last
 // group's missing lanes hold `pad`.
 template <int W, class Group>
@@ -336,6 +356,9 @@ LOWBIT_LANE_INLINE void score_mins(const float* O, const float* w, int subs, int
 #define LOWBIT_FIT_SYMMETRIC(isa)                                                                       \
   void fit_symmetric_##isa(const float* xt, int n, int subs, const float* max, const float* ts, int count, \
                            float lo, float hi, SymmetricFits* out)
+#define LOWBIT_REFINE_STEPS(isa)                                                                       \
+  void refine_steps_##isa(const float* xt, int n, int subs, float d, float dmin, const StepGrid& grid, \
+                          int* best_sc, int* best_m, float* best_sub)
 #define LOWBIT_KQUANT_LANES_KERNELS(isa, W)                                                            \
   namespace lowbit::kquant::detail {                                                                   \
   LOWBIT_CODE_SUMS(isa) { code_sums<W>(xt, n, subs, inv, O, S, lo, hi, out); }                         \
@@ -343,6 +366,7 @@ LOWBIT_LANE_INLINE void score_mins(const float* O, const float* w, int subs, int
   LOWBIT_SCORE_MINS(isa) { score_mins<W>(O, w, subs, min_max, dmin, count, scores); }                  \
   LOWBIT_FIT_AFFINE(isa) { fit_affine<W>(xt, n, subs, nmax, t_lo, t_hi, count, out); }                 \
   LOWBIT_FIT_SYMMETRIC(isa) { fit_symmetric<W>(xt, n, subs, max, ts, count, lo, hi, out); }             \
+  LOWBIT_REFINE_STEPS(isa) { refine_steps<W>(xt, n, subs, d, dmin, grid, best_sc, best_m, best_sub); }    \
   }
 
 #if LOWBIT_LANES_X86
@@ -357,5 +381,7 @@ LOWBIT_FIT_AFFINE(avx2);
 LOWBIT_FIT_AFFINE(avx512);
 LOWBIT_FIT_SYMMETRIC(avx2);
 LOWBIT_FIT_SYMMETRIC(avx512);
+LOWBIT_REFINE_STEPS(avx2);
+LOWBIT_REFINE_STEPS(avx512);
 }  // namespace lowbit::kquant::detail
 #endif

@@ -231,114 +231,70 @@ struct SearchBlock {
       if (fits[j] && fitted.found[j]) targets[j] = {fitted.S[j], 0.0f, fitted.c[j], fitted.c2[j]};
   }
 
-  // The squared error, decoded as the dequantizers do, of the nearest codes of
-  // sub-blocks j0..j0+kCount-1 (all of them, or one) under integers sc[k], m[k] (k = j -
-  // j0), with their code sums (sub-block j0 + k's in sums index k).
-  template <int kCount>
-  void evaluate(float d, float dmin, const int* sc, const int* m, int j0, detail::LaneSums* sums) const {
-    float S[kCount], O[kCount], inv[kCount];
-    for (int k = 0; k < kCount; ++k) {
-      S[k] = d * float(sc[k]);
-      O[k] = dmin * float(m[k]);
-      inv[k] = S[k] != 0.0f ? 1.0f / S[k] : 0.0f;
+  // The squared error, decoded as the dequantizers do, of every sub-block's nearest codes
+  // under integers sc[j], m[j], with their code sums.
+  void evaluate(float d, float dmin, const int* sc, const int* m, detail::LaneSums* sums) const {
+    float S[kMaxSubBlocks], O[kMaxSubBlocks], inv[kMaxSubBlocks];
+    for (int j = 0; j < sub_count; ++j) {
+      S[j] = d * float(sc[j]);
+      O[j] = dmin * float(m[j]);
+      inv[j] = S[j] != 0.0f ? 1.0f / S[j] : 0.0f;
     }
-    const float* weights = kCount == 1 ? x + j0 * codec.sub_size : xt;
-    detail::code_sums_lanes(weights, codec.sub_size, kCount, inv, O, S, float(codec.code_min),
+    detail::code_sums_lanes(xt, codec.sub_size, sub_count, inv, O, S, float(codec.code_min),
                             float(codec.code_max), sums);
   }
 
-  // The best integers of sub-blocks j0..j0+kCount-1 (all of them, or one) under (d, dmin)
-  // from a start (sc[k], m[k], k = j - j0): a few rounds of codes -> least-squares refit
-  // -> back onto the grid (the quadratic model does not see codes change), then single
-  // grid steps of the scale, the min, or both together while the real error falls. Each
-  // sub-block takes its own path; the lanes evaluate them side by side, and a sub-block
-  // whose path has ended ignores its lane. Leaves the integers in trial.scales and
-  // trial.mins and the errors in trial_sub_err. (kCount is a constant so that one
-  // sub-block's bookkeeping stays in registers.)
-  template <int kCount>
-  void refine(float d, float dmin, int* sc, int* m, int j0) {
+  // Every sub-block's best integers under (d, dmin) from a start (sc[j], m[j]): a few
+  // rounds of codes -> least-squares refit -> back onto the grid (the quadratic model
+  // does not see codes change), then single grid steps of the scale, the min, or both
+  // together while the real error falls (detail::refine_steps_lanes). Each sub-block
+  // takes its own path; the lanes evaluate them side by side, and a sub-block whose path
+  // has ended ignores its lane. Leaves the integers in trial.scales and trial.mins and
+  // the errors in trial_sub_err.
+  void refine(float d, float dmin, int* sc, int* m) {
     const int n = codec.sub_size;
-    float best_sub[kCount];
-    int best_sc[kCount], best_m[kCount];
-    bool live[kCount];
-    for (int k = 0; k < kCount; ++k) {
-      best_sub[k] = kInfF;
-      best_sc[k] = sc[k];
-      best_m[k] = m[k];
-      live[k] = true;
+    float best_sub[kMaxSubBlocks];
+    int best_sc[kMaxSubBlocks], best_m[kMaxSubBlocks];
+    bool live[kMaxSubBlocks];
+    for (int j = 0; j < sub_count; ++j) {
+      best_sub[j] = kInfF;
+      best_sc[j] = sc[j];
+      best_m[j] = m[j];
+      live[j] = true;
     }
     detail::LaneSums sums;
     for (int round = 0; round < kRefineRounds; ++round) {
-      evaluate<kCount>(d, dmin, sc, m, j0, &sums);
+      evaluate(d, dmin, sc, m, &sums);
       bool any = false;
-      for (int k = 0; k < kCount; ++k) {
-        if (!live[k]) continue;
-        if (sums.e2[k] < best_sub[k]) {
-          best_sub[k] = sums.e2[k];
-          best_sc[k] = sc[k];
-          best_m[k] = m[k];
+      for (int j = 0; j < sub_count; ++j) {
+        if (!live[j]) continue;
+        if (sums.e2[j] < best_sub[j]) {
+          best_sub[j] = sums.e2[j];
+          best_sc[j] = sc[j];
+          best_m[j] = m[j];
         }
         Target t;
         int next_sc, next_m;
-        live[k] = round + 1 < kRefineRounds &&
-                  refit({sums.c[k], sums.c2[k], sums.cx[k]}, sub_sum_x[j0 + k], n, affine, &t);
-        if (!live[k]) continue;
+        live[j] = round + 1 < kRefineRounds &&
+                  refit({sums.c[j], sums.c2[j], sums.cx[j]}, sub_sum_x[j], n, affine, &t);
+        if (!live[j]) continue;
         choose_grid(t, d, dmin, codec, &next_sc, &next_m);
-        live[k] = next_sc != sc[k] || next_m != m[k];
-        sc[k] = next_sc;
-        m[k] = next_m;
-        any |= live[k];
+        live[j] = next_sc != sc[j] || next_m != m[j];
+        sc[j] = next_sc;
+        m[j] = next_m;
+        any |= live[j];
       }
       if (!any) break;
     }
-    // Raising scale and min together widens the range at both ends.
-    static constexpr int kSteps[6][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}, {1, 1}, {-1, -1}};
     const int steps = affine && dmin > 0.0f ? 6 : 2;
-    std::fill(live, live + kCount, true);
-    for (int pass = 0; pass < kStepPasses; ++pass) {
-      bool moved[kCount] = {};
-      for (int step = 0; step < steps; ++step) {
-        int s2[kCount], m2[kCount];
-        bool valid[kCount];
-        bool any = false;
-        for (int k = 0; k < kCount; ++k) {
-          s2[k] = best_sc[k] + kSteps[step][0];
-          m2[k] = best_m[k] + kSteps[step][1];
-          valid[k] = live[k] && s2[k] >= codec.scale_min && s2[k] <= codec.scale_max && m2[k] >= 0 &&
-                     m2[k] <= codec.min_max;
-          any |= valid[k];
-        }
-        if (!any) continue;
-        evaluate<kCount>(d, dmin, s2, m2, j0, &sums);
-        for (int k = 0; k < kCount; ++k)
-          if (valid[k] && sums.e2[k] < best_sub[k]) {
-            best_sub[k] = sums.e2[k];
-            best_sc[k] = s2[k];
-            best_m[k] = m2[k];
-            moved[k] = true;
-          }
-      }
-      bool any = false;
-      for (int k = 0; k < kCount; ++k) any |= live[k] = moved[k];
-      if (!any) break;
+    const detail::StepGrid grid{codec.scale_min, codec.scale_max, codec.min_max, steps, kStepPasses,
+                                float(codec.code_min), float(codec.code_max)};
+    detail::refine_steps_lanes(xt, n, sub_count, d, dmin, grid, best_sc, best_m, best_sub);
+    for (int j = 0; j < sub_count; ++j) {
+      trial.scales[j] = static_cast<int16_t>(best_sc[j]);
+      trial.mins[j] = static_cast<uint8_t>(best_m[j]);
+      trial_sub_err[j] = best_sub[j];
     }
-    for (int k = 0; k < kCount; ++k) {
-      trial.scales[j0 + k] = static_cast<int16_t>(best_sc[k]);
-      trial.mins[j0 + k] = static_cast<uint8_t>(best_m[k]);
-      trial_sub_err[j0 + k] = best_sub[k];
-    }
-  }
-
-  // refine for sub-blocks j0..j0+kCount-1, then the running total over them in order;
-  // false as soon as it reaches best_err.
-  template <int kCount>
-  bool refine_below_best(float d, float dmin, int* sc, int* m, int j0, float* total) {
-    refine<kCount>(d, dmin, sc + j0, m + j0, j0);
-    for (int j = j0; j < j0 + kCount; ++j) {
-      *total += trial_sub_err[j];
-      if (!(*total < best_err)) return false;  // partial sums only grow
-    }
-    return true;
   }
 
   // Refines every sub-block under (d16, dmin16), starting from `start`'s integers or,
@@ -356,15 +312,11 @@ struct SearchBlock {
         choose_grid(targets[j], d, dmin, codec, &sc[j], &m[j]);
       }
     }
-    // Sixteen sub-blocks fill the lanes; eight (Q4_K, Q5_K) go one at a time, each on
-    // sixteen lanes of its own, so that a super-scale is dropped as soon as the partial
-    // sum shows it cannot win (which was faster than all eight at once).
-    float total = 0;
-    if (sub_count == 16) {
-      if (!refine_below_best<16>(d, dmin, sc, m, 0, &total)) return;
-    } else {
-      for (int j = 0; j < sub_count; ++j)
-        if (!refine_below_best<1>(d, dmin, sc, m, j, &total)) return;
+    refine(d, dmin, sc, m);
+    float total = 0;  // in sub-block order, as it was always summed
+    for (int j = 0; j < sub_count; ++j) {
+      total += trial_sub_err[j];
+      if (!(total < best_err)) return;
     }
     const int n = codec.sub_size;
     for (int j = 0; j < sub_count; ++j)

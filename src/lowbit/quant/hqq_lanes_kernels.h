@@ -127,18 +127,32 @@ LOWBIT_LANE_INLINE void stream(const float* x, int n, int qmax, const HqqJob* jo
     const bool n_pow2 = (n & (n - 1)) == 0;
     const VD vn = splat<VD>(double(n)), inv_n = splat<VD>(1.0 / n);
     auto mean = [&](VD sum) { return n_pow2 ? sum * inv_n : sum / vn; };
-    const VD mean_abs = mean(m), prev = load<VD, double>(prev_mae_a);
-    const VI go = __builtin_convertvector(mean_abs < prev, VI);
+    // The test and the new previous error on at most 8 doubles at a time: GCC lowers
+    // comparisons and selects on vectors wider than a register lane by lane.
+    const VD mean_abs = mean(m);
+    constexpr int H = W < 8 ? W : 8;
+    using DH = typename lanes::Vec<H>::D;
+    using IH = typename lanes::Vec<H>::I;
+    alignas(64) double mean_a[W];
+    alignas(64) int go_a[W];
+    std::memcpy(mean_a, &mean_abs, sizeof mean_abs);
+    for (int h = 0; h < W; h += H) {
+      const DH mh = load<DH, double>(mean_a + h), ph = load<DH, double>(prev_mae_a + h);
+      const auto lower = mh < ph;
+      const IH go_h = __builtin_convertvector(lower, IH);
+      const DH next_prev = lower ? mh : ph;
+      std::memcpy(go_a + h, &go_h, sizeof go_h);
+      std::memcpy(prev_mae_a + h, &next_prev, sizeof next_prev);
+    }
+    const VI go = load<VI, int>(go_a);
     const V beta = load<V>(beta_a), next_beta = beta * splat<V>(s.kappa);
     const VI it = load<VI, int>(it_a) - go;  // the mask is -1 where true
     const V best_m = go ? -z * d : load<V>(best_m_a);  // the lowest mean error so far
-    const VD next_prev = __builtin_convertvector(go, typename lanes::Vec<W>::L) ? mean_abs : prev;
     const V next_z = go ? __builtin_convertvector(mean(zs), V) : z;
     const V next_binv = go ? splat<V>(1.0f) / next_beta : binv;
     const V kept_beta = go ? next_beta : beta;
     const VI finished = (~go | (it >= s.iterations)) & (load<VI, int>(job_a) >= 0);
     std::memcpy(best_m_a, &best_m, sizeof best_m);
-    std::memcpy(prev_mae_a, &next_prev, sizeof next_prev);
     std::memcpy(z_a, &next_z, sizeof next_z);
     std::memcpy(binv_a, &next_binv, sizeof next_binv);
     std::memcpy(beta_a, &kept_beta, sizeof kept_beta);

@@ -1,7 +1,7 @@
 // The K-quant search's lane kernels (quant/kquant_lanes.h) against one-at-a-time
-// code: code_sums_lanes against code_sums_reference and the two model scores against
-// plain loops, bit for bit, at every lane width the CPU has, on random and adversarial
-// sub-blocks; fit_affine_lanes agrees across the widths.
+// code, bit for bit, at every lane width the CPU has, on random and adversarial
+// sub-blocks: code_sums_lanes against code_sums_reference; the affine and symmetric
+// fits, the grid steps and the two model scores against plain loops written here.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -142,34 +142,78 @@ TEST(KquantLanes, ModelScoresMatchPlainLoops) {
   });
 }
 
-TEST(KquantLanes, AffineFitsAgreeAtEveryWidth) {
-  for (int n : {16, 32})
-    for (int subs : {8, 16}) {
-      const std::vector<float> xt = transposed_blocks(n, subs, uint64_t(n + subs));
-      AffineFits first{};
-      bool have_first = false;
-      for_each_width([&] {
+// fit_affine_lanes' spec for one sub-block x[0..n), in the kernel's float and double
+// operations.
+AffineFits affine_fit_one(const float* x, int n, int nmax, float t_lo, float t_hi, int count) {
+  float xmin = x[0], xmax = x[0], sum_x = 0, sum_x2 = 0;
+  for (int i = 0; i < n; ++i) {
+    xmin = x[i] < xmin ? x[i] : xmin;
+    xmax = x[i] > xmax ? x[i] : xmax;
+    sum_x += x[i];
+    sum_x2 += x[i] * x[i];
+  }
+  xmin = xmin < 0.0f ? xmin : 0.0f;
+  AffineFits f{};
+  f.range[0] = xmax - xmin;
+  f.offset[0] = -xmin;
+  f.sum_x[0] = sum_x;
+  f.err[0] = INFINITY;
+  const double nd = n, sx = sum_x, sx2 = sum_x2;
+  for (int k = 0; k < count; ++k) {
+    const float iscale = spread(t_lo, t_hi, k, count) / f.range[0];
+    float c = 0, c2 = 0, cx = 0;
+    for (int i = 0; i < n; ++i) {
+      const float q = float(nearest_int(std::min(float(nmax), std::max(0.0f, (x[i] + f.offset[0]) * iscale))));
+      c += q;
+      c2 += q * q;
+      cx += q * x[i];
+    }
+    const double dc = c, dc2 = c2, dcx = cx;
+    const double D = nd * dc2 - dc * dc;
+    double S = (nd * dcx - dc * sx) / D, O = (dc * dcx - dc2 * sx) / D;
+    if (O < 0) {
+      S = dcx / dc2;
+      O = 0;
+    }
+    const double err = S * S * dc2 + nd * O * O + sx2 - 2.0 * S * O * dc - 2.0 * S * dcx + 2.0 * O * sx;
+    if (D > 0 && S > 0 && err < f.err[0]) {
+      f.err[0] = err;
+      f.S[0] = S;
+      f.O[0] = O;
+      f.c[0] = dc;
+      f.c2[0] = dc2;
+    }
+  }
+  return f;
+}
+
+TEST(KquantLanes, AffineFitsMatchOneSubBlockAtATime) {
+  for_each_width([] {
+    for (int n : {16, 32})
+      for (int subs : {8, 16}) {
+        const std::vector<float> xt = transposed_blocks(n, subs, uint64_t(n + subs));
         AffineFits got{};
         fit_affine_lanes(xt.data(), n, subs, 3, 1.5f, 3.5f, 20, &got);
-        for (int j = 0; j < subs; ++j)
-          if (j % 6 == 0) {  // plain random sub-blocks: a fit is found, on the data's scale
-            EXPECT_TRUE(std::isfinite(got.err[j])) << j;
-            EXPECT_GT(got.S[j], 0.0);
-            EXPECT_GE(got.O[j], 0.0);
-          }
-        if (!have_first) {
-          first = got;
-          have_first = true;
-          return;
-        }
+        int fitted = 0;
         for (int j = 0; j < subs; ++j) {
-          ASSERT_EQ(std::bit_cast<uint64_t>(got.err[j]), std::bit_cast<uint64_t>(first.err[j])) << j;
-          ASSERT_EQ(std::bit_cast<uint64_t>(got.S[j]), std::bit_cast<uint64_t>(first.S[j])) << j;
-          ASSERT_EQ(std::bit_cast<uint64_t>(got.O[j]), std::bit_cast<uint64_t>(first.O[j])) << j;
-          ASSERT_EQ(bits(got.sum_x[j]), bits(first.sum_x[j])) << j;
+          std::vector<float> x(static_cast<size_t>(n));
+          for (int i = 0; i < n; ++i) x[size_t(i)] = xt[size_t(i) * size_t(subs) + size_t(j)];
+          const AffineFits want = affine_fit_one(x.data(), n, 3, 1.5f, 3.5f, 20);
+          SCOPED_TRACE("n " + std::to_string(n) + " subs " + std::to_string(subs) + " sub-block " + std::to_string(j));
+          ASSERT_EQ(bits(got.range[j]), bits(want.range[0]));
+          ASSERT_EQ(bits(got.offset[j]), bits(want.offset[0]));
+          ASSERT_EQ(bits(got.sum_x[j]), bits(want.sum_x[0]));
+          ASSERT_EQ(std::bit_cast<uint64_t>(got.err[j]), std::bit_cast<uint64_t>(want.err[0]));
+          if (!std::isfinite(want.err[0])) continue;
+          ++fitted;
+          ASSERT_EQ(std::bit_cast<uint64_t>(got.S[j]), std::bit_cast<uint64_t>(want.S[0]));
+          ASSERT_EQ(std::bit_cast<uint64_t>(got.O[j]), std::bit_cast<uint64_t>(want.O[0]));
+          ASSERT_EQ(std::bit_cast<uint64_t>(got.c[j]), std::bit_cast<uint64_t>(want.c[0]));
+          ASSERT_EQ(std::bit_cast<uint64_t>(got.c2[j]), std::bit_cast<uint64_t>(want.c2[0]));
         }
-      });
-    }
+        EXPECT_GT(fitted, subs / 3);
+      }
+  });
 }
 
 TEST(KquantLanes, SymmetricFitsMatchOneSubBlockAtATime) {

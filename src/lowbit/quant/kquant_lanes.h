@@ -1,7 +1,8 @@
 // The inner loops of the K-quant search (kquant_methods.cpp), on vector lanes
 // (lanes::native_width() of them: 16 with AVX-512, 8 with AVX2, 4 otherwise): a
-// super-block's codes and their sums, one sub-block per lane, and the quadratic model's
-// score of candidate super-scales, one candidate per lane. Each lane does its own
+// super-block's codes and their sums, its candidate scans and its grid steps, one
+// sub-block per lane, and the quadratic model's scores of candidate super-scales, one
+// candidate per lane. Each lane does its own
 // arithmetic in the order of the one-at-a-time code, so the results do not depend on
 // the width. Internal to quant/.
 #pragma once

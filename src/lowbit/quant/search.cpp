@@ -378,6 +378,63 @@ float search_symmetric_scale(const float* x, int n, int qmin, int qmax, const Qu
   return search_scale(x, n, grid, both, qmin == 0 || symmetric ? 1 : 2, symmetric, options, store);
 }
 
+namespace {
+
+// finish_scale for the `used` lanes of xt at once (search_symmetric_scale_many): each
+// pass of the Lloyd steps runs on all the lanes (detail::symmetric_pass_lanes), each
+// lane keeps finish_scale's own test and stops where it would. A step whose inverse is
+// 0 or not finite takes symmetric_pass's separate path, as it does alone.
+void finish_scales(const float* x, const float* xt, int n, const UniformGrid& grid, int used, const int64_t* lane_block,
+                   const detail::SymmetricScanResult* found, const ScaleStart* starts, StoreFn store, float* d_out) {
+  constexpr int L = detail::kRangeLanes;
+  alignas(64) float d[L] = {}, next[L] = {};
+  alignas(64) double sqx[L], sqq[L], err[L], then_sqx[L], then_sqq[L], then_err[L];
+  auto pass = [&](const float* steps, double* qx, double* qq, double* e) {
+    detail::symmetric_pass_lanes(xt, n, grid.lo, grid.hi, steps, qx, qq, e);
+    for (int l = 0; l < used; ++l)
+      if (finite_inverse(steps[l]) == 0.0f) {
+        const SymmetricPass one = symmetric_pass(x + lane_block[l] * n, n, grid, steps[l]);
+        qx[l] = one.sqx;
+        qq[l] = one.sqq;
+        e[l] = one.err;
+      }
+  };
+  bool live[L] = {};
+  for (int l = 0; l < used; ++l) {
+    const double best_sqx = found[l].found ? found[l].sqx : 0.0, best_sqq = found[l].found ? found[l].sqq : 0.0;
+    d[l] = keep(store, best_sqq > 0.0 ? static_cast<float>(best_sqx / best_sqq) : starts[l].fallback_d);
+    live[l] = true;
+  }
+  pass(d, sqx, sqq, err);
+  for (int step = 0; step < kLloydSteps; ++step) {
+    bool any = false;
+    for (int l = 0; l < used; ++l) {
+      next[l] = d[l];
+      if (!live[l] || !(sqq[l] > 0.0)) {
+        live[l] = false;
+        continue;
+      }
+      next[l] = keep(store, static_cast<float>(sqx[l] / sqq[l]));
+      live[l] = next[l] != d[l] && std::isfinite(next[l]);
+      any |= live[l];
+    }
+    if (!any) break;
+    pass(next, then_sqx, then_sqq, then_err);
+    for (int l = 0; l < used; ++l) {
+      if (!live[l]) continue;
+      live[l] = then_err[l] < err[l];
+      if (!live[l]) continue;
+      d[l] = next[l];
+      sqx[l] = then_sqx[l];
+      sqq[l] = then_sqq[l];
+      err[l] = then_err[l];
+    }
+  }
+  for (int l = 0; l < used; ++l) d_out[lane_block[l]] = d[l];
+}
+
+}  // namespace
+
 void search_symmetric_scale_many(const float* x, int n, int qmin, int qmax, int64_t count,
                                  const QuantOptions& options, StoreFn store, float* d_out) {
   if (!(qmin <= 0 && qmax > 0))
@@ -428,11 +485,7 @@ void search_symmetric_scale_many(const float* x, int n, int qmin, int qmax, int6
       longest = std::max(longest, k);
     }
     detail::symmetric_scan_lanes(xt, n, float(qmin), float(qmax), table.data(), longest, found);
-    for (int l = 0; l < used; ++l) {
-      const detail::SymmetricScanResult& r = found[l];
-      d_out[lane_block[l]] = finish_scale(x + lane_block[l] * n, n, grid, r.found ? r.sqx : 0.0,
-                                          r.found ? r.sqq : 0.0, starts[l].fallback_d, store);
-    }
+    finish_scales(x, xt, n, grid, used, lane_block, found, starts, store, d_out);
   }
 }
 

@@ -22,4 +22,13 @@ void symmetric_scan_lanes(const float* xt, int n, float qmin, float qmax, const 
   symmetric_scan<4>(xt, n, qmin, qmax, ids, candidates, out);
 }
 
+void symmetric_pass_lanes(const float* xt, int n, float qmin, float qmax, const float* d, double* sqx, double* sqq,
+                          double* err) {
+#if LOWBIT_LANES_X86
+  if (lanes::kernel_width() == 16) return symmetric_pass_avx512(xt, n, qmin, qmax, d, sqx, sqq, err);
+  if (lanes::kernel_width() == 8) return symmetric_pass_avx2(xt, n, qmin, qmax, d, sqx, sqq, err);
+#endif
+  symmetric_pass<4>(xt, n, qmin, qmax, d, sqx, sqq, err);
+}
+
 }  // namespace lowbit::quant::detail

@@ -36,4 +36,12 @@ struct SymmetricScanResult {
 void symmetric_scan_lanes(const float* xt, int n, float qmin, float qmax, const float* ids, int candidates,
                           SymmetricScanResult* out);
 
+// One pass of search.cpp's symmetric_pass for each of the 16 blocks of xt (held as for
+// symmetric_scan_lanes) at its own step d[l]: codes round(clamp(x / d, qmin, qmax))
+// (x times 1/d), and sqx = sum q x, sqq = sum q^2, err = sum (x - d q)^2 (infinite if
+// that overflows), summed as symmetric_pass sums them. Lanes whose 1/d is 0 or not
+// finite get no meaningful result: symmetric_pass treats them apart.
+void symmetric_pass_lanes(const float* xt, int n, float qmin, float qmax, const float* d, double* sqx, double* sqq,
+                          double* err);
+
 }  // namespace lowbit::quant::detail

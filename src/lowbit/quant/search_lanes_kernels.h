@@ -165,6 +165,40 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
   }
 }
 
+// symmetric_pass_lanes with W lanes.
+template <int W>
+LOWBIT_LANE_INLINE void symmetric_pass(const float* xt, int n, float qmin, float qmax, const float* d_in, double* sqx,
+                                       double* sqq, double* err) {
+  using V = typename lanes::Vec<W>::F;
+  using VD = typename lanes::Vec<W>::D;
+  constexpr int L = kRangeLanes;
+  const V lo = splat<V>(qmin), hi = splat<V>(qmax), zero = splat<V>(0.0f);
+  for (int g = 0; g < L; g += W) {
+    const V d = load<V>(d_in + g);
+    const V id = d != zero ? splat<V>(1.0f) / d : zero;  // lanes where it is 0 or Inf: see above
+    V s_qx[8] = {}, s_qq[8] = {}, s_rr[8] = {};
+    for (int i = 0; i < n; i += 8)
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        const V v = load<V>(xt + (i + j) * L + g);
+        V t = v * id;
+        t = t > lo ? t : lo;
+        t = t < hi ? t : hi;
+        const V q = lanes::round<V>(t);
+        s_qx[j] += q * v;
+        s_qq[j] += q * q;
+        const V r = v - d * q;
+        s_rr[j] += r * r;
+      }
+    const VD vqx = total8<W>(s_qx), vqq = total8<W>(s_qq), vrr = total8<W>(s_rr);
+    std::memcpy(sqx + g, &vqx, sizeof vqx);
+    std::memcpy(sqq + g, &vqq, sizeof vqq);
+    std::memcpy(err + g, &vrr, sizeof vrr);
+    for (int l = 0; l < W; ++l)
+      if (!(err[g + l] <= __builtin_huge_val())) err[g + l] = __builtin_inf();  // as symmetric_pass
+  }
+}
+
 }  // namespace
 }  // namespace lowbit::quant::detail
 
@@ -178,10 +212,14 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
 #define LOWBIT_SYMMETRIC_SCAN(isa)                                                                 \
   void symmetric_scan_##isa(const float* xt, int n, float qmin, float qmax, const float* ids, int candidates, \
                             SymmetricScanResult* out)
+#define LOWBIT_SYMMETRIC_PASS(isa)                                                                            \
+  void symmetric_pass_##isa(const float* xt, int n, float qmin, float qmax, const float* d, double* sqx, double* sqq, \
+                            double* err)
 #define LOWBIT_SEARCH_LANES_KERNELS(isa, W)                                                            \
   namespace lowbit::quant::detail {                                                                  \
   LOWBIT_AFFINE_RANGE_SCAN(isa) { scan<W>(ut, n, qmax, range, su, bottom, top, candidates, out); }    \
   LOWBIT_SYMMETRIC_SCAN(isa) { symmetric_scan<W>(xt, n, qmin, qmax, ids, candidates, out); }          \
+  LOWBIT_SYMMETRIC_PASS(isa) { symmetric_pass<W>(xt, n, qmin, qmax, d, sqx, sqq, err); }              \
   }
 
 #if LOWBIT_LANES_X86
@@ -190,5 +228,7 @@ LOWBIT_AFFINE_RANGE_SCAN(avx2);
 LOWBIT_AFFINE_RANGE_SCAN(avx512);
 LOWBIT_SYMMETRIC_SCAN(avx2);
 LOWBIT_SYMMETRIC_SCAN(avx512);
+LOWBIT_SYMMETRIC_PASS(avx2);
+LOWBIT_SYMMETRIC_PASS(avx512);
 }  // namespace lowbit::quant::detail
 #endif

@@ -592,6 +592,81 @@ AffineParams finish_range(const float* x, const float* u, int n, int qmax, const
   return p;
 }
 
+// finish_range for the `used` lanes of search_affine_range_many at once: each Lloyd
+// step's pass and errors run on all the lanes (detail::affine_pass_lanes, affine_l2_lanes;
+// ut holds the blocks' u, xt their x, transposed), and each lane keeps finish_range's
+// own tests and stops where it would. A step whose inverse is 0 or not finite takes
+// affine_grid_error's separate path, as it does alone.
+void finish_ranges(const float* x, const float* xt, const float* ut, int n, int qmax, int used,
+                   const int64_t* lane_block, const RangeStart* starts, const detail::RangeScanResult* found,
+                   StoreFn store, AffineParams* out) {
+  constexpr int L = detail::kRangeLanes;
+  const float fq = float(qmax);
+  AffineParams p[L], next[L];
+  bool live[L] = {};
+  alignas(64) float offset[L] = {}, id[L] = {}, pd[L] = {}, pm[L] = {};
+  alignas(64) double sq[L], sqq[L], squ[L], err[L], next_err[L];
+  for (int l = 0; l < used; ++l) {
+    const RangeStart& r = starts[l];
+    p[l] = {r.range / fq, r.min};
+    const AffineFit fit = affine_fit(AffineSums{found[l].sq, found[l].sqq, found[l].squ}, n, r.su);
+    if (found[l].found && fit.ok) p[l] = {static_cast<float>(fit.d), static_cast<float>(fit.m + double(r.min))};
+    p[l] = {keep(store, p[l].d), keep(store, p[l].m)};
+    err[l] = -1.0;  // computed when a step first needs it
+    live[l] = true;
+  }
+  // The squared errors of params q for the lanes in `want`, into e.
+  auto errors = [&](const AffineParams* q, const bool* want, double* e) {
+    for (int l = 0; l < used; ++l) {
+      pd[l] = q[l].d;
+      pm[l] = q[l].m;
+    }
+    detail::affine_l2_lanes(xt, n, qmax, pd, pm, e);
+    for (int l = 0; l < used; ++l)
+      if (want[l] && (!(q[l].d > 0.0f) || finite_inverse(q[l].d) == 0.0f))
+        e[l] = affine_grid_error(x + lane_block[l] * n, n, qmax, q[l]);
+  };
+  for (int step = 0; step < kLloydSteps; ++step) {
+    bool any = false;
+    for (int l = 0; l < used; ++l) {
+      live[l] = live[l] && p[l].d > 0.0f;
+      offset[l] = p[l].m - starts[l].min;
+      id[l] = finite_inverse(p[l].d);
+      any |= live[l];
+    }
+    if (!any) break;
+    detail::affine_pass_lanes(ut, n, qmax, offset, id, sq, sqq, squ);
+    bool need_err[L] = {}, any_need = false;
+    any = false;
+    for (int l = 0; l < used; ++l) {
+      if (!live[l]) continue;
+      const AffineFit f = affine_fit(AffineSums{sq[l], sqq[l], squ[l]}, n, starts[l].su);
+      next[l] = {keep(store, static_cast<float>(f.d)), keep(store, static_cast<float>(f.m + double(starts[l].min)))};
+      live[l] = f.ok && !(next[l].d == p[l].d && next[l].m == p[l].m);
+      need_err[l] = live[l] && err[l] < 0.0;
+      any_need |= need_err[l];
+      any |= live[l];
+    }
+    if (!any) break;
+    if (any_need) {
+      double first[L];
+      errors(p, need_err, first);
+      for (int l = 0; l < used; ++l)
+        if (need_err[l]) err[l] = first[l];
+    }
+    for (int l = 0; l < used; ++l) next[l] = live[l] ? next[l] : p[l];
+    errors(next, live, next_err);
+    for (int l = 0; l < used; ++l) {
+      if (!live[l]) continue;
+      live[l] = next_err[l] < err[l];
+      if (!live[l]) continue;
+      p[l] = next[l];
+      err[l] = next_err[l];
+    }
+  }
+  for (int l = 0; l < used; ++l) out[lane_block[l]] = p[l];
+}
+
 // search_affine_range on `count` blocks, the candidate scans sixteen blocks at a time.
 void search_affine_range_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
                               StoreFn store, AffineParams* out) {
@@ -607,7 +682,7 @@ void search_affine_range_many(const float* x, int n, int qmax, int64_t count, co
     bottom[size_t(k)] = cut.bottom();
     top[size_t(k)] = cut.top();
   }
-  alignas(64) float u[L][kMaxBlockElements], ut[kMaxBlockElements * L], range[L];
+  alignas(64) float u[L][kMaxBlockElements], ut[kMaxBlockElements * L], xt[kMaxBlockElements * L], range[L];
   alignas(64) double su[L];
   RangeStart starts[L];
   int64_t lane_block[L];
@@ -633,8 +708,9 @@ void search_affine_range_many(const float* x, int n, int qmax, int64_t count, co
     }
     lanes::transpose_rows(rows, L, n, L, ut);
     detail::affine_range_scan_lanes(ut, n, qmax, range, su, bottom.data(), top.data(), candidates, found);
-    for (int l = 0; l < used; ++l)
-      out[lane_block[l]] = finish_range(x + lane_block[l] * n, u[l], n, qmax, starts[l], found[l], store);
+    for (int l = 0; l < L; ++l) rows[l] = x + lane_block[l < used ? l : 0] * n;
+    lanes::transpose_rows(rows, L, n, L, xt);
+    finish_ranges(x, xt, ut, n, qmax, used, lane_block, starts, found, store, out);
   }
 }
 

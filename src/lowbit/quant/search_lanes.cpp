@@ -31,4 +31,21 @@ void symmetric_pass_lanes(const float* xt, int n, float qmin, float qmax, const 
   symmetric_pass<4>(xt, n, qmin, qmax, d, sqx, sqq, err);
 }
 
+void affine_pass_lanes(const float* ut, int n, int qmax, const float* offset, const float* id, double* sq,
+                       double* sqq, double* squ) {
+#if LOWBIT_LANES_X86
+  if (lanes::kernel_width() == 16) return affine_pass_avx512(ut, n, qmax, offset, id, sq, sqq, squ);
+  if (lanes::kernel_width() == 8) return affine_pass_avx2(ut, n, qmax, offset, id, sq, sqq, squ);
+#endif
+  affine_pass<4>(ut, n, qmax, offset, id, sq, sqq, squ);
+}
+
+void affine_l2_lanes(const float* xt, int n, int qmax, const float* d, const float* m, double* err) {
+#if LOWBIT_LANES_X86
+  if (lanes::kernel_width() == 16) return affine_l2_avx512(xt, n, qmax, d, m, err);
+  if (lanes::kernel_width() == 8) return affine_l2_avx2(xt, n, qmax, d, m, err);
+#endif
+  affine_l2<4>(xt, n, qmax, d, m, err);
+}
+
 }  // namespace lowbit::quant::detail

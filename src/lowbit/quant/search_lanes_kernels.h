@@ -199,6 +199,66 @@ LOWBIT_LANE_INLINE void symmetric_pass(const float* xt, int n, float qmin, float
   }
 }
 
+// affine_pass_lanes with W lanes.
+template <int W>
+LOWBIT_LANE_INLINE void affine_pass(const float* ut, int n, int qmax, const float* offset, const float* id_in,
+                                    double* sq, double* sqq, double* squ) {
+  using V = typename lanes::Vec<W>::F;
+  using VD = typename lanes::Vec<W>::D;
+  constexpr int L = kRangeLanes;
+  const V zero = splat<V>(0.0f), top = splat<V>(float(qmax));
+  for (int g = 0; g < L; g += W) {
+    const V off = load<V>(offset + g), id = load<V>(id_in + g);
+    V s_q[8] = {}, s_qq[8] = {}, s_qu[8] = {};
+    for (int i = 0; i < n; i += 8)
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        const V v = load<V>(ut + (i + j) * L + g);
+        V t = (v - off) * id;
+        t = t > zero ? t : zero;
+        t = t < top ? t : top;
+        const V q = lanes::round<V>(t);
+        s_q[j] += q;
+        s_qq[j] += q * q;
+        s_qu[j] += q * v;
+      }
+    const VD vq = total8<W>(s_q), vqq = total8<W>(s_qq), vqu = total8<W>(s_qu);
+    std::memcpy(sq + g, &vq, sizeof vq);
+    std::memcpy(sqq + g, &vqq, sizeof vqq);
+    std::memcpy(squ + g, &vqu, sizeof vqu);
+  }
+}
+
+// affine_l2_lanes with W lanes.
+template <int W>
+LOWBIT_LANE_INLINE void affine_l2(const float* xt, int n, int qmax, const float* d_in, const float* m_in,
+                                  double* err) {
+  using V = typename lanes::Vec<W>::F;
+  using VD = typename lanes::Vec<W>::D;
+  constexpr int L = kRangeLanes;
+  const V zero = splat<V>(0.0f), top = splat<V>(float(qmax));
+  for (int g = 0; g < L; g += W) {
+    const V d = load<V>(d_in + g), m = load<V>(m_in + g);
+    const V id = d != zero ? splat<V>(1.0f) / d : zero;  // lanes where it is 0 or Inf: see above
+    V s_rr[8] = {};
+    for (int i = 0; i < n; i += 8)
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        const V v = load<V>(xt + (i + j) * L + g);
+        V t = (v - m) * id;
+        t = t > zero ? t : zero;
+        t = t < top ? t : top;
+        const V q = lanes::round<V>(t);
+        const V r = v - (q * d + m);
+        s_rr[j] += r * r;
+      }
+    const VD vrr = total8<W>(s_rr);
+    std::memcpy(err + g, &vrr, sizeof vrr);
+    for (int l = 0; l < W; ++l)
+      if (!(err[g + l] <= __builtin_huge_val())) err[g + l] = __builtin_inf();  // as affine_grid_error
+  }
+}
+
 }  // namespace
 }  // namespace lowbit::quant::detail
 
@@ -215,11 +275,18 @@ LOWBIT_LANE_INLINE void symmetric_pass(const float* xt, int n, float qmin, float
 #define LOWBIT_SYMMETRIC_PASS(isa)                                                                            \
   void symmetric_pass_##isa(const float* xt, int n, float qmin, float qmax, const float* d, double* sqx, double* sqq, \
                             double* err)
+#define LOWBIT_AFFINE_PASS(isa)                                                                              \
+  void affine_pass_##isa(const float* ut, int n, int qmax, const float* offset, const float* id, double* sq, \
+                         double* sqq, double* squ)
+#define LOWBIT_AFFINE_L2(isa) \
+  void affine_l2_##isa(const float* xt, int n, int qmax, const float* d, const float* m, double* err)
 #define LOWBIT_SEARCH_LANES_KERNELS(isa, W)                                                            \
   namespace lowbit::quant::detail {                                                                  \
   LOWBIT_AFFINE_RANGE_SCAN(isa) { scan<W>(ut, n, qmax, range, su, bottom, top, candidates, out); }    \
   LOWBIT_SYMMETRIC_SCAN(isa) { symmetric_scan<W>(xt, n, qmin, qmax, ids, candidates, out); }          \
   LOWBIT_SYMMETRIC_PASS(isa) { symmetric_pass<W>(xt, n, qmin, qmax, d, sqx, sqq, err); }              \
+  LOWBIT_AFFINE_PASS(isa) { affine_pass<W>(ut, n, qmax, offset, id, sq, sqq, squ); }                   \
+  LOWBIT_AFFINE_L2(isa) { affine_l2<W>(xt, n, qmax, d, m, err); }                                     \
   }
 
 #if LOWBIT_LANES_X86
@@ -230,5 +297,9 @@ LOWBIT_SYMMETRIC_SCAN(avx2);
 LOWBIT_SYMMETRIC_SCAN(avx512);
 LOWBIT_SYMMETRIC_PASS(avx2);
 LOWBIT_SYMMETRIC_PASS(avx512);
+LOWBIT_AFFINE_PASS(avx2);
+LOWBIT_AFFINE_PASS(avx512);
+LOWBIT_AFFINE_L2(avx2);
+LOWBIT_AFFINE_L2(avx512);
 }  // namespace lowbit::quant::detail
 #endif

@@ -24,6 +24,20 @@ LOWBIT_LANE_INLINE V fold(V (&a)[kFold]) {
   return a[0];
 }
 
+// Runs group.template operator()<G, N>(g) for the sub-block groups g = 0, G, 2G, ... of
+// `subs` sub-blocks of n weights (N = n, 16 or 32): G = W lanes, or W / 2 (and so on)
+// when the sub-blocks do not fill W.
+template <int W, class Group>
+LOWBIT_LANE_INLINE void for_each_group(int n, int subs, Group&& group) {
+  if constexpr (W > 4) {
+    if (subs % W != 0) return for_each_group<W / 2>(n, subs, group);
+  }
+  for (int g = 0; g < subs; g += W) {
+    if (n == 16) group.template operator()<W, 16>(g);
+    else group.template operator()<W, 32>(g);
+  }
+}
+
 // The integer nearest to v within [lo, hi] (clamped first; NaN gives lo), as a float:
 // kquant_methods.cpp's round_clamped and code_of.
 template <class V, class VI>
@@ -78,25 +92,14 @@ LOWBIT_LANE_INLINE void code_sums_group(const float* xt, int subs, int g, const 
   if constexpr (kError) std::memcpy(out->e2 + g, &se2, sizeof se2);
 }
 
-template <int W, int N, bool kError>
-LOWBIT_LANE_INLINE void code_sums_all(const float* xt, int subs, const float* inv, const float* O, const float* S,
-                                      float lo, float hi, LaneSums* out) {
-  for (int g = 0; g < subs; g += W) code_sums_group<W, N, kError>(xt, subs, g, inv, O, S, lo, hi, out);
-}
-
-// code_sums_lanes with W lanes (W / 2 where the sub-blocks do not fill W).
+// code_sums_lanes with W lanes.
 template <int W>
 LOWBIT_LANE_INLINE void code_sums(const float* xt, int n, int subs, const float* inv, const float* O, const float* S,
                                   float lo, float hi, LaneSums* out) {
-  if constexpr (W > 4) {
-    if (subs % W != 0) return code_sums<W / 2>(xt, n, subs, inv, O, S, lo, hi, out);
-  }
-  if (n == 16) {
-    if (S) return code_sums_all<W, 16, true>(xt, subs, inv, O, S, lo, hi, out);
-    return code_sums_all<W, 16, false>(xt, subs, inv, O, S, lo, hi, out);
-  }
-  if (S) return code_sums_all<W, 32, true>(xt, subs, inv, O, S, lo, hi, out);
-  code_sums_all<W, 32, false>(xt, subs, inv, O, S, lo, hi, out);
+  for_each_group<W>(n, subs, [&]<int G, int N>(int g) {
+    if (S) code_sums_group<G, N, true>(xt, subs, g, inv, O, S, lo, hi, out);
+    else code_sums_group<G, N, false>(xt, subs, g, inv, O, S, lo, hi, out);
+  });
 }
 
 // Sub-blocks g..g+W-1 of fit_affine_lanes, N weights each.
@@ -157,21 +160,14 @@ LOWBIT_LANE_INLINE void fit_affine_group(const float* xt, int subs, int g, int n
   std::memcpy(out->c2 + g, &best_c2, sizeof best_c2);
 }
 
-// fit_affine_lanes with W lanes (W / 2 where the sub-blocks do not fill W), at most 8:
-// sixteen doubles are two registers even with AVX-512, and GCC lowers selects on vectors
-// wider than a register lane by lane.
+// fit_affine_lanes with W lanes, at most 8: sixteen doubles are two registers even with
+// AVX-512, and GCC lowers selects on vectors wider than a register lane by lane.
 template <int W>
 LOWBIT_LANE_INLINE void fit_affine(const float* xt, int n, int subs, int nmax, float t_lo, float t_hi, int count,
                                    AffineFits* out) {
-  if constexpr (W > 8) {
-    return fit_affine<8>(xt, n, subs, nmax, t_lo, t_hi, count, out);
-  } else if constexpr (W > 4) {
-    if (subs % W != 0) return fit_affine<W / 2>(xt, n, subs, nmax, t_lo, t_hi, count, out);
-  }
-  for (int g = 0; g < subs; g += W) {
-    if (n == 16) fit_affine_group<W, 16>(xt, subs, g, nmax, t_lo, t_hi, count, out);
-    else fit_affine_group<W, 32>(xt, subs, g, nmax, t_lo, t_hi, count, out);
-  }
+  for_each_group<(W > 8 ? 8 : W)>(n, subs, [&]<int G, int N>(int g) {
+    fit_affine_group<G, N>(xt, subs, g, nmax, t_lo, t_hi, count, out);
+  });
 }
 
 // Sub-blocks g..g+W-1 of fit_symmetric_lanes, N weights each. The codes at W lanes,
@@ -228,13 +224,9 @@ LOWBIT_LANE_INLINE void fit_symmetric_group(const float* xt, int subs, int g, co
 template <int W>
 LOWBIT_LANE_INLINE void fit_symmetric(const float* xt, int n, int subs, const float* max, const float* ts, int count,
                                       float lo, float hi, SymmetricFits* out) {
-  if constexpr (W > 4) {
-    if (subs % W != 0) return fit_symmetric<W / 2>(xt, n, subs, max, ts, count, lo, hi, out);
-  }
-  for (int g = 0; g < subs; g += W) {
-    if (n == 16) fit_symmetric_group<W, 16>(xt, subs, g, max, ts, count, lo, hi, out);
-    else fit_symmetric_group<W, 32>(xt, subs, g, max, ts, count, lo, hi, out);
-  }
+  for_each_group<W>(n, subs, [&]<int G, int N>(int g) {
+    fit_symmetric_group<G, N>(xt, subs, g, max, ts, count, lo, hi, out);
+  });
 }
 
 // Sub-blocks g..g+W-1 of refine_steps_lanes, N weights each.
@@ -280,13 +272,9 @@ LOWBIT_LANE_INLINE void refine_steps_group(const float* xt, int subs, int g, flo
 template <int W>
 LOWBIT_LANE_INLINE void refine_steps(const float* xt, int n, int subs, float d, float dmin, const StepGrid& grid,
                                      int* best_sc, int* best_m, float* best_sub) {
-  if constexpr (W > 4) {
-    if (subs % W != 0) return refine_steps<W / 2>(xt, n, subs, d, dmin, grid, best_sc, best_m, best_sub);
-  }
-  for (int g = 0; g < subs; g += W) {
-    if (n == 16) refine_steps_group<W, 16>(xt, subs, g, d, dmin, grid, best_sc, best_m, best_sub);
-    else refine_steps_group<W, 32>(xt, subs, g, d, dmin, grid, best_sc, best_m, best_sub);
-  }
+  for_each_group<W>(n, subs, [&]<int G, int N>(int g) {
+    refine_steps_group<G, N>(xt, subs, g, d, dmin, grid, best_sc, best_m, best_sub);
+  });
 }
 
 // Calls group(first, candidates, lanes) for `count` candidates W at a time; the last

@@ -17,6 +17,15 @@ LOWBIT_LANE_INLINE typename lanes::Vec<W>::D total8(const typename lanes::Vec<W>
   return (widen(s[0] + s[4]) + widen(s[1] + s[5])) + (widen(s[2] + s[6]) + widen(s[3] + s[7]));
 }
 
+// The code of t on the integer grid [lo, hi]: round(clamp(t, lo, hi)), the clamp as
+// search.cpp's f4::clamp does it (a NaN goes to lo).
+template <class V>
+LOWBIT_LANE_INLINE V grid_code(V t, V lo, V hi) {
+  t = t > lo ? t : lo;
+  t = t < hi ? t : hi;
+  return lanes::round<V>(t);
+}
+
 // affine_range_scan_lanes with W lanes: the 16 columns of ut in 16 / W groups.
 template <int W>
 LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* range_in, const double* su,
@@ -133,10 +142,7 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
 #pragma GCC unroll 8
           for (int j = 0; j < 8; ++j) {
             const V v = load<V>(xt + (i + j) * L + g);
-            V t = v * id;
-            t = t > lo ? t : lo;
-            t = t < hi ? t : hi;
-            const V q = lanes::round<V>(t);
+            const V q = grid_code(v * id, lo, hi);
             s_qx[j] += q * v;
             s_qq[j] += q * q;
           }
@@ -181,10 +187,7 @@ LOWBIT_LANE_INLINE void symmetric_pass(const float* xt, int n, float qmin, float
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
         const V v = load<V>(xt + (i + j) * L + g);
-        V t = v * id;
-        t = t > lo ? t : lo;
-        t = t < hi ? t : hi;
-        const V q = lanes::round<V>(t);
+        const V q = grid_code(v * id, lo, hi);
         s_qx[j] += q * v;
         s_qq[j] += q * q;
         const V r = v - d * q;
@@ -214,10 +217,7 @@ LOWBIT_LANE_INLINE void affine_pass(const float* ut, int n, int qmax, const floa
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
         const V v = load<V>(ut + (i + j) * L + g);
-        V t = (v - off) * id;
-        t = t > zero ? t : zero;
-        t = t < top ? t : top;
-        const V q = lanes::round<V>(t);
+        const V q = grid_code((v - off) * id, zero, top);
         s_q[j] += q;
         s_qq[j] += q * q;
         s_qu[j] += q * v;
@@ -245,10 +245,7 @@ LOWBIT_LANE_INLINE void affine_l2(const float* xt, int n, int qmax, const float*
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
         const V v = load<V>(xt + (i + j) * L + g);
-        V t = (v - m) * id;
-        t = t > zero ? t : zero;
-        t = t < top ? t : top;
-        const V q = lanes::round<V>(t);
+        const V q = grid_code((v - m) * id, zero, top);
         const V r = v - (q * d + m);
         s_rr[j] += r * r;
       }

@@ -46,8 +46,10 @@ void refine_steps_lanes(const float* xt, int n, int subs, float d, float dmin, c
   if (!((n == 16 || n == 32) && (subs == 8 || subs == 16) && (grid.steps == 2 || grid.steps == 6)))
     throw std::invalid_argument("refine_steps_lanes: sub-blocks of 16 or 32 weights, 8 or 16 of them; 2 or 6 steps");
 #if LOWBIT_LANES_X86
-  if (quant::lanes::kernel_width() == 16) return refine_steps_avx512(xt, n, subs, d, dmin, grid, best_sc, best_m, best_sub);
-  if (quant::lanes::kernel_width() == 8) return refine_steps_avx2(xt, n, subs, d, dmin, grid, best_sc, best_m, best_sub);
+  if (quant::lanes::kernel_width() == 16)
+    return refine_steps_avx512(xt, n, subs, d, dmin, grid, best_sc, best_m, best_sub);
+  if (quant::lanes::kernel_width() == 8)
+    return refine_steps_avx2(xt, n, subs, d, dmin, grid, best_sc, best_m, best_sub);
 #endif
   refine_steps<4>(xt, n, subs, d, dmin, grid, best_sc, best_m, best_sub);
 }

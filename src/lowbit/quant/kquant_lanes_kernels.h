@@ -235,6 +235,7 @@ LOWBIT_LANE_INLINE void refine_steps_group(const float* xt, int subs, int g, flo
                                            int* best_sc, int* best_m, float* best_sub) {
   using V = typename quant::lanes::Vec<W>::F;
   using VI = typename quant::lanes::Vec<W>::I;
+  // Raising scale and min together widens the range at both ends.
   static constexpr int kSteps[6][2] = {{1, 0}, {-1, 0}, {0, 1}, {0, -1}, {1, 1}, {-1, -1}};
   auto any = [](VI mask) {
     bool found = false;

@@ -200,10 +200,11 @@ struct SearchBlock {
     fit_symmetric(count);
   }
 
-  // The symmetric counterpart of detail::fit_affine_lanes, every sub-block at once: `count` scales in
-  // all, two thirds mapping the signed absmax onto code -t (t over [t_lo, t_hi], the
-  // wider negative end), a third onto +t (t over [t_lo - 1, t_hi - 1]); each refit by
-  // least squares. Keeps the fit of least squared error, i.e. of largest cx^2 / c2.
+  // The symmetric counterpart of detail::fit_affine_lanes, every sub-block at once:
+  // `count` scales in all, two thirds mapping the signed absmax onto code -t (t over
+  // [t_lo, t_hi], the wider negative end), a third onto +t (t over [t_lo - 1, t_hi - 1]);
+  // each refit by least squares. Keeps the fit of least squared error, i.e. of largest
+  // cx^2 / c2.
   void fit_symmetric(int count) {
     const int n = codec.sub_size, nmax = -codec.code_min;
     float max[kMaxSubBlocks];

@@ -50,6 +50,9 @@ std::vector<float> test_blocks(int n, int count, uint64_t seed) {
       case 6:                                                           // signed zeros
         for (int i = 0; i < n; ++i) xb[i] = (i + b) % 3 == 0 ? -0.0f : (i % 3 == 1 ? 0.0f : std::fabs(xb[i]));
         break;
+      case 7:  // zeros of both signs only: which zero is the minimum shows in m's sign
+        for (int i = 0; i < n; ++i) xb[i] = (i * 5 + b) % 7 < 3 ? -0.0f : 0.0f;
+        break;
       default: break;
     }
   }

@@ -2,16 +2,26 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <string>
 
 #include "lowbit/formats/kquant_search.h"
 #include "lowbit/quant/kquant_lanes_kernels.h"
 
 namespace lowbit::kquant::detail {
 
+namespace {
+
+// The super-block shapes the sub-block kernels hold: 8 or 16 sub-blocks of 16 or 32.
+void require_sub_blocks(const char* kernel, int n, int subs) {
+  if (!((n == 16 || n == 32) && (subs == 8 || subs == 16)))
+    throw std::invalid_argument(std::string(kernel) + ": sub-blocks of 16 or 32 weights, 8 or 16 of them");
+}
+
+}  // namespace
+
 void code_sums_lanes(const float* xt, int n, int subs, const float* inv, const float* O, const float* S,
                      float lo, float hi, LaneSums* out) {
-  if (!((n == 16 || n == 32) && (subs == 8 || subs == 16)))
-    throw std::invalid_argument("code_sums_lanes: sub-blocks of 16 or 32 weights, 8 or 16 of them");
+  require_sub_blocks("code_sums_lanes", n, subs);
 #if LOWBIT_LANES_X86
   if (quant::lanes::kernel_width() == 16) return code_sums_avx512(xt, n, subs, inv, O, S, lo, hi, out);
   if (quant::lanes::kernel_width() == 8) return code_sums_avx2(xt, n, subs, inv, O, S, lo, hi, out);
@@ -21,8 +31,7 @@ void code_sums_lanes(const float* xt, int n, int subs, const float* inv, const f
 
 void fit_affine_lanes(const float* xt, int n, int subs, int nmax, float t_lo, float t_hi, int count,
                       AffineFits* out) {
-  if (!((n == 16 || n == 32) && (subs == 8 || subs == 16)))
-    throw std::invalid_argument("fit_affine_lanes: sub-blocks of 16 or 32 weights, 8 or 16 of them");
+  require_sub_blocks("fit_affine_lanes", n, subs);
 #if LOWBIT_LANES_X86
   if (quant::lanes::kernel_width() == 16) return fit_affine_avx512(xt, n, subs, nmax, t_lo, t_hi, count, out);
   if (quant::lanes::kernel_width() == 8) return fit_affine_avx2(xt, n, subs, nmax, t_lo, t_hi, count, out);
@@ -32,8 +41,7 @@ void fit_affine_lanes(const float* xt, int n, int subs, int nmax, float t_lo, fl
 
 void fit_symmetric_lanes(const float* xt, int n, int subs, const float* max, const float* ts, int count, float lo,
                          float hi, SymmetricFits* out) {
-  if (!((n == 16 || n == 32) && (subs == 8 || subs == 16)))
-    throw std::invalid_argument("fit_symmetric_lanes: sub-blocks of 16 or 32 weights, 8 or 16 of them");
+  require_sub_blocks("fit_symmetric_lanes", n, subs);
 #if LOWBIT_LANES_X86
   if (quant::lanes::kernel_width() == 16) return fit_symmetric_avx512(xt, n, subs, max, ts, count, lo, hi, out);
   if (quant::lanes::kernel_width() == 8) return fit_symmetric_avx2(xt, n, subs, max, ts, count, lo, hi, out);
@@ -43,8 +51,8 @@ void fit_symmetric_lanes(const float* xt, int n, int subs, const float* max, con
 
 void refine_steps_lanes(const float* xt, int n, int subs, float d, float dmin, const StepGrid& grid, int* best_sc,
                         int* best_m, float* best_sub) {
-  if (!((n == 16 || n == 32) && (subs == 8 || subs == 16) && (grid.steps == 2 || grid.steps == 6)))
-    throw std::invalid_argument("refine_steps_lanes: sub-blocks of 16 or 32 weights, 8 or 16 of them; 2 or 6 steps");
+  require_sub_blocks("refine_steps_lanes", n, subs);
+  if (grid.steps != 2 && grid.steps != 6) throw std::invalid_argument("refine_steps_lanes: 2 or 6 steps");
 #if LOWBIT_LANES_X86
   if (quant::lanes::kernel_width() == 16)
     return refine_steps_avx512(xt, n, subs, d, dmin, grid, best_sc, best_m, best_sub);

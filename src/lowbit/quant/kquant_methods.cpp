@@ -10,6 +10,7 @@
 #include "lowbit/core/multiversion.h"
 #include "lowbit/quant/hqq.h"
 #include "lowbit/quant/kquant_lanes.h"
+#include "lowbit/quant/lanes.h"
 #include "lowbit/quant/search.h"
 
 namespace lowbit::kquant {
@@ -174,8 +175,9 @@ struct SearchBlock {
 
   void fit_targets(int count) {
     const int n = codec.sub_size;
-    for (int j = 0; j < sub_count; ++j)
-      for (int i = 0; i < n; ++i) xt[i * sub_count + j] = x[j * n + i];
+    const float* rows[kMaxSubBlocks];
+    for (int j = 0; j < sub_count; ++j) rows[j] = x + j * n;
+    quant::lanes::transpose_rows(rows, sub_count, n, sub_count, xt);
     if (affine) {
       detail::AffineFits fits;
       detail::fit_affine_lanes(xt, n, sub_count, codec.code_max, codec.t_lo, codec.t_hi, count, &fits);

@@ -91,6 +91,12 @@ bool lower_lp(const float* x, int n, int qmax, AffineParams a, AffineParams b, f
   return affine_error(x, n, qmax, a, lp) < affine_error(x, n, qmax, b, lp);
 }
 
+// HQQ's refine rule: the iterate only if it moved and is strictly better in lp, else
+// the start.
+AffineParams refined_or_start(const float* x, int n, int qmax, AffineParams refined, AffineParams start, float lp) {
+  return refined.m != start.m && lower_lp(x, n, qmax, refined, start, lp) ? refined : start;
+}
+
 }  // namespace
 
 AffineParams hqq_iterate_zero(const float* x, int n, int qmax, AffineParams p, const QuantOptions& o) {
@@ -161,10 +167,7 @@ AffineParams hqq_iterate_zero(const float* x, int n, int qmax, AffineParams p, c
 }
 
 AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, const QuantOptions& o) {
-  const AffineParams best = hqq_iterate_zero(x, n, qmax, p, o);
-  // Keep the starting parameters unless the refined ones are strictly better in lp.
-  if (best.m != p.m && lower_lp(x, n, qmax, best, p, o.lp_norm)) return best;
-  return p;
+  return refined_or_start(x, n, qmax, hqq_iterate_zero(x, n, qmax, p, o), p, o.lp_norm);
 }
 
 void hqq_iterate_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
@@ -212,9 +215,7 @@ void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params,
     const float* xs = x + first * n;
     std::copy(p, p + chunk, start);
     hqq_iterate_zero_many(xs, n, qmax, p, chunk, o);
-    // hqq_refine_zero's rule: the start unless the iterate is strictly better in lp.
-    for (int64_t b = 0; b < chunk; ++b)
-      if (!(p[b].m != start[b].m && lower_lp(xs + b * n, n, qmax, p[b], start[b], o.lp_norm))) p[b] = start[b];
+    for (int64_t b = 0; b < chunk; ++b) p[b] = refined_or_start(xs + b * n, n, qmax, p[b], start[b], o.lp_norm);
   }
 }
 

@@ -228,15 +228,18 @@ void expect_same_params(ManyFn many, OneFn one, int n, int count, int qmax, Stor
 }
 
 TEST(QuantManyBlocks, AffineSearchesMatchOneBlockAtATime) {
-  for (StoreFn store : {StoreFn{nullptr}, StoreFn{stored_as_fp16}}) {
-    expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 32, 203, 15, store, 11);
-    expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 32, 70, 31, store, 12);
-    expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 16, 41, 3, store, 13);
-    expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 20, 33, 15, store, 14);  // n % 8 != 0
-    expect_same_params(hqq_from_min_max_many, hqq_from_min_max, 32, 203, 15, store, 15);
-    expect_same_params(hqq_from_min_max_many, hqq_from_min_max, 64, 40, 7, store, 16);
-    expect_same_params(hqq_from_min_max_many, hqq_from_min_max, 30, 40, 15, store, 17);  // n % 4 != 0
-  }
+  for_each_width([] {
+    for (StoreFn store : {StoreFn{nullptr}, StoreFn{stored_as_fp16}}) {
+      expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 32, 203, 15, store, 11);
+      expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 32, 70, 31, store, 12);
+      expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 16, 41, 3, store, 13);
+      expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 20, 33, 15, store, 14);  // n % 8 != 0
+      expect_same_params(search_affine_then_hqq_many, search_affine_then_hqq, 256, 19, 15, store, 18);
+      expect_same_params(hqq_from_min_max_many, hqq_from_min_max, 32, 203, 15, store, 15);
+      expect_same_params(hqq_from_min_max_many, hqq_from_min_max, 64, 40, 7, store, 16);
+      expect_same_params(hqq_from_min_max_many, hqq_from_min_max, 30, 40, 15, store, 17);  // n % 4 != 0
+    }
+  });
 }
 
 void expect_same_symmetric_steps(int n, int count, int qmin, int qmax, StoreFn store, uint64_t seed) {

@@ -10,6 +10,9 @@
 #include <cfloat>
 #include <cstddef>
 #include <cstring>
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>  // the single-instruction forms below, in the ISA files that enable them
+#endif
 
 // Always inlined: a vector wider than the baseline's registers is passed differently
 // by the baseline and the AVX-512 clones of a LOWBIT_MULTIVERSION caller, so a shared
@@ -92,6 +95,59 @@ LOWBIT_LANE_INLINE V abs(V v) {
 template <class V>
 LOWBIT_LANE_INLINE V round(V v) {
   return (v + splat<V>(12582912.0f)) - splat<V>(12582912.0f);
+}
+
+// round() for |v| <= 2^22, where the CPU's rounding instruction (ties to even) gives
+// the same bits in one instruction instead of two: in the AVX and AVX-512 files.
+template <class V>
+LOWBIT_LANE_INLINE V round_small(V v) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64)
+  {  // the masked forms: the plain ones trip GCC 12's -Wmaybe-uninitialized
+    const __m512 x = std::bit_cast<__m512>(v);
+    return std::bit_cast<V>(_mm512_mask_roundscale_ps(x, __mmask16(0xffff), x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+#endif
+#if defined(__AVX__)
+  if constexpr (sizeof(V) == 32)
+    return std::bit_cast<V>(_mm256_round_ps(std::bit_cast<__m256>(v), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+  return round(v);
+}
+
+// t > lo ? t : lo (lo where t is NaN, and on equal zeros): exactly x86's maxps, which
+// GCC does not always choose for the select (against a zero vector it emits a compare
+// and a masked move).
+template <class V>
+LOWBIT_LANE_INLINE V max_or_second(V t, V lo) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64)
+  {
+    const __m512 x = std::bit_cast<__m512>(t);
+    return std::bit_cast<V>(_mm512_mask_max_ps(x, __mmask16(0xffff), x, std::bit_cast<__m512>(lo)));
+  }
+#endif
+#if defined(__AVX__)
+  if constexpr (sizeof(V) == 32) return std::bit_cast<V>(_mm256_max_ps(std::bit_cast<__m256>(t), std::bit_cast<__m256>(lo)));
+#endif
+  return t > lo ? t : lo;
+}
+
+// a * b + c where a * b is exact (small integer codes, like q * q): one fused
+// instruction where the file enables one, the same bits as the two operations either way.
+template <class V>
+LOWBIT_LANE_INLINE V exact_product_add(V a, V b, V c) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64)
+    return std::bit_cast<V>(
+        _mm512_fmadd_ps(std::bit_cast<__m512>(a), std::bit_cast<__m512>(b), std::bit_cast<__m512>(c)));
+#endif
+#if defined(__FMA__)
+  if constexpr (sizeof(V) == 32)
+    return std::bit_cast<V>(
+        _mm256_fmadd_ps(std::bit_cast<__m256>(a), std::bit_cast<__m256>(b), std::bit_cast<__m256>(c)));
+#endif
+  return a * b + c;
 }
 
 // Largest |p| abs_pow handles without overflowing its exponent arithmetic.

@@ -682,35 +682,31 @@ void search_affine_range_many(const float* x, int n, int qmax, int64_t count, co
     bottom[size_t(k)] = cut.bottom();
     top[size_t(k)] = cut.top();
   }
-  alignas(64) float u[L][kMaxBlockElements], ut[kMaxBlockElements * L], xt[kMaxBlockElements * L], range[L];
+  alignas(64) float ut[kMaxBlockElements * L], xt[kMaxBlockElements * L], min[L], max[L], range[L];
   alignas(64) double su[L];
   RangeStart starts[L];
   int64_t lane_block[L];
   detail::RangeScanResult found[L];
-  int64_t next = 0;
-  while (next < count) {
-    int used = 0;
-    for (; next < count && used < L; ++next) {
-      const float* xb = x + next * n;
-      if (!start_range(xb, n, starts[used], u[used])) {
-        out[next] = {0.0f, keep(store, starts[used].min)};
-        continue;
-      }
-      lane_block[used++] = next;
-    }
-    if (used == 0) break;
+  for (int64_t first = 0; first < count; first += L) {
+    // Sixteen blocks, transposed once; spare lanes repeat the last block. A constant
+    // block keeps its lane (no candidate has a range, so nothing is found) and gets its
+    // own parameters at the end.
+    const int used = int(std::min<int64_t>(L, count - first));
     const float* rows[L];
     for (int l = 0; l < L; ++l) {
-      const int from = l < used ? l : 0;  // spare lanes repeat lane 0
-      rows[l] = u[from];
-      range[l] = starts[from].range;
-      su[l] = starts[from].su;
+      lane_block[l] = first + std::min(l, used - 1);
+      rows[l] = x + lane_block[l] * n;
     }
-    lanes::transpose_rows(rows, L, n, L, ut);
-    detail::affine_range_scan_lanes(ut, n, qmax, range, su, bottom.data(), top.data(), candidates, found);
-    for (int l = 0; l < L; ++l) rows[l] = x + lane_block[l < used ? l : 0] * n;
     lanes::transpose_rows(rows, L, n, L, xt);
+    detail::range_start_lanes(xt, n, min, max, su, ut);
+    for (int l = 0; l < L; ++l) {
+      range[l] = max[l] - min[l];
+      starts[l] = {min[l], range[l], su[l]};
+    }
+    detail::affine_range_scan_lanes(ut, n, qmax, range, su, bottom.data(), top.data(), candidates, found);
     finish_ranges(x, xt, ut, n, qmax, used, lane_block, starts, found, store, out);
+    for (int l = 0; l < used; ++l)
+      if (!(max[l] > min[l])) out[first + l] = {0.0f, keep(store, min[l])};  // as search_affine_range
   }
 }
 

@@ -4,6 +4,14 @@
 
 namespace lowbit::quant::detail {
 
+void range_start_lanes(const float* xt, int n, float* min, float* max, double* su, float* ut) {
+#if LOWBIT_LANES_X86
+  if (lanes::kernel_width() == 16) return range_start_avx512(xt, n, min, max, su, ut);
+  if (lanes::kernel_width() == 8) return range_start_avx2(xt, n, min, max, su, ut);
+#endif
+  range_start<4>(xt, n, min, max, su, ut);
+}
+
 void affine_range_scan_lanes(const float* ut, int n, int qmax, const float* range, const double* su,
                              const float* bottom, const float* top, int candidates, RangeScanResult* out) {
 #if LOWBIT_LANES_X86

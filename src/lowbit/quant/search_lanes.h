@@ -16,6 +16,13 @@ struct RangeScanResult {
   double sq = 0.0, sqq = 0.0, squ = 0.0;
 };
 
+// The start of search_affine_range for the 16 blocks of xt (weight i of lane l at
+// xt[i * 16 + l], n a multiple of 8), as search.cpp's start_range finds them: each
+// block's min and max (the same element of equal ones), u = x - min into ut (same
+// layout) and su[l] = sum of u. A lane whose max > min fails is a constant block (or
+// holds a NaN), which the caller sets apart.
+void range_start_lanes(const float* xt, int n, float* min, float* max, double* su, float* ut);
+
 // ut: u = x - min x of 16 blocks, transposed (weight i of lane l at ut[i * 16 + l]), n a
 // multiple of 8. range[l] = max - min (> 0), su[l] = sum of u as search.cpp adds it.
 // Candidate k cuts bottom[k] * range off the bottom and top[k] * range off the top.

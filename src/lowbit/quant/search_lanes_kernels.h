@@ -26,6 +26,43 @@ LOWBIT_LANE_INLINE V grid_code(V t, V lo, V hi) {
   return lanes::round<V>(t);
 }
 
+// range_start_lanes with W lanes.
+template <int W>
+LOWBIT_LANE_INLINE void range_start(const float* xt, int n, float* min_out, float* max_out, double* su, float* ut) {
+  using V = typename lanes::Vec<W>::F;
+  using VD = typename lanes::Vec<W>::D;
+  constexpr int L = kRangeLanes;
+  for (int g = 0; g < L; g += W) {
+    // start_range's four running minima and maxima (weight i in lane i % 4, each from
+    // weight 0, as f4::min/max keep them), then std::min/max of the four.
+    const V first = load<V>(xt + g);
+    V lo[4] = {first, first, first, first}, hi[4] = {first, first, first, first};
+    for (int i = 0; i < n; i += 4)
+#pragma GCC unroll 4
+      for (int k = 0; k < 4; ++k) {
+        const V v = load<V>(xt + (i + k) * L + g);
+        lo[k] = lo[k] < v ? lo[k] : v;
+        hi[k] = hi[k] > v ? hi[k] : v;
+      }
+    auto least = [](V a, V b) { return b < a ? b : a; };     // std::min(a, b)
+    auto greatest = [](V a, V b) { return a < b ? b : a; };  // std::max(a, b)
+    const V min = least(least(lo[0], lo[1]), least(lo[2], lo[3]));
+    const V max = greatest(greatest(hi[0], hi[1]), greatest(hi[2], hi[3]));
+    std::memcpy(min_out + g, &min, sizeof min);
+    std::memcpy(max_out + g, &max, sizeof max);
+    V s[8] = {};
+    for (int i = 0; i < n; i += 8)
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        const V u = load<V>(xt + (i + j) * L + g) - min;
+        std::memcpy(ut + (i + j) * L + g, &u, sizeof u);
+        s[j] += u;
+      }
+    const VD total = total8<W>(s);
+    std::memcpy(su + g, &total, sizeof total);
+  }
+}
+
 // affine_range_scan_lanes with W lanes: the 16 columns of ut in 16 / W groups.
 template <int W>
 LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* range_in, const double* su,
@@ -64,11 +101,11 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
           for (int j = 0; j < 8; ++j) {
             const V v = load<V>(ut + (i + j) * L + g);
             V t = (v - lo) * id;
-            if constexpr (kClampLow) t = t > zero ? t : zero;
+            if constexpr (kClampLow) t = lanes::max_or_second<V>(t, zero);
             if constexpr (kClampHigh) t = t < fq ? t : fq;
-            const V q = lanes::round<V>(t);
+            const V q = lanes::round_small<V>(t);
             s_q[j] += q;
-            s_qq[j] += q * q;
+            s_qq[j] = lanes::exact_product_add<V>(q, q, s_qq[j]);
             s_qu[j] += q * v;
           }
       };
@@ -263,6 +300,8 @@ LOWBIT_LANE_INLINE void affine_l2(const float* xt, int n, int qmax, const float*
 // search_lanes_avx2.cpp and search_lanes_avx512.cpp each hold one
 // LOWBIT_SEARCH_LANES_KERNELS(isa, W) (x86-64 GCC builds only). Call them only where
 // lanes::native_width() allows.
+#define LOWBIT_RANGE_START(isa) \
+  void range_start_##isa(const float* xt, int n, float* min, float* max, double* su, float* ut)
 #define LOWBIT_AFFINE_RANGE_SCAN(isa)                                                                \
   void affine_range_scan_##isa(const float* ut, int n, int qmax, const float* range, const double* su, \
                                const float* bottom, const float* top, int candidates, RangeScanResult* out)
@@ -279,6 +318,7 @@ LOWBIT_LANE_INLINE void affine_l2(const float* xt, int n, int qmax, const float*
   void affine_l2_##isa(const float* xt, int n, int qmax, const float* d, const float* m, double* err)
 #define LOWBIT_SEARCH_LANES_KERNELS(isa, W)                                                            \
   namespace lowbit::quant::detail {                                                                  \
+  LOWBIT_RANGE_START(isa) { range_start<W>(xt, n, min, max, su, ut); }                                \
   LOWBIT_AFFINE_RANGE_SCAN(isa) { scan<W>(ut, n, qmax, range, su, bottom, top, candidates, out); }    \
   LOWBIT_SYMMETRIC_SCAN(isa) { symmetric_scan<W>(xt, n, qmin, qmax, ids, candidates, out); }          \
   LOWBIT_SYMMETRIC_PASS(isa) { symmetric_pass<W>(xt, n, qmin, qmax, d, sqx, sqq, err); }              \
@@ -288,6 +328,8 @@ LOWBIT_LANE_INLINE void affine_l2(const float* xt, int n, int qmax, const float*
 
 #if LOWBIT_LANES_X86
 namespace lowbit::quant::detail {
+LOWBIT_RANGE_START(avx2);
+LOWBIT_RANGE_START(avx512);
 LOWBIT_AFFINE_RANGE_SCAN(avx2);
 LOWBIT_AFFINE_RANGE_SCAN(avx512);
 LOWBIT_SYMMETRIC_SCAN(avx2);

@@ -16,7 +16,7 @@ namespace {
 
 template <class V>
 LOWBIT_LANE_INLINE V vmax(V a, V b) {
-  return a > b ? a : b;
+  return lanes::max_or_second<V>(a, b);  // a > b ? a : b
 }
 template <class V>
 LOWBIT_LANE_INLINE V vmin(V a, V b) {
@@ -95,7 +95,7 @@ LOWBIT_LANE_INLINE void stream(const float* x, int n, int qmax, const HqqJob* jo
       for (int k = 0; k < 4; ++k) {
         const V xv = load<V>(xt + (i + k) * W);
         const V scaled = xv * inv;
-        const V q = lanes::round<V>(vmin(vmax(scaled + z, zero), top));
+        const V q = lanes::round_small<V>(vmin(vmax(scaled + z, zero), top));
         const V a = lanes::abs<V, VI>(xv - d * (q - z));
         mae[k] += a;
         largest = vmax(largest, a);
@@ -108,7 +108,7 @@ LOWBIT_LANE_INLINE void stream(const float* x, int n, int qmax, const HqqJob* jo
 #pragma GCC unroll 4
         for (int k = 0; k < 4; ++k) {
           const V xv = load<V>(xt + (i + k) * W);
-          const V q = lanes::round<V>(vmin(vmax(xv * inv + z, zero), top));
+          const V q = lanes::round_small<V>(vmin(vmax(xv * inv + z, zero), top));
           const V r = xv - d * (q - z);
           const V a = lanes::abs<V, VI>(r);
           // Generalised soft-threshold, as hqq_iterate_zero computes it.

@@ -21,9 +21,9 @@ LOWBIT_LANE_INLINE typename lanes::Vec<W>::D total8(const typename lanes::Vec<W>
 // search.cpp's f4::clamp does it (a NaN goes to lo).
 template <class V>
 LOWBIT_LANE_INLINE V grid_code(V t, V lo, V hi) {
-  t = t > lo ? t : lo;
+  t = lanes::max_or_second<V>(t, lo);  // t > lo ? t : lo
   t = t < hi ? t : hi;
-  return lanes::round<V>(t);
+  return lanes::round_small<V>(t);
 }
 
 // range_start_lanes with W lanes.
@@ -181,7 +181,7 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
             const V v = load<V>(xt + (i + j) * L + g);
             const V q = grid_code(v * id, lo, hi);
             s_qx[j] += q * v;
-            s_qq[j] += q * q;
+            s_qq[j] = lanes::exact_product_add<V>(q, q, s_qq[j]);
           }
       }
       alignas(64) double sums[2][W];
@@ -226,7 +226,7 @@ LOWBIT_LANE_INLINE void symmetric_pass(const float* xt, int n, float qmin, float
         const V v = load<V>(xt + (i + j) * L + g);
         const V q = grid_code(v * id, lo, hi);
         s_qx[j] += q * v;
-        s_qq[j] += q * q;
+        s_qq[j] = lanes::exact_product_add<V>(q, q, s_qq[j]);
         const V r = v - d * q;
         s_rr[j] += r * r;
       }
@@ -256,7 +256,7 @@ LOWBIT_LANE_INLINE void affine_pass(const float* ut, int n, int qmax, const floa
         const V v = load<V>(ut + (i + j) * L + g);
         const V q = grid_code((v - off) * id, zero, top);
         s_q[j] += q;
-        s_qq[j] += q * q;
+        s_qq[j] = lanes::exact_product_add<V>(q, q, s_qq[j]);
         s_qu[j] += q * v;
       }
     const VD vq = total8<W>(s_q), vqq = total8<W>(s_qq), vqu = total8<W>(s_qu);

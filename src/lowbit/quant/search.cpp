@@ -29,6 +29,10 @@ using f4::splat;
 
 inline float clamp_to(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
+// Whether the lane kernels' code sums (sum q, sum q^2 over n codes up to qmax) are exact
+// in float, which lets them add those in any order (search_lanes_kernels.h).
+constexpr bool lanes_sums_exact(int64_t n, int64_t qmax) { return n * qmax * qmax < (int64_t(1) << 24); }
+
 // Lloyd steps (refit -> round -> re-pick codes) after the candidate scan.
 constexpr int kLloydSteps = 3;
 
@@ -440,7 +444,7 @@ void search_symmetric_scale_many(const float* x, int n, int qmin, int qmax, int6
   if (!(qmin <= 0 && qmax > 0))
     throw std::invalid_argument("search_symmetric_scale_many: need qmin <= 0 < qmax");
   constexpr int L = detail::kRangeLanes;
-  if (n % 8 != 0 || n > kMaxBlockElements) {
+  if (n % 8 != 0 || n > kMaxBlockElements || !lanes_sums_exact(n, std::max(-qmin, qmax))) {
     for (int64_t b = 0; b < count; ++b) d_out[b] = search_symmetric_scale(x + b * n, n, qmin, qmax, options, store);
     return;
   }
@@ -672,7 +676,7 @@ void search_affine_range_many(const float* x, int n, int qmax, int64_t count, co
                               StoreFn store, AffineParams* out) {
   constexpr int L = detail::kRangeLanes;
   const int candidates = std::max(1, options.search_candidates);
-  if (n % 8 != 0) {
+  if (n % 8 != 0 || !lanes_sums_exact(n, qmax)) {
     for (int64_t b = 0; b < count; ++b) out[b] = search_affine_range(x + b * n, n, qmax, options, store);
     return;
   }

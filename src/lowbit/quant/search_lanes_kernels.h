@@ -17,6 +17,14 @@ LOWBIT_LANE_INLINE typename lanes::Vec<W>::D total8(const typename lanes::Vec<W>
   return (widen(s[0] + s[4]) + widen(s[1] + s[5])) + (widen(s[2] + s[6]) + widen(s[3] + s[7]));
 }
 
+// The total of integer-valued sums (codes, squared codes): below 2^24 every float
+// partial sum is exact, so two running sums added and widened give total8's value bit
+// for bit, with a quarter of its additions (the callers keep n * qmax^2 < 2^24).
+template <int W>
+LOWBIT_LANE_INLINE typename lanes::Vec<W>::D exact_total(const typename lanes::Vec<W>::F (&s)[2]) {
+  return __builtin_convertvector(s[0] + s[1], typename lanes::Vec<W>::D);
+}
+
 // The code of t on the integer grid [lo, hi]: round(clamp(t, lo, hi)), the clamp as
 // search.cpp's f4::clamp does it (a NaN goes to lo).
 template <class V>
@@ -92,7 +100,7 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
       V id = fq / (hi - lo);
       const VI usable = (hi > lo) & (lanes::abs<V, VI>(id) <= splat<V>(3.40282347e38f));
       id = usable ? id : zero;
-      V s_q[8] = {}, s_qq[8] = {}, s_qu[8] = {};
+      V s_q[2] = {}, s_qq[2] = {}, s_qu[8] = {};
       // An uncut end needs no clamp there: u >= 0 = lo, and at the top (u - lo) * id
       // exceeds qmax by a rounding error at most, which rounds to qmax all the same.
       auto pass = [&]<bool kClampLow, bool kClampHigh>() {
@@ -104,8 +112,8 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
             if constexpr (kClampLow) t = lanes::max_or_second<V>(t, zero);
             if constexpr (kClampHigh) t = t < fq ? t : fq;
             const V q = lanes::round_small<V>(t);
-            s_q[j] += q;
-            s_qq[j] = lanes::exact_product_add<V>(q, q, s_qq[j]);
+            s_q[j & 1] += q;
+            s_qq[j & 1] = lanes::exact_product_add<V>(q, q, s_qq[j & 1]);
             s_qu[j] += q * v;
           }
       };
@@ -115,7 +123,7 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
       else if (clamp_high) pass.template operator()<false, true>();
       else pass.template operator()<false, false>();
       alignas(64) double sums[3][W];
-      const VD vq = total8<W>(s_q), vqq = total8<W>(s_qq), vqu = total8<W>(s_qu);
+      const VD vq = exact_total<W>(s_q), vqq = exact_total<W>(s_qq), vqu = total8<W>(s_qu);
       std::memcpy(sums[0], &vq, sizeof vq);
       std::memcpy(sums[1], &vqq, sizeof vqq);
       std::memcpy(sums[2], &vqu, sizeof vqu);
@@ -160,7 +168,7 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
     alignas(64) long long found[W] = {};
     for (int k = 0; k < candidates; ++k) {
       const V id = load<V>(ids + k * L + g);
-      V s_qx[8] = {}, s_qq[8] = {};
+      V s_qx[8] = {}, s_qq[2] = {};
       if (ternary) {
         // On {-1, 0, +1} (id > 0 or 0) the code is sign(v) exactly where |v| * id > 1/2
         // (a half rounds to even, 0) and 0 elsewhere, so q * v adds |v| and q * q adds 1:
@@ -172,7 +180,7 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
             const V a = lanes::abs<V, VI>(load<V>(xt + (i + j) * L + g));
             const VI on = a * id > half;
             s_qx[j] += on ? a : zero;
-            s_qq[j] += on ? one : zero;
+            s_qq[j & 1] += on ? one : zero;
           }
       } else {
         for (int i = 0; i < n; i += 8)
@@ -181,11 +189,11 @@ LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float
             const V v = load<V>(xt + (i + j) * L + g);
             const V q = grid_code(v * id, lo, hi);
             s_qx[j] += q * v;
-            s_qq[j] = lanes::exact_product_add<V>(q, q, s_qq[j]);
+            s_qq[j & 1] = lanes::exact_product_add<V>(q, q, s_qq[j & 1]);
           }
       }
       alignas(64) double sums[2][W];
-      const VD vqx = total8<W>(s_qx), vqq = total8<W>(s_qq);
+      const VD vqx = total8<W>(s_qx), vqq = exact_total<W>(s_qq);
       std::memcpy(sums[0], &vqx, sizeof vqx);
       std::memcpy(sums[1], &vqq, sizeof vqq);
       for (int h = 0; h < W; h += H) {
@@ -219,18 +227,18 @@ LOWBIT_LANE_INLINE void symmetric_pass(const float* xt, int n, float qmin, float
   for (int g = 0; g < L; g += W) {
     const V d = load<V>(d_in + g);
     const V id = d != zero ? splat<V>(1.0f) / d : zero;  // lanes where it is 0 or Inf: see above
-    V s_qx[8] = {}, s_qq[8] = {}, s_rr[8] = {};
+    V s_qx[8] = {}, s_qq[2] = {}, s_rr[8] = {};
     for (int i = 0; i < n; i += 8)
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
         const V v = load<V>(xt + (i + j) * L + g);
         const V q = grid_code(v * id, lo, hi);
         s_qx[j] += q * v;
-        s_qq[j] = lanes::exact_product_add<V>(q, q, s_qq[j]);
+        s_qq[j & 1] = lanes::exact_product_add<V>(q, q, s_qq[j & 1]);
         const V r = v - d * q;
         s_rr[j] += r * r;
       }
-    const VD vqx = total8<W>(s_qx), vqq = total8<W>(s_qq), vrr = total8<W>(s_rr);
+    const VD vqx = total8<W>(s_qx), vqq = exact_total<W>(s_qq), vrr = total8<W>(s_rr);
     std::memcpy(sqx + g, &vqx, sizeof vqx);
     std::memcpy(sqq + g, &vqq, sizeof vqq);
     std::memcpy(err + g, &vrr, sizeof vrr);
@@ -249,17 +257,17 @@ LOWBIT_LANE_INLINE void affine_pass(const float* ut, int n, int qmax, const floa
   const V zero = splat<V>(0.0f), top = splat<V>(float(qmax));
   for (int g = 0; g < L; g += W) {
     const V off = load<V>(offset + g), id = load<V>(id_in + g);
-    V s_q[8] = {}, s_qq[8] = {}, s_qu[8] = {};
+    V s_q[2] = {}, s_qq[2] = {}, s_qu[8] = {};
     for (int i = 0; i < n; i += 8)
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
         const V v = load<V>(ut + (i + j) * L + g);
         const V q = grid_code((v - off) * id, zero, top);
-        s_q[j] += q;
-        s_qq[j] = lanes::exact_product_add<V>(q, q, s_qq[j]);
+        s_q[j & 1] += q;
+        s_qq[j & 1] = lanes::exact_product_add<V>(q, q, s_qq[j & 1]);
         s_qu[j] += q * v;
       }
-    const VD vq = total8<W>(s_q), vqq = total8<W>(s_qq), vqu = total8<W>(s_qu);
+    const VD vq = exact_total<W>(s_q), vqq = exact_total<W>(s_qq), vqu = total8<W>(s_qu);
     std::memcpy(sq + g, &vq, sizeof vq);
     std::memcpy(sqq + g, &vqq, sizeof vqq);
     std::memcpy(squ + g, &vqu, sizeof vqu);

@@ -184,7 +184,7 @@ LOWBIT_LANE_INLINE V abs_pow(V v, float p) {
   const V ef = __builtin_convertvector(e, V);
   const V t1 = splat<V>(p_hi) * ef;
   const V t2 = splat<V>(p_lo) * ef + splat<V>(p) * log2m;
-  const V k = round(t1 + t2);
+  const V k = round_small(t1 + t2);  // |p log2 |v|| <= 1.5 * 150
   const V g = ((t1 - k) + t2) * splat<V>(0.693147181f);
   // Horner, written out: a loop over the coefficients is not always unrolled.
   V poly = splat<V>(1.0f / 5040);

@@ -569,18 +569,13 @@ detail::RangeScanResult scan_range(const float* u, int n, int qmax, const RangeS
   return best;
 }
 
-// The winner's least-squares (d, m), stored, then Lloyd steps on the stored values in
-// x's own coordinates.
-AffineParams finish_range(const float* x, const float* u, int n, int qmax, const RangeStart& r,
-                          const detail::RangeScanResult& best, StoreFn store) {
+// Lloyd steps first..kLloydSteps-1 from p (err: p's squared error, or -1 while not yet
+// needed): each refits (d, m) to the codes of p, stores them, and is taken only if
+// that lowers the error in x's own coordinates.
+AffineParams lloyd_steps(const float* x, const float* u, int n, int qmax, const RangeStart& r, AffineParams p,
+                         double err, int first, StoreFn store) {
   const float fq = float(qmax);
-  AffineParams p{r.range / fq, r.min};
-  const AffineFit fit = affine_fit(AffineSums{best.sq, best.sqq, best.squ}, n, r.su);
-  if (best.found && fit.ok) p = {static_cast<float>(fit.d), static_cast<float>(fit.m + double(r.min))};
-  p = {keep(store, p.d), keep(store, p.m)};
-
-  double err = -1.0;  // p's error, computed when a step first needs it (most stop before)
-  for (int step = 0; step < kLloydSteps && p.d > 0.0f; ++step) {
+  for (int step = first; step < kLloydSteps && p.d > 0.0f; ++step) {
     const float offset = p.m - r.min;
     const AffineFit f = affine_fit(affine_pass(u, n, fq, offset, finite_inverse(p.d)), n, r.su);
     if (!f.ok) break;
@@ -596,6 +591,19 @@ AffineParams finish_range(const float* x, const float* u, int n, int qmax, const
   return p;
 }
 
+// The winner's least-squares (d, m), stored, then the Lloyd steps on the stored values.
+AffineParams start_params(const RangeStart& r, int n, int qmax, const detail::RangeScanResult& best, StoreFn store) {
+  AffineParams p{r.range / float(qmax), r.min};
+  const AffineFit fit = affine_fit(AffineSums{best.sq, best.sqq, best.squ}, n, r.su);
+  if (best.found && fit.ok) p = {static_cast<float>(fit.d), static_cast<float>(fit.m + double(r.min))};
+  return {keep(store, p.d), keep(store, p.m)};
+}
+AffineParams finish_range(const float* x, const float* u, int n, int qmax, const RangeStart& r,
+                          const detail::RangeScanResult& best, StoreFn store) {
+  // p's error is computed when a step first needs it (most stop before).
+  return lloyd_steps(x, u, n, qmax, r, start_params(r, n, qmax, best, store), -1.0, 0, store);
+}
+
 // finish_range for the `used` lanes of search_affine_range_many at once: each Lloyd
 // step's pass and errors run on all the lanes (detail::affine_pass_lanes, affine_l2_lanes;
 // ut holds the blocks' u, xt their x, transposed), and each lane keeps finish_range's
@@ -605,19 +613,16 @@ void finish_ranges(const float* x, const float* xt, const float* ut, int n, int 
                    const int64_t* lane_block, const RangeStart* starts, const detail::RangeScanResult* found,
                    StoreFn store, AffineParams* out) {
   constexpr int L = detail::kRangeLanes;
-  const float fq = float(qmax);
   AffineParams p[L], next[L];
-  bool live[L] = {};
+  bool live[L] = {}, any = false;
   alignas(64) float offset[L] = {}, id[L] = {}, pd[L] = {}, pm[L] = {};
   alignas(64) double sq[L], sqq[L], squ[L], err[L], next_err[L];
   for (int l = 0; l < used; ++l) {
-    const RangeStart& r = starts[l];
-    p[l] = {r.range / fq, r.min};
-    const AffineFit fit = affine_fit(AffineSums{found[l].sq, found[l].sqq, found[l].squ}, n, r.su);
-    if (found[l].found && fit.ok) p[l] = {static_cast<float>(fit.d), static_cast<float>(fit.m + double(r.min))};
-    p[l] = {keep(store, p[l].d), keep(store, p[l].m)};
-    err[l] = -1.0;  // computed when a step first needs it
-    live[l] = true;
+    p[l] = start_params(starts[l], n, qmax, found[l], store);
+    live[l] = p[l].d > 0.0f;
+    offset[l] = p[l].m - starts[l].min;
+    id[l] = finite_inverse(p[l].d);
+    any |= live[l];
   }
   // The squared errors of params q for the lanes in `want`, into e.
   auto errors = [&](const AffineParams* q, const bool* want, double* e) {
@@ -630,45 +635,33 @@ void finish_ranges(const float* x, const float* xt, const float* ut, int n, int 
       if (want[l] && (!(q[l].d > 0.0f) || finite_inverse(q[l].d) == 0.0f))
         e[l] = affine_grid_error(x + lane_block[l] * n, n, qmax, q[l]);
   };
-  for (int step = 0; step < kLloydSteps; ++step) {
-    bool any = false;
-    for (int l = 0; l < used; ++l) {
-      live[l] = live[l] && p[l].d > 0.0f;
-      offset[l] = p[l].m - starts[l].min;
-      id[l] = finite_inverse(p[l].d);
-      any |= live[l];
-    }
-    if (!any) break;
+  // The first Lloyd step on all the lanes: every block takes one.
+  if (any) {
     detail::affine_pass_lanes(ut, n, qmax, offset, id, sq, sqq, squ);
-    bool need_err[L] = {}, any_need = false;
     any = false;
     for (int l = 0; l < used; ++l) {
       if (!live[l]) continue;
       const AffineFit f = affine_fit(AffineSums{sq[l], sqq[l], squ[l]}, n, starts[l].su);
       next[l] = {keep(store, static_cast<float>(f.d)), keep(store, static_cast<float>(f.m + double(starts[l].min)))};
       live[l] = f.ok && !(next[l].d == p[l].d && next[l].m == p[l].m);
-      need_err[l] = live[l] && err[l] < 0.0;
-      any_need |= need_err[l];
       any |= live[l];
     }
-    if (!any) break;
-    if (any_need) {
-      double first[L];
-      errors(p, need_err, first);
-      for (int l = 0; l < used; ++l)
-        if (need_err[l]) err[l] = first[l];
-    }
+  }
+  if (any) {
+    errors(p, live, err);
     for (int l = 0; l < used; ++l) next[l] = live[l] ? next[l] : p[l];
     errors(next, live, next_err);
-    for (int l = 0; l < used; ++l) {
-      if (!live[l]) continue;
-      live[l] = next_err[l] < err[l];
-      if (!live[l]) continue;
-      p[l] = next[l];
-      err[l] = next_err[l];
-    }
   }
-  for (int l = 0; l < used; ++l) out[lane_block[l]] = p[l];
+  // The later steps, block by block: after the first, about one block in seven still
+  // improves, too few to fill the lanes.
+  float u[kMaxBlockElements];
+  for (int l = 0; l < used; ++l) {
+    if (live[l] && next_err[l] < err[l]) {
+      for (int i = 0; i < n; ++i) u[i] = ut[i * L + l];
+      p[l] = lloyd_steps(x + lane_block[l] * n, u, n, qmax, starts[l], next[l], next_err[l], 1, store);
+    }
+    out[lane_block[l]] = p[l];
+  }
 }
 
 // search_affine_range on `count` blocks, the candidate scans sixteen blocks at a time.

@@ -591,7 +591,7 @@ AffineParams lloyd_steps(const float* x, const float* u, int n, int qmax, const 
   return p;
 }
 
-// The winner's least-squares (d, m), stored, then the Lloyd steps on the stored values.
+// The scan winner's least-squares (d, m), stored (the range's own grid if none).
 AffineParams start_params(const RangeStart& r, int n, int qmax, const detail::RangeScanResult& best, StoreFn store) {
   AffineParams p{r.range / float(qmax), r.min};
   const AffineFit fit = affine_fit(AffineSums{best.sq, best.sqq, best.squ}, n, r.su);
@@ -604,11 +604,11 @@ AffineParams finish_range(const float* x, const float* u, int n, int qmax, const
   return lloyd_steps(x, u, n, qmax, r, start_params(r, n, qmax, best, store), -1.0, 0, store);
 }
 
-// finish_range for the `used` lanes of search_affine_range_many at once: each Lloyd
-// step's pass and errors run on all the lanes (detail::affine_pass_lanes, affine_l2_lanes;
-// ut holds the blocks' u, xt their x, transposed), and each lane keeps finish_range's
-// own tests and stops where it would. A step whose inverse is 0 or not finite takes
-// affine_grid_error's separate path, as it does alone.
+// finish_range for the `used` lanes of search_affine_range_many: the first Lloyd
+// step's pass and errors on all the lanes (detail::affine_pass_lanes, affine_l2_lanes;
+// ut holds the blocks' u, xt their x, transposed), each lane with finish_range's own
+// tests; the blocks that step improved go on alone through lloyd_steps. A step whose
+// inverse is 0 or not finite takes affine_grid_error's separate path, as it does alone.
 void finish_ranges(const float* x, const float* xt, const float* ut, int n, int qmax, int used,
                    const int64_t* lane_block, const RangeStart* starts, const detail::RangeScanResult* found,
                    StoreFn store, AffineParams* out) {

@@ -10,8 +10,8 @@
 #include <cfloat>
 #include <cstddef>
 #include <cstring>
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#include <immintrin.h>  // the single-instruction forms below, in the ISA files that enable them
+#if defined(__x86_64__) && defined(__GNUC__)  // GCC and Clang
+#include <immintrin.h>  // the single-instruction forms below, where the file enables them
 #endif
 
 // Always inlined: a vector wider than the baseline's registers is passed differently

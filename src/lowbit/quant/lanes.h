@@ -102,10 +102,10 @@ LOWBIT_LANE_INLINE V round(V v) {
 template <class V>
 LOWBIT_LANE_INLINE V round_small(V v) {
 #if defined(__AVX512F__)
-  if constexpr (sizeof(V) == 64)
-  {  // the masked forms: the plain ones trip GCC 12's -Wmaybe-uninitialized
+  if constexpr (sizeof(V) == 64) {  // the masked forms: the plain ones trip GCC 12's -Wmaybe-uninitialized
     const __m512 x = std::bit_cast<__m512>(v);
-    return std::bit_cast<V>(_mm512_mask_roundscale_ps(x, __mmask16(0xffff), x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    return std::bit_cast<V>(
+        _mm512_mask_roundscale_ps(x, __mmask16(0xffff), x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   }
 #endif
 #if defined(__AVX__)
@@ -121,14 +121,14 @@ LOWBIT_LANE_INLINE V round_small(V v) {
 template <class V>
 LOWBIT_LANE_INLINE V max_or_second(V t, V lo) {
 #if defined(__AVX512F__)
-  if constexpr (sizeof(V) == 64)
-  {
+  if constexpr (sizeof(V) == 64) {
     const __m512 x = std::bit_cast<__m512>(t);
     return std::bit_cast<V>(_mm512_mask_max_ps(x, __mmask16(0xffff), x, std::bit_cast<__m512>(lo)));
   }
 #endif
 #if defined(__AVX__)
-  if constexpr (sizeof(V) == 32) return std::bit_cast<V>(_mm256_max_ps(std::bit_cast<__m256>(t), std::bit_cast<__m256>(lo)));
+  if constexpr (sizeof(V) == 32)
+    return std::bit_cast<V>(_mm256_max_ps(std::bit_cast<__m256>(t), std::bit_cast<__m256>(lo)));
 #endif
   return t > lo ? t : lo;
 }

@@ -3,7 +3,8 @@
 // the same zero-points bit for bit (and their fp16 roundings when given the store
 // function) for several block lengths, powers and schedules -- including ones where the
 // shrinkage is non-zero, so both passes of the lane loop run; the affine and symmetric
-// searches and write_closer_than_reference_many give the same parameters and bytes.
+// searches and write_closer_than_reference_many give the same parameters and bytes, and
+// closer_than_min_max_many the same blocks as write_closer_than_reference.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -17,7 +18,9 @@
 #include <string>
 #include <vector>
 
+#include "lowbit/core/float_bits.h"
 #include "lowbit/formats/q4_1.h"
+#include "lowbit/formats/q5_1.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/quant/float4.h"
 #include "lowbit/quant/hqq.h"
@@ -331,6 +334,113 @@ TEST(QuantManyBlocks, WriteCloserMatchesOneBlockAtATime) {
     quantize_row_q4_1_ref(x.data(), ref.data(), int64_t(count) * n);
     EXPECT_NE(many, ref) << "p = " << p;
   }
+}
+
+// A Q4_1 or Q5_1 block from (d, m) as the formats' own encoders build it: the nearest
+// codes by affine_grid_codes, d and m as fp16.
+template <class Block>
+Block encode_affine(const float* x, AffineParams p) {
+  constexpr int qmax = sizeof(Block) == sizeof(BlockQ4_1) ? 15 : 31;
+  int q[32];
+  affine_grid_codes(x, 32, qmax, p, q);
+  Block block{};
+  block.d = fp32_to_fp16(p.d);
+  block.m = fp32_to_fp16(p.m);
+  uint32_t qh = 0;
+  for (int j = 0; j < 16; ++j) {
+    block.qs[j] = static_cast<uint8_t>((q[j] & 0x0F) | ((q[j + 16] & 0x0F) << 4));
+    qh |= uint32_t(q[j] >> 4) << j | uint32_t(q[j + 16] >> 4) << (j + 16);
+  }
+  if constexpr (sizeof(Block) == sizeof(BlockQ5_1)) std::memcpy(block.qh, &qh, sizeof qh);
+  return block;
+}
+
+// closer_than_min_max_many's verdicts against write_closer_than_reference on the encoded
+// candidates: where it decides, the same block; and it decides nearly everything it
+// should. Candidates from search and hqq, and parameters that decode badly (0, Inf,
+// negative or denormal d, m beyond fp16, values not fp16-exact); blocks of every
+// adversarial kind, plus NaN and Inf weights and a range that overflows.
+template <class Block>
+void expect_verdicts_match(int qmax, FromFloatFn reference, ToFloatFn decode) {
+  constexpr int n = 32, count = 181;
+  std::vector<float> x = test_blocks(n, count, 41);
+  x[size_t(n) * 9 + 3] = std::nanf("");
+  x[size_t(n) * 10 + 7] = -INFINITY;
+  x[size_t(n) * 11] = 3e38f;
+  x[size_t(n) * 11 + 1] = -3e38f;
+  std::vector<AffineParams> searched(count), hqq(count), odd(count);
+  search_affine_then_hqq_many(x.data(), n, qmax, count, QuantOptions{}, stored_as_fp16, searched.data());
+  hqq_from_min_max_many(x.data(), n, qmax, count, QuantOptions{}, stored_as_fp16, hqq.data());
+  for (int b = 0; b < count; ++b) {
+    const AffineParams s = searched[size_t(b)];
+    const AffineParams kinds[7] = {{0.0f, s.m},        {INFINITY, s.m},          {s.d, 1e6f},
+                                   {-s.d, s.m},        {1e-40f, s.m},            {s.d * 1.0007f, s.m * 0.9993f + 1e-3f},
+                                   {70000.0f, -s.m}};
+    odd[size_t(b)] = kinds[b % 7];
+  }
+  for (const auto* params : {&searched, &hqq, &odd})
+    for (float p : {2.0f, 0.7f, 1.5f, 3.0f}) {
+      std::vector<CloserVerdict> verdict(count);
+      closer_than_min_max_many(x.data(), n, count, params->data(), qmax, p, verdict.data());
+      int undecided = 0, candidates = 0;
+      for (int b = 0; b < count; ++b) {
+        const float* xb = x.data() + size_t(b) * n;
+        const Block candidate = encode_affine<Block>(xb, (*params)[size_t(b)]);
+        Block want, got;
+        write_closer_than_reference(xb, n, reinterpret_cast<const std::byte*>(&candidate), sizeof candidate,
+                                    reference, decode, p, reinterpret_cast<std::byte*>(&want));
+        switch (verdict[size_t(b)]) {
+          case CloserVerdict::kUndecided: ++undecided; continue;
+          case CloserVerdict::kCandidate: got = candidate; ++candidates; break;
+          case CloserVerdict::kReference: reference(xb, reinterpret_cast<std::byte*>(&got), n); break;
+        }
+        ASSERT_EQ(std::memcmp(&got, &want, sizeof got), 0) << "block " << b << ", p = " << p;
+      }
+      if (p == 3.0f) {
+        EXPECT_EQ(undecided, count) << "no fast lp sums for p = 3";
+      } else {
+        // The NaN, Inf and overflowing blocks' groups (up to 16 blocks each), and a few near ties.
+        EXPECT_LE(undecided, 40) << "p = " << p;
+        if (params != &odd) {
+          EXPECT_GT(candidates, count / 8) << "p = " << p;
+        }
+      }
+    }
+}
+
+TEST(QuantManyBlocks, MinMaxVerdictsMatchWriteCloser) {
+  for_each_width([] {
+    {
+      SCOPED_TRACE("Q4_1");
+      expect_verdicts_match<BlockQ4_1>(15, quantize_row_q4_1_ref, dequantize_row_q4_1);
+    }
+    {
+      SCOPED_TRACE("Q5_1");
+      expect_verdicts_match<BlockQ5_1>(31, quantize_row_q5_1_ref, dequantize_row_q5_1);
+    }
+  });
+}
+
+// lanes::fp16_round_trip's bit arithmetic (the form every width but AVX-512's uses)
+// against the scalar conversions, on every float whose low 13 bits are one of the
+// cases that matter to rounding (0, just under and over a half, a tie, all ones) --
+// every exponent, so fp16's normals, denormals, overflow and NaNs -- and both signs.
+TEST(QuantLanes, Fp16RoundTripMatchesTheScalarConversions) {
+  using V = lanes::Vec<4>::F;
+  using VI = lanes::Vec<4>::I;
+  const uint32_t lows[] = {0x0000, 0x0001, 0x0fff, 0x1000, 0x1001, 0x1fff};
+  for (uint32_t high = 0; high < (1u << 19); ++high)
+    for (uint32_t low : lows) {
+      const uint32_t bits = high << 13 | low;
+      const float v = std::bit_cast<float>(bits);
+      const float got = lanes::fp16_round_trip<V, VI>(lanes::splat<V>(v))[0];
+      const float want = fp16_to_fp32(fp32_to_fp16(v));
+      if (std::isnan(want)) {
+        ASSERT_TRUE(std::isnan(got)) << std::hex << bits;
+        continue;
+      }
+      ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << std::hex << bits;
+    }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <bit>
 #include <cfloat>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #if defined(__x86_64__) && defined(__GNUC__)  // GCC and Clang
 #include <immintrin.h>  // the single-instruction forms below, where the file enables them
@@ -148,6 +149,31 @@ LOWBIT_LANE_INLINE V exact_product_add(V a, V b, V c) {
         _mm256_fmadd_ps(std::bit_cast<__m256>(a), std::bit_cast<__m256>(b), std::bit_cast<__m256>(c)));
 #endif
   return a * b + c;
+}
+
+// v stored as fp16 and read back (fp16_to_fp32(fp32_to_fp16(v)): the nearest fp16,
+// ties to even, Inf beyond 65504, denormals kept; a NaN stays a NaN, its payload not
+// specified). One conversion each way where the file has AVX-512; else on the bits:
+// a normal result rounds away the low 13 mantissa bits, a denormal one is a multiple
+// of 2^-24, which adding and removing 1/2 rounds to.
+template <class V, class VI>
+LOWBIT_LANE_INLINE V fp16_round_trip(V v) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64) {  // the masked forms, as in round_small
+    const __m512 x = std::bit_cast<__m512>(v);
+    const __m256i h = _mm512_mask_cvtps_ph(_mm256_setzero_si256(), __mmask16(0xffff), x,
+                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    return std::bit_cast<V>(_mm512_mask_cvtph_ps(x, __mmask16(0xffff), h));
+  }
+#endif
+  const VI bits = std::bit_cast<VI>(v), a = bits & 0x7fffffff;
+  const VI finite = a < 0x7f800000 ? a : VI{};  // no carry past the sign bit below
+  const VI normal = (finite + 0x0fff + ((finite >> 13) & 1)) & ~0x1fff;
+  const VI tiny = std::bit_cast<VI>((std::bit_cast<V>(a) + splat<V>(0.5f)) - splat<V>(0.5f));
+  VI r = a < 0x38800000 ? tiny : normal;         // below 2^-14: an fp16 denormal
+  r = r > 0x477fe000 ? splat<VI, int>(0x7f800000) : r;  // past 65504: Inf
+  r = a >= 0x7f800000 ? a : r;                   // Inf and NaN as they are
+  return std::bit_cast<V>(r | (bits & splat<VI, int>(INT32_MIN)));
 }
 
 // Largest |p| abs_pow handles without overflowing its exponent arithmetic.

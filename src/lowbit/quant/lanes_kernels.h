@@ -20,5 +20,14 @@ namespace lowbit::quant::detail {
 namespace {
 using lanes::load;
 using lanes::splat;
+
+// The code of t on the integer grid [lo, hi]: round(clamp(t, lo, hi)), the clamp as
+// search.cpp's f4::clamp does it (a NaN goes to lo).
+template <class V>
+LOWBIT_LANE_INLINE V grid_code(V t, V lo, V hi) {
+  t = lanes::max_or_second<V>(t, lo);  // t > lo ? t : lo
+  t = t < hi ? t : hi;
+  return lanes::round_small<V>(t);
+}
 }  // namespace
 }  // namespace lowbit::quant::detail

@@ -19,6 +19,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 
 #include "lowbit/formats/registry.h"
@@ -124,6 +125,25 @@ void write_closer_than_reference_many(const float* x, int n, int64_t count, cons
                                       size_t block_bytes, FromFloatFn reference, ToFloatFn decode,
                                       float p, std::byte* dst);
 
+// What write_closer_than_reference would write for a block, when it can be told
+// without encoding anything.
+enum class CloserVerdict : unsigned char {
+  kReference,  // the reference quantizer's block
+  kCandidate,  // the candidate's
+  kUndecided,  // ask write_closer_than_reference (NaN or Inf weights, near lp ties, ...)
+};
+
+// write_closer_than_reference's choice for `count` blocks of n weights of a format whose
+// reference is ggml's min-max quantizer on the grid 0..qmax -- (d, m) = ((max - min) /
+// qmax, min) as fp16, codes trunc((x - min) / d + 1/2): Q4_1's and Q5_1's -- and whose
+// candidate block b is params[b] encoded as their encode_with_params do it -- codes by affine_grid_codes, d and m stored as fp16
+// -- under sum |x - x̂|^p, into verdict[b]; sixteen blocks at a time, one per vector
+// lane (detail::closer_sums_lanes). Where it says kCandidate or kReference, that is
+// the block write_closer_than_reference picks, byte for byte. n a multiple of 8, at
+// most 256 (else every verdict is kUndecided).
+void closer_than_min_max_many(const float* x, int n, int64_t count, const AffineParams* params, int qmax, float p,
+                              CloserVerdict* verdict);
+
 // Number of blocks in n weights; throws std::invalid_argument when n is negative or
 // not a whole number of blocks.
 int64_t whole_blocks(int64_t n, int64_t block_size, const char* format);
@@ -149,17 +169,38 @@ void quantize_row_checked(Choose choose, Encode encode, float objective_power, c
   }
 }
 
-// An affine 32-weight format (Q4_1, Q5_1): (d, m) by `choose` (the HQQ step runs many
-// blocks side by side), fp16-stored.
+// An affine 32-weight format (Q4_1, Q5_1) on the grid 0..qmax whose reference is ggml's
+// min-max quantizer: (d, m) by `choose` (the HQQ step runs many blocks side by side), fp16-stored,
+// and each block checked against the reference as write_closer_than_reference does it
+// under sum |x - x̂|^objective_power -- decided by closer_than_min_max_many, so only the
+// block written is encoded.
 template <typename Block, int kBlockSize, typename Encode>
-void quantize_affine_row(AffineManyFn choose, int qmax, float objective_power, const float* src, std::byte* dst,
-                         int64_t n, const QuantOptions& options, const char* format, Encode encode,
+void quantize_affine_row(AffineManyFn choose, int qmax, float objective_power, const float* src,
+                         std::byte* dst, int64_t n, const QuantOptions& options, const char* format, Encode encode,
                          FromFloatFn reference, ToFloatFn decode) {
-  quantize_row_checked<Block, kBlockSize, AffineParams>(
-      [&](const float* x, int64_t count, AffineParams* p) {
-        choose(x, kBlockSize, qmax, count, options, stored_as_fp16, p);
-      },
-      encode, objective_power, src, dst, n, format, reference, decode);
+  const int64_t blocks = whole_blocks(n, kBlockSize, format);
+  constexpr int64_t kChunk = 256;
+  AffineParams params[kChunk];
+  CloserVerdict verdict[kChunk];
+  for (int64_t first = 0; first < blocks; first += kChunk) {
+    const int64_t count = blocks - first < kChunk ? blocks - first : kChunk;
+    const float* x = src + first * kBlockSize;
+    choose(x, kBlockSize, qmax, count, options, stored_as_fp16, params);
+    closer_than_min_max_many(x, kBlockSize, count, params, qmax, objective_power, verdict);
+    for (int64_t b = 0; b < count; ++b) {
+      const float* xb = x + b * kBlockSize;
+      std::byte* out = dst + (first + b) * int64_t(sizeof(Block));
+      if (verdict[b] == CloserVerdict::kReference) {
+        reference(xb, out, kBlockSize);
+        continue;
+      }
+      const Block block = encode(xb, params[b]);
+      if (verdict[b] == CloserVerdict::kCandidate) std::memcpy(out, &block, sizeof block);
+      else
+        write_closer_than_reference(xb, kBlockSize, reinterpret_cast<const std::byte*>(&block), sizeof block,
+                                    reference, decode, objective_power, out);
+    }
+  }
 }
 
 // A symmetric 32-weight format (Q4_0, Q5_0, Q8_0) by Method::Search: steps by

@@ -25,15 +25,6 @@ LOWBIT_LANE_INLINE typename lanes::Vec<W>::D exact_total(const typename lanes::V
   return __builtin_convertvector(s[0] + s[1], typename lanes::Vec<W>::D);
 }
 
-// The code of t on the integer grid [lo, hi]: round(clamp(t, lo, hi)), the clamp as
-// search.cpp's f4::clamp does it (a NaN goes to lo).
-template <class V>
-LOWBIT_LANE_INLINE V grid_code(V t, V lo, V hi) {
-  t = lanes::max_or_second<V>(t, lo);  // t > lo ? t : lo
-  t = t < hi ? t : hi;
-  return lanes::round_small<V>(t);
-}
-
 // range_start_lanes with W lanes.
 template <int W>
 LOWBIT_LANE_INLINE void range_start(const float* xt, int n, float* min_out, float* max_out, double* su, float* ut) {

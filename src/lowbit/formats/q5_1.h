@@ -36,7 +36,7 @@ void quantize_row_q5_1_ref(const float* src, std::byte* dst, int64_t n);
 // decoded fp16 values, and write a block only if it decodes closer to x than the
 // reference's on their objective (else the reference's block):
 // Method::Search (L2): quant::search_affine_then_hqq -- sub-ranges of [min, max] with a
-//   least-squares refit of (d, m), Lloyd steps, then HQQ's zero-point iterations.
+//   least-squares refit of (d, m), Lloyd steps, then one HQQ zero-point update.
 // Method::Hqq (lp, p = options.lp_norm): quant::hqq_from_min_max -- ggml's (d, m) with
 //   the zero-point moved by HQQ.
 void quantize_row_q5_1_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options);

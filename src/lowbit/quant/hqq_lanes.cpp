@@ -31,6 +31,19 @@ void hqq_stream_lanes(const float* x, int n, int qmax, const HqqJob* jobs, int c
   stream<4>(x, n, qmax, jobs, count, s, best_m_out);
 }
 
+void hqq_group_lanes(const float* xt, int n, int qmax, const HqqJob* jobs, const HqqSchedule& s, float* best_m_out) {
+  if (s.iterations <= 0) {  // no iterate: the start is the best
+    for (int l = 0; l < kHqqLanes; ++l)
+      if (jobs[l].block >= 0) best_m_out[l] = jobs[l].m;
+    return;
+  }
+#if LOWBIT_LANES_X86
+  if (lanes::kernel_width() == 16) return hqq_group_avx512(xt, n, qmax, jobs, s, best_m_out);
+  if (lanes::kernel_width() == 8) return hqq_group_avx2(xt, n, qmax, jobs, s, best_m_out);
+#endif
+  for (int g = 0; g < kHqqLanes; g += 4) stream<4, true>(xt + g, n, qmax, jobs + g, 4, s, best_m_out + g);
+}
+
 void lp_sums_lanes(const float* rt, int n, float p, double* sums) {
 #if LOWBIT_LANES_X86
   if (lanes::kernel_width() == 16) return lp_sums_avx512(rt, n, p, sums);

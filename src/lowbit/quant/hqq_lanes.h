@@ -43,6 +43,11 @@ struct HqqJob {
 void hqq_stream_lanes(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& schedule,
                       float* best_m);
 
+// hqq_stream_lanes on 16 blocks already transposed (weight i of block l at xt[i * 16 +
+// l]), block l's start in jobs[l] (none if its block is negative; its best_m is left as
+// it is), into best_m[l]: the lanes run side by side until every one has stopped.
+void hqq_group_lanes(const float* xt, int n, int qmax, const HqqJob* jobs, const HqqSchedule& s, float* best_m);
+
 // sum_i |rt[i * 16 + l]|^p for each lane l into sums[l], through lanes::abs_pow and in
 // the order lp_error_fast adds a block's terms (four running float sums, weight i in
 // sum i % 4, joined in double), so each lane gets the bits lp_error_fast would give

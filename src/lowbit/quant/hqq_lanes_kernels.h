@@ -39,8 +39,10 @@ LOWBIT_LANE_INLINE typename lanes::Vec<W>::D total(const typename lanes::Vec<W>:
   return VD{} + ((widen(s[0]) + widen(s[1])) + (widen(s[2]) + widen(s[3])));
 }
 
-// hqq_stream_lanes with W lanes.
-template <int W>
+// hqq_stream_lanes with W lanes, or with kInPlace hqq_group_lanes' W lanes from g:
+// there x is the group's first column of the transposed blocks and jobs[l] lane l's
+// start, and a lane that stops stays idle.
+template <int W, bool kInPlace = false>
 LOWBIT_LANE_INLINE void stream(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& s,
                                float* best_m_out) {
   using V = typename lanes::Vec<W>::F;
@@ -48,35 +50,51 @@ LOWBIT_LANE_INLINE void stream(const float* x, int n, int qmax, const HqqJob* jo
   using VD = typename lanes::Vec<W>::D;
   // Each lane's state lives in these arrays between iterations, so that a lane whose
   // block has stopped can take the next block while the others go on.
-  alignas(64) float xt[kMaxHqqBlock * W];
+  alignas(64) float own[kInPlace ? 1 : kMaxHqqBlock * W];
+  const float* xt = kInPlace ? x : own;
+  constexpr int stride = kInPlace ? kHqqLanes : W;  // between weight i and i + 1 of a lane
   alignas(64) float d_a[W] = {}, inv_a[W] = {}, z_a[W] = {}, binv_a[W] = {}, beta_a[W] = {}, best_m_a[W] = {};
   alignas(64) double prev_mae_a[W] = {};
   alignas(64) int it_a[W] = {}, job_a[W] = {};
+  const float first_binv = 1.0f / s.beta;
   int next = 0, live = 0;
-  auto take_next = [&](int l) {
-    if (next == count) {  // an idle lane: zeros, whose residuals stay 0
-      job_a[l] = -1;
-      for (int i = 0; i < n; ++i) xt[i * W + l] = 0.0f;
-      d_a[l] = inv_a[l] = 1.0f;
-      z_a[l] = binv_a[l] = 0.0f;
-      return;
-    }
-    const HqqJob& job = jobs[next];
-    job_a[l] = next++;
+  auto idle = [&](int l) {  // a lane with no block: in the stream, zeros, whose residuals stay 0
+    job_a[l] = -1;
+    if constexpr (!kInPlace)
+      for (int i = 0; i < n; ++i) own[i * W + l] = 0.0f;
+    d_a[l] = inv_a[l] = 1.0f;
+    z_a[l] = binv_a[l] = 0.0f;
+  };
+  auto start = [&](int l, int j) {
+    const HqqJob& job = jobs[j];
+    job_a[l] = j;
     ++live;
-    const float* xb = x + job.block * n;
-    for (int i = 0; i < n; ++i) xt[i * W + l] = xb[i];
+    if constexpr (!kInPlace) {
+      const float* xb = x + job.block * n;
+      for (int i = 0; i < n; ++i) own[i * W + l] = xb[i];
+    }
     // As hqq_refine_zero sets up its loop.
     d_a[l] = job.d;
     inv_a[l] = 1.0f / job.d;
     z_a[l] = -job.m * inv_a[l];
     beta_a[l] = s.beta;
-    binv_a[l] = 1.0f / s.beta;
+    binv_a[l] = first_binv;
     best_m_a[l] = job.m;
     prev_mae_a[l] = INFINITY;
     it_a[l] = 0;
   };
-  for (int l = 0; l < W; ++l) take_next(l);
+  auto take_next = [&](int l) {
+    if (kInPlace || next == count) idle(l);
+    else start(l, next++);
+  };
+  for (int l = 0; l < W; ++l) {
+    if constexpr (kInPlace) {
+      if (l < count && jobs[l].block >= 0) start(l, l);
+      else idle(l);
+    } else {
+      take_next(l);
+    }
+  }
 
   const V zero = splat<V>(0.0f), top = splat<V>(float(qmax)), tiny = splat<V>(1e-8f),
           skip_below = splat<V>(s.skip_below);
@@ -93,7 +111,7 @@ LOWBIT_LANE_INLINE void stream(const float* x, int n, int qmax, const HqqJob* jo
     for (int i = 0; i < n; i += 4) {
 #pragma GCC unroll 4
       for (int k = 0; k < 4; ++k) {
-        const V xv = load<V>(xt + (i + k) * W);
+        const V xv = load<V>(xt + (i + k) * stride);
         const V scaled = xv * inv;
         const V q = lanes::round_small<V>(vmin(vmax(scaled + z, zero), top));
         const V a = lanes::abs<V, VI>(xv - d * (q - z));
@@ -102,12 +120,12 @@ LOWBIT_LANE_INLINE void stream(const float* x, int n, int qmax, const HqqJob* jo
         zsum[k] += q - scaled;  // x - 0 = x
       }
     }
-    if (any<VI>(largest > skip_below)) {
+    if (any<VI>((largest > skip_below) & (load<VI, int>(job_a) >= 0))) {  // idle lanes' residuals do not count
       for (auto& v : zsum) v = zero;
       for (int i = 0; i < n; i += 4) {
 #pragma GCC unroll 4
         for (int k = 0; k < 4; ++k) {
-          const V xv = load<V>(xt + (i + k) * W);
+          const V xv = load<V>(xt + (i + k) * stride);
           const V q = lanes::round_small<V>(vmin(vmax(xv * inv + z, zero), top));
           const V r = xv - d * (q - z);
           const V a = lanes::abs<V, VI>(r);
@@ -219,12 +237,17 @@ LOWBIT_LANE_INLINE void lp_diff_sums(const float* x, const float* y, int n, floa
 #define LOWBIT_HQQ_STREAM(isa)                                                                    \
   void hqq_stream_##isa(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& s, \
                         float* best_m)
+#define LOWBIT_HQQ_GROUP(isa) \
+  void hqq_group_##isa(const float* xt, int n, int qmax, const HqqJob* jobs, const HqqSchedule& s, float* best_m)
 #define LOWBIT_LP_SUMS(isa) void lp_sums_##isa(const float* rt, int n, float p, double* sums)
 #define LOWBIT_LP_DIFF_SUMS(isa) \
   void lp_diff_sums_##isa(const float* x, const float* y, int n, float p, float* sums4)
 #define LOWBIT_HQQ_LANES_KERNELS(isa, W)                                                        \
   namespace lowbit::quant::detail {                                                            \
   LOWBIT_HQQ_STREAM(isa) { stream<W>(x, n, qmax, jobs, count, s, best_m); }                     \
+  LOWBIT_HQQ_GROUP(isa) {                                                                      \
+    for (int g = 0; g < kHqqLanes; g += W) stream<W, true>(xt + g, n, qmax, jobs + g, W, s, best_m + g); \
+  }                                                                                            \
   LOWBIT_LP_SUMS(isa) { lp_sums<W>(rt, n, p, sums); }                                           \
   LOWBIT_LP_DIFF_SUMS(isa) { lp_diff_sums<W>(x, y, n, p, sums4); }                                \
   }
@@ -233,6 +256,8 @@ LOWBIT_LANE_INLINE void lp_diff_sums(const float* x, const float* y, int n, floa
 namespace lowbit::quant::detail {
 LOWBIT_HQQ_STREAM(avx2);
 LOWBIT_HQQ_STREAM(avx512);
+LOWBIT_HQQ_GROUP(avx2);
+LOWBIT_HQQ_GROUP(avx512);
 LOWBIT_LP_SUMS(avx2);
 LOWBIT_LP_SUMS(avx512);
 LOWBIT_LP_DIFF_SUMS(avx2);

@@ -32,7 +32,7 @@ struct Vec {
 };
 
 // The lane count of the kernels that process many blocks at once (one per lane) on
-// this CPU: 16 with AVX-512, 8 with AVX2, else 4 -- the widths whose comparisons GCC
+// this CPU: 16 with AVX-512, 8 with AVX2 and FMA, else 4 -- the widths whose comparisons GCC
 // compiles to single instructions (a wider vector's are split lane by lane). Results
 // never depend on it: every lane computes its own block alone, and a vector's lanes
 // only share decisions that cannot change a lane's bits.
@@ -42,8 +42,8 @@ inline int native_width() {
   static const int width = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
                                ? 16
-                           : __builtin_cpu_supports("avx2") ? 8
-                                                            : 4;
+                           : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 8
+                                                                                               : 4;
   return width;
 #else
   return 4;
@@ -149,6 +149,27 @@ LOWBIT_LANE_INLINE V exact_product_add(V a, V b, V c) {
         _mm256_fmadd_ps(std::bit_cast<__m256>(a), std::bit_cast<__m256>(b), std::bit_cast<__m256>(c)));
 #endif
   return a * b + c;
+}
+
+// a * b + c rounded once, in every lane (std::fma's value): one instruction where the
+// file enables FMA, else the library's fmaf lane by lane (slow, but the same bits).
+template <class V>
+LOWBIT_LANE_INLINE V fused_multiply_add(V a, V b, V c) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64)
+    return std::bit_cast<V>(
+        _mm512_fmadd_ps(std::bit_cast<__m512>(a), std::bit_cast<__m512>(b), std::bit_cast<__m512>(c)));
+#endif
+#if defined(__FMA__)
+  if constexpr (sizeof(V) == 32)
+    return std::bit_cast<V>(
+        _mm256_fmadd_ps(std::bit_cast<__m256>(a), std::bit_cast<__m256>(b), std::bit_cast<__m256>(c)));
+  if constexpr (sizeof(V) == 16)
+    return std::bit_cast<V>(_mm_fmadd_ps(std::bit_cast<__m128>(a), std::bit_cast<__m128>(b), std::bit_cast<__m128>(c)));
+#endif
+  V r;
+  for (size_t i = 0; i < kCount<V>; ++i) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
+  return r;
 }
 
 // v stored as fp16 and read back (fp16_to_fp32(fp32_to_fp16(v)): the nearest fp16,

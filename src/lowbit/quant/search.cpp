@@ -42,6 +42,18 @@ constexpr size_t kMaxBlockBytes = 512;
 
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
+// Method::Search's HQQ refinement of Q4_1 and Q5_1: one zero-point update, i.e. at most
+// two of HQQ's iterations (the start's error, then the update's). After the range
+// search and its Lloyd steps the zero has little left to gain: on the 4096 x 4096
+// LLM-like matrix, Q4_1's relative L2 is 0.0765916 without HQQ, 0.0765902 with one
+// update and 0.0765875 with up to 20 iterations, which cost 8% more time.
+constexpr int kSearchHqqIterations = 2;
+QuantOptions search_hqq_options(const QuantOptions& options) {
+  QuantOptions capped = options;
+  capped.hqq_iterations = std::min(options.hqq_iterations, kSearchHqqIterations);
+  return capped;
+}
+
 // 1/d, or 0 when d is 0 or so small (a float denormal) that 1/d overflows: the codes
 // then come out 0 instead of from Inf/NaN arithmetic.
 inline float finite_inverse(float d) {
@@ -236,15 +248,26 @@ struct AffineSums {
   double sq = 0.0, sqq = 0.0, squ = 0.0;
 };
 
-AffineSums affine_pass(const float* u, int n, float qmax, float offset, float id) {
-  const F4 voff = splat(offset), vid = splat(id), zero = splat(0.0f), top = splat(qmax);
-  const auto sums = accumulate<3>(u, n, [&](F4 v, F4 w, int, Sums<3>& acc) {
-    const F4 q = f4::round(f4::clamp((v - voff) * vid, zero, top)) * w;
+// One Lloyd step's pass at (d, m), in u coordinates (offset = m - origin, id = 1/d or
+// 0): the codes' sums, for the next refit, and the squared error at (d, m) itself.
+struct AffineStep {
+  AffineSums sums;
+  double err = 0.0;
+};
+
+AffineStep affine_step(const float* u, int n, float qmax, float offset, float id, float d) {
+  const F4 voff = splat(offset), vid = splat(id), vd = splat(id != 0.0f ? d : 0.0f), zero = splat(0.0f),
+           top = splat(qmax);
+  const auto sums = accumulate<4>(u, n, [&](F4 v, F4 w, int, Sums<4>& acc) {
+    const F4 c = v - voff;
+    const F4 q = f4::round(f4::clamp(c * vid, zero, top)) * w;
+    const F4 r = (c - q * vd) * w;
     acc[0] += q;
     acc[1] += q * q;
     acc[2] += q * v;
+    acc[3] += r * r;
   });
-  return {sums[0], sums[1], sums[2]};
+  return {{sums[0], sums[1], sums[2]}, std::isfinite(sums[3]) ? sums[3] : kInf};
 }
 
 // Least-squares (d, m) of u ≈ d*q + m for the codes behind s (su = sum u); not ok
@@ -542,26 +565,46 @@ bool start_range(const float* x, int n, RangeStart& r, float* u) {
   return true;
 }
 
+// One candidate's sums, as detail::affine_range_scan_lanes forms them: codes
+// round(clamp(u * id + shift, 0, qmax)) with u * id + shift fused, sums of q and q^2
+// (exact), and sum q u fused into eight running sums (weight i in sum i % 8) added in a
+// fixed order.
+struct ScanSums {
+  float q = 0.0f, qq = 0.0f, qu = 0.0f;
+};
+ScanSums scan_sums(const float* u, int n, float qmax, float shift, float id) {
+  double q = 0.0, qq = 0.0;
+  float s[8] = {};
+  for (int i = 0; i < n; ++i) {
+    const float c = f4::round(clamp_to(std::fma(u[i], id, shift), 0.0f, qmax));
+    q += c;
+    qq += double(c) * c;
+    s[i % 8] = std::fma(c, u[i], s[i % 8]);
+  }
+  return {float(q), float(qq), ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]))};
+}
+
 // The candidate scan. For fixed codes, the least-squares fit removes (n squ - sq su)^2 /
 // (n det) of the error (det = n sqq - sq^2); candidates are ranked on that by
-// cross-multiplying.
+// cross-multiplying, in float: det is an exact integer while n^2 qmax^2 < 2^24 (32-weight
+// blocks), and the slope is taken in units of the range, so that its square stays finite.
 detail::RangeScanResult scan_range(const float* u, int n, int qmax, const RangeStart& r, int count) {
-  const float fq = float(qmax);
+  const float fq = float(qmax), fn = float(n), per_range = 1.0f / r.range, su_scaled = float(r.su) * per_range;
   detail::RangeScanResult best;
-  double best_num = 0.0, best_det = 0.0;
+  float best_num = 0.0f, best_det = 0.0f;
   RangeCuts cut(count, qmax);
   for (int k = 0; k < count; ++k, cut.next()) {
     const float lo = cut.bottom() * r.range, hi = r.range * (1.0f - cut.top());
     if (!(hi > lo)) continue;
     const float id = fq / (hi - lo);
     if (!std::isfinite(id)) continue;
-    const AffineSums s = affine_pass(u, n, fq, lo, id);
-    const double det = n * s.sqq - s.sq * s.sq;
-    const double slope = n * s.squ - s.sq * r.su;  // > 0: the fitted step is positive
-    if (!(det > 0.0 && slope > 0.0)) continue;
-    const double num = slope * slope;
-    if (best_det == 0.0 || num * best_det > best_num * det) {
-      best = {true, s.sq, s.sqq, s.squ};
+    const ScanSums s = scan_sums(u, n, fq, 0.0f - lo * id, id);
+    const float det = fn * s.qq - s.q * s.q;
+    const float slope = fn * (s.qu * per_range) - s.q * su_scaled;  // > 0: the fitted step is positive
+    if (!(det > 0.0f && slope > 0.0f)) continue;
+    const float num = slope * slope;
+    if (best_det == 0.0f || num * best_det > best_num * det) {
+      best = {true, s.q, s.qq, s.qu};
       best_num = num;
       best_det = det;
     }
@@ -569,24 +612,25 @@ detail::RangeScanResult scan_range(const float* u, int n, int qmax, const RangeS
   return best;
 }
 
-// Lloyd steps first..kLloydSteps-1 from p (err: p's squared error, or -1 while not yet
-// needed): each refits (d, m) to the codes of p, stores them, and is taken only if
-// that lowers the error in x's own coordinates.
-AffineParams lloyd_steps(const float* x, const float* u, int n, int qmax, const RangeStart& r, AffineParams p,
-                         double err, int first, StoreFn store) {
-  const float fq = float(qmax);
+// p's affine_step (u = x - r.min).
+AffineStep step_at(const float* u, int n, int qmax, const RangeStart& r, AffineParams p) {
+  return affine_step(u, n, float(qmax), p.m - r.min, finite_inverse(p.d), p.d);
+}
+
+// Lloyd steps first..kLloydSteps-1 from p, whose codes' sums and error are `at`: each
+// refits (d, m) to p's codes, stores them, and is taken only if that lowers the error.
+AffineParams lloyd_steps(const float* u, int n, int qmax, const RangeStart& r, AffineParams p, AffineStep at,
+                         int first, StoreFn store) {
   for (int step = first; step < kLloydSteps && p.d > 0.0f; ++step) {
-    const float offset = p.m - r.min;
-    const AffineFit f = affine_fit(affine_pass(u, n, fq, offset, finite_inverse(p.d)), n, r.su);
+    const AffineFit f = affine_fit(at.sums, n, r.su);
     if (!f.ok) break;
     const AffineParams next{keep(store, static_cast<float>(f.d)),
                             keep(store, static_cast<float>(f.m + double(r.min)))};
     if (next.d == p.d && next.m == p.m) break;
-    if (err < 0.0) err = affine_grid_error(x, n, qmax, p);
-    const double next_err = affine_grid_error(x, n, qmax, next);
-    if (!(next_err < err)) break;
+    const AffineStep then = step_at(u, n, qmax, r, next);
+    if (!(then.err < at.err)) break;
     p = next;
-    err = next_err;
+    at = then;
   }
   return p;
 }
@@ -598,92 +642,94 @@ AffineParams start_params(const RangeStart& r, int n, int qmax, const detail::Ra
   if (best.found && fit.ok) p = {static_cast<float>(fit.d), static_cast<float>(fit.m + double(r.min))};
   return {keep(store, p.d), keep(store, p.m)};
 }
-AffineParams finish_range(const float* x, const float* u, int n, int qmax, const RangeStart& r,
-                          const detail::RangeScanResult& best, StoreFn store) {
-  // p's error is computed when a step first needs it (most stop before).
-  return lloyd_steps(x, u, n, qmax, r, start_params(r, n, qmax, best, store), -1.0, 0, store);
+AffineParams finish_range(const float* u, int n, int qmax, const RangeStart& r, const detail::RangeScanResult& best,
+                          StoreFn store) {
+  const AffineParams p = start_params(r, n, qmax, best, store);
+  return p.d > 0.0f ? lloyd_steps(u, n, qmax, r, p, step_at(u, n, qmax, r, p), 0, store) : p;
 }
 
-// finish_range for the `used` lanes of search_affine_range_many: the first Lloyd
-// step's pass and errors on all the lanes (detail::affine_pass_lanes, affine_l2_lanes;
-// ut holds the blocks' u, xt their x, transposed), each lane with finish_range's own
-// tests; the blocks that step improved go on alone through lloyd_steps. A step whose
-// inverse is 0 or not finite takes affine_grid_error's separate path, as it does alone.
-void finish_ranges(const float* x, const float* xt, const float* ut, int n, int qmax, int used,
-                   const int64_t* lane_block, const RangeStart* starts, const detail::RangeScanResult* found,
-                   StoreFn store, AffineParams* out) {
+// finish_range for the `used` lanes of search_affine_range_many: the passes of the
+// first Lloyd step -- at the start and at its refit -- on all the lanes at once
+// (detail::affine_step_lanes; ut holds the blocks' u transposed), each lane with
+// finish_range's own tests; the blocks that step improved go on alone through
+// lloyd_steps.
+void finish_ranges(const float* ut, int n, int qmax, int used, const int64_t* lane_block, const RangeStart* starts,
+                   const detail::RangeScanResult* found, StoreFn store, AffineParams* out) {
   constexpr int L = detail::kRangeLanes;
   AffineParams p[L], next[L];
   bool live[L] = {}, any = false;
-  alignas(64) float offset[L] = {}, id[L] = {}, pd[L] = {}, pm[L] = {};
-  alignas(64) double sq[L], sqq[L], squ[L], err[L], next_err[L];
+  alignas(64) float offset[L] = {}, id[L] = {}, d[L] = {};
+  alignas(64) double sq[L], sqq[L], squ[L], err[L];
+  AffineStep at[L];
+  // Every lane's step at q[l] into at[l] (unused lanes repeat lane 0).
+  auto steps = [&](const AffineParams* q) {
+    for (int l = 0; l < L; ++l) {
+      const AffineParams& ql = q[l < used ? l : 0];
+      const RangeStart& sl = starts[l < used ? l : 0];
+      offset[l] = ql.m - sl.min;
+      id[l] = finite_inverse(ql.d);
+      d[l] = ql.d;
+    }
+    detail::affine_step_lanes(ut, n, qmax, offset, id, d, sq, sqq, squ, err);
+    for (int l = 0; l < used; ++l) at[l] = {{sq[l], sqq[l], squ[l]}, err[l]};
+  };
   for (int l = 0; l < used; ++l) {
     p[l] = start_params(starts[l], n, qmax, found[l], store);
     live[l] = p[l].d > 0.0f;
-    offset[l] = p[l].m - starts[l].min;
-    id[l] = finite_inverse(p[l].d);
     any |= live[l];
   }
-  // The squared errors of params q for the lanes in `want`, into e.
-  auto errors = [&](const AffineParams* q, const bool* want, double* e) {
-    for (int l = 0; l < used; ++l) {
-      pd[l] = q[l].d;
-      pm[l] = q[l].m;
-    }
-    detail::affine_l2_lanes(xt, n, qmax, pd, pm, e);
-    for (int l = 0; l < used; ++l)
-      if (want[l] && (!(q[l].d > 0.0f) || finite_inverse(q[l].d) == 0.0f))
-        e[l] = affine_grid_error(x + lane_block[l] * n, n, qmax, q[l]);
-  };
-  // The first Lloyd step on all the lanes: every block takes one.
   if (any) {
-    detail::affine_pass_lanes(ut, n, qmax, offset, id, sq, sqq, squ);
+    steps(p);
     any = false;
     for (int l = 0; l < used; ++l) {
+      next[l] = p[l];
       if (!live[l]) continue;
-      const AffineFit f = affine_fit(AffineSums{sq[l], sqq[l], squ[l]}, n, starts[l].su);
-      next[l] = {keep(store, static_cast<float>(f.d)), keep(store, static_cast<float>(f.m + double(starts[l].min)))};
+      const AffineFit f = affine_fit(at[l].sums, n, starts[l].su);
+      if (f.ok)
+        next[l] = {keep(store, static_cast<float>(f.d)), keep(store, static_cast<float>(f.m + double(starts[l].min)))};
       live[l] = f.ok && !(next[l].d == p[l].d && next[l].m == p[l].m);
       any |= live[l];
     }
   }
-  if (any) {
-    errors(p, live, err);
-    for (int l = 0; l < used; ++l) next[l] = live[l] ? next[l] : p[l];
-    errors(next, live, next_err);
-  }
+  AffineStep before[L];
+  std::copy(at, at + used, before);
+  if (any) steps(next);
   // The later steps, block by block: after the first, about one block in seven still
   // improves, too few to fill the lanes.
   float u[kMaxBlockElements];
   for (int l = 0; l < used; ++l) {
-    if (live[l] && next_err[l] < err[l]) {
+    if (live[l] && at[l].err < before[l].err) {
       for (int i = 0; i < n; ++i) u[i] = ut[i * L + l];
-      p[l] = lloyd_steps(x + lane_block[l] * n, u, n, qmax, starts[l], next[l], next_err[l], 1, store);
+      p[l] = lloyd_steps(u, n, qmax, starts[l], next[l], at[l], 1, store);
     }
     out[lane_block[l]] = p[l];
   }
 }
 
-// search_affine_range on `count` blocks, the candidate scans sixteen blocks at a time.
-void search_affine_range_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
-                              StoreFn store, AffineParams* out) {
+// search_affine_then_hqq on `count` blocks, sixteen at a time: the candidate scan,
+// Lloyd steps and HQQ iterations of sixteen blocks run side by side on one transposed
+// copy of them. n a multiple of 8 with lanes_sums_exact, and a fast lp power.
+void search_affine_then_hqq_lanes(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
+                                  StoreFn store, AffineParams* out) {
   constexpr int L = detail::kRangeLanes;
+  static_assert(detail::kHqqLanes == L, "the HQQ lanes read the scan's transposed blocks");
   const int candidates = std::max(1, options.search_candidates);
-  if (n % 8 != 0 || !lanes_sums_exact(n, qmax)) {
-    for (int64_t b = 0; b < count; ++b) out[b] = search_affine_range(x + b * n, n, qmax, options, store);
-    return;
-  }
   std::vector<float> bottom(static_cast<size_t>(candidates)), top(static_cast<size_t>(candidates));
   RangeCuts cut(candidates, qmax);
   for (int k = 0; k < candidates; ++k, cut.next()) {
     bottom[size_t(k)] = cut.bottom();
     top[size_t(k)] = cut.top();
   }
-  alignas(64) float ut[kMaxBlockElements * L], xt[kMaxBlockElements * L], min[L], max[L], range[L];
+  const QuantOptions hqq = search_hqq_options(options);
+  const detail::HqqSchedule schedule{
+      hqq.lp_norm, hqq.hqq_beta, hqq.hqq_kappa, hqq.hqq_iterations,
+      detail::hqq_skip_below(hqq.lp_norm, hqq.hqq_beta, hqq.hqq_kappa, hqq.hqq_iterations)};
+  alignas(64) float ut[kMaxBlockElements * L], xt[kMaxBlockElements * L], min[L], max[L], range[L], best_m[L];
   alignas(64) double su[L];
   RangeStart starts[L];
   int64_t lane_block[L];
   detail::RangeScanResult found[L];
+  detail::HqqJob jobs[L];
   for (int64_t first = 0; first < count; first += L) {
     // Sixteen blocks, transposed once; spare lanes repeat the last block. A constant
     // block keeps its lane (no candidate has a range, so nothing is found) and gets its
@@ -701,9 +747,24 @@ void search_affine_range_many(const float* x, int n, int qmax, int64_t count, co
       starts[l] = {min[l], range[l], su[l]};
     }
     detail::affine_range_scan_lanes(ut, n, qmax, range, su, bottom.data(), top.data(), candidates, found);
-    finish_ranges(x, xt, ut, n, qmax, used, lane_block, starts, found, store, out);
+    finish_ranges(ut, n, qmax, used, lane_block, starts, found, store, out);
     for (int l = 0; l < used; ++l)
       if (!(max[l] > min[l])) out[first + l] = {0.0f, keep(store, min[l])};  // as search_affine_range
+    // HQQ's zero-point iterations from each searched block (as hqq_iterate_zero: not
+    // for a step that is 0 or not finite), the result stored and kept if closer in L2.
+    for (int l = 0; l < L; ++l) {
+      const AffineParams& p = out[lane_block[l]];
+      const bool moves = l < used && p.d != 0.0f && std::isfinite(p.d);
+      jobs[l] = moves ? detail::HqqJob{l, p.d, p.m} : detail::HqqJob{-1, 0.0f, 0.0f};
+      best_m[l] = p.m;
+    }
+    detail::hqq_group_lanes(xt, n, qmax, jobs, schedule, best_m);
+    for (int l = 0; l < used; ++l) {
+      const AffineParams searched = out[first + l], refined{searched.d, keep(store, best_m[l])};
+      const float* xb = x + (first + l) * n;
+      if (refined.m != searched.m && affine_grid_error(xb, n, qmax, refined) < affine_grid_error(xb, n, qmax, searched))
+        out[first + l] = refined;
+    }
   }
 }
 
@@ -715,7 +776,7 @@ AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOpt
   RangeStart r;
   float u[kMaxBlockElements];
   if (!start_range(x, n, r, u)) return {0.0f, keep(store, r.min)};
-  return finish_range(x, u, n, qmax, r, scan_range(u, n, qmax, r, std::max(1, options.search_candidates)), store);
+  return finish_range(u, n, qmax, r, scan_range(u, n, qmax, r, std::max(1, options.search_candidates)), store);
 }
 
 double symmetric_grid_error(const float* x, int n, int qmin, int qmax, float d) {
@@ -772,7 +833,7 @@ LOWBIT_MULTIVERSION void affine_grid_codes(const float* x, int n, int qmax, Affi
 AffineParams search_affine_then_hqq(const float* x, int n, int qmax, const QuantOptions& options,
                                     StoreFn store) {
   const AffineParams searched = search_affine_range(x, n, qmax, options, store);
-  AffineParams refined = hqq_iterate_zero(x, n, qmax, searched, options);
+  AffineParams refined = hqq_iterate_zero(x, n, qmax, searched, search_hqq_options(options));
   refined.m = keep(store, refined.m);
   return affine_grid_error(x, n, qmax, refined) < affine_grid_error(x, n, qmax, searched) ? refined
                                                                                          : searched;
@@ -790,23 +851,12 @@ AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOption
 
 void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
                                  StoreFn store, AffineParams* out) {
-  constexpr int64_t kChunk = 256;
-  AffineParams refined[kChunk];
   if (n <= 0 || n > kMaxBlockElements)
     throw std::invalid_argument("search_affine_then_hqq_many: need 1..256 weights");
-  for (int64_t first = 0; first < count; first += kChunk) {
-    const int64_t blocks = std::min(kChunk, count - first);
-    search_affine_range_many(x + first * n, n, qmax, blocks, options, store, out + first);
-    std::copy(out + first, out + first + blocks, refined);
-    hqq_iterate_zero_many(x + first * n, n, qmax, refined, blocks, options, store);
-    for (int64_t b = 0; b < blocks; ++b) {
-      const float* xb = x + (first + b) * n;
-      const AffineParams searched = out[first + b];
-      if (refined[b].m == searched.m) continue;  // the same block: searched stays
-      if (affine_grid_error(xb, n, qmax, refined[b]) < affine_grid_error(xb, n, qmax, searched))
-        out[first + b] = refined[b];
-    }
-  }
+  const float lp = options.lp_norm;
+  if (n % 8 == 0 && lanes_sums_exact(n, qmax) && lp > 0.0f && lp <= f4::kMaxFastPower)
+    return search_affine_then_hqq_lanes(x, n, qmax, count, options, store, out);
+  for (int64_t b = 0; b < count; ++b) out[b] = search_affine_then_hqq(x + b * n, n, qmax, options, store);
 }
 
 namespace {

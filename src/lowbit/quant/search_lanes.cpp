@@ -15,7 +15,9 @@ void range_start_lanes(const float* xt, int n, float* min, float* max, double* s
 void affine_range_scan_lanes(const float* ut, int n, int qmax, const float* range, const double* su,
                              const float* bottom, const float* top, int candidates, RangeScanResult* out) {
 #if LOWBIT_LANES_X86
-  if (lanes::kernel_width() == 16) return affine_range_scan_avx512(ut, n, qmax, range, su, bottom, top, candidates, out);
+  if (lanes::kernel_width() == 16) {
+    return affine_range_scan_avx512(ut, n, qmax, range, su, bottom, top, candidates, out);
+  }
   if (lanes::kernel_width() == 8) return affine_range_scan_avx2(ut, n, qmax, range, su, bottom, top, candidates, out);
 #endif
   scan<4>(ut, n, qmax, range, su, bottom, top, candidates, out);
@@ -39,21 +41,13 @@ void symmetric_pass_lanes(const float* xt, int n, float qmin, float qmax, const 
   symmetric_pass<4>(xt, n, qmin, qmax, d, sqx, sqq, err);
 }
 
-void affine_pass_lanes(const float* ut, int n, int qmax, const float* offset, const float* id, double* sq,
-                       double* sqq, double* squ) {
+void affine_step_lanes(const float* ut, int n, int qmax, const float* offset, const float* id, const float* d,
+                       double* sq, double* sqq, double* squ, double* err) {
 #if LOWBIT_LANES_X86
-  if (lanes::kernel_width() == 16) return affine_pass_avx512(ut, n, qmax, offset, id, sq, sqq, squ);
-  if (lanes::kernel_width() == 8) return affine_pass_avx2(ut, n, qmax, offset, id, sq, sqq, squ);
+  if (lanes::kernel_width() == 16) return affine_step_avx512(ut, n, qmax, offset, id, d, sq, sqq, squ, err);
+  if (lanes::kernel_width() == 8) return affine_step_avx2(ut, n, qmax, offset, id, d, sq, sqq, squ, err);
 #endif
-  affine_pass<4>(ut, n, qmax, offset, id, sq, sqq, squ);
-}
-
-void affine_l2_lanes(const float* xt, int n, int qmax, const float* d, const float* m, double* err) {
-#if LOWBIT_LANES_X86
-  if (lanes::kernel_width() == 16) return affine_l2_avx512(xt, n, qmax, d, m, err);
-  if (lanes::kernel_width() == 8) return affine_l2_avx2(xt, n, qmax, d, m, err);
-#endif
-  affine_l2<4>(xt, n, qmax, d, m, err);
+  affine_step<4>(ut, n, qmax, offset, id, d, sq, sqq, squ, err);
 }
 
 }  // namespace lowbit::quant::detail

@@ -51,17 +51,12 @@ void symmetric_scan_lanes(const float* xt, int n, float qmin, float qmax, const 
 void symmetric_pass_lanes(const float* xt, int n, float qmin, float qmax, const float* d, double* sqx, double* sqq,
                           double* err);
 
-// search.cpp's affine_pass for each of the 16 blocks of ut (held as for
-// affine_range_scan_lanes) at its own offset[l] and inverse step id[l]: codes
-// round(clamp((u - offset) * id, 0, qmax)) and sq = sum q, sqq = sum q^2, squ = sum q u,
-// summed as affine_pass sums them.
-void affine_pass_lanes(const float* ut, int n, int qmax, const float* offset, const float* id, double* sq,
-                       double* sqq, double* squ);
-
-// search.cpp's affine_grid_error (squared error) for each of the 16 blocks of xt at its
-// own (d[l], m[l]): sum (x - (q d + m))^2 with q = round(clamp((x - m) / d, 0, qmax)),
-// infinite if that overflows. Lanes whose d is not positive or whose 1/d is not finite
-// get no meaningful result: affine_grid_error treats them apart.
-void affine_l2_lanes(const float* xt, int n, int qmax, const float* d, const float* m, double* err);
+// search.cpp's affine_step for each of the 16 blocks of ut (held as for
+// affine_range_scan_lanes) at its own offset[l], inverse step id[l] and step d[l]: codes
+// q = round(clamp((u - offset) * id, 0, qmax)) and sq = sum q, sqq = sum q^2, squ = sum
+// q u, err = sum (u - offset - d q)^2 (d taken as 0 where id is 0; infinite if that
+// overflows), summed as affine_step sums them.
+void affine_step_lanes(const float* ut, int n, int qmax, const float* offset, const float* id, const float* d,
+                       double* sq, double* sqq, double* squ, double* err);
 
 }  // namespace lowbit::quant::detail

@@ -64,26 +64,23 @@ LOWBIT_LANE_INLINE void range_start(const float* xt, int n, float* min_out, floa
 
 // affine_range_scan_lanes with W lanes: the 16 columns of ut in 16 / W groups.
 template <int W>
-LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* range_in, const double* su,
+LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* range_in, const double* su_in,
                              const float* bottom, const float* top, int candidates, RangeScanResult* out) {
   using V = typename lanes::Vec<W>::F;
   using VI = typename lanes::Vec<W>::I;
-  using VD = typename lanes::Vec<W>::D;
   constexpr int L = kRangeLanes;
-  const V zero = splat<V>(0.0f), fq = splat<V>(float(qmax));
-  // The ranking runs lane-wise in double, the operations search.cpp's scan_range does
-  // for one block, on halves of W lanes: vectors as wide as the CPU's registers (GCC
-  // splits comparisons of wider ones lane by lane).
-  constexpr int H = W / 2;
-  using VH = typename lanes::Vec<H>::D;
-  using VHL = typename lanes::Vec<H>::L;
-  VH n_h;
-  for (int l = 0; l < H; ++l) n_h[l] = double(n);
+  const V zero = splat<V>(0.0f), fq = splat<V>(float(qmax)), fn = splat<V>(float(n));
   for (int g = 0; g < L; g += W) {
     const V range = load<V>(range_in + g);
-    // Each lane's best so far: num, det, sq, sqq, squ. det > 0 marks a lane that has
-    // found one (a candidate is taken only with det > 0).
-    alignas(64) double best[5][W] = {};
+    // The ranking's slope in units of the range, so that it stays finite (see
+    // scan_range); a lane with no range finds nothing, whatever its inverse.
+    const V per_range = splat<V>(1.0f) / range;
+    V su;
+    for (int l = 0; l < W; ++l) su[l] = float(su_in[g + l]);
+    const V su_scaled = su * per_range;
+    // Each lane's best so far. best_det > 0 marks a lane that has found one (a
+    // candidate is taken only with det > 0).
+    V best_num = zero, best_det = zero, best_q = zero, best_qq = zero, best_qu = zero;
     for (int k = 0; k < candidates; ++k) {
       const V lo = splat<V>(bottom[k]) * range, hi = range * (splat<V>(1.0f) - splat<V>(top[k]));
       // Candidates search.cpp skips -- an empty range or a step too small to invert --
@@ -91,21 +88,22 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
       V id = fq / (hi - lo);
       const VI usable = (hi > lo) & (lanes::abs<V, VI>(id) <= splat<V>(3.40282347e38f));
       id = usable ? id : zero;
+      const V shift = zero - lo * id;  // (u - lo) * id as one fused u * id + shift
       V s_q[2] = {}, s_qq[2] = {}, s_qu[8] = {};
-      // An uncut end needs no clamp there: u >= 0 = lo, and at the top (u - lo) * id
-      // exceeds qmax by a rounding error at most, which rounds to qmax all the same.
+      // An uncut end needs no clamp there: u >= 0 = lo, and at the top u * id exceeds
+      // qmax by a rounding error at most, which rounds to qmax all the same.
       auto pass = [&]<bool kClampLow, bool kClampHigh>() {
         for (int i = 0; i < n; i += 8)
 #pragma GCC unroll 8
           for (int j = 0; j < 8; ++j) {
             const V v = load<V>(ut + (i + j) * L + g);
-            V t = (v - lo) * id;
+            V t = lanes::fused_multiply_add<V>(v, id, shift);
             if constexpr (kClampLow) t = lanes::max_or_second<V>(t, zero);
             if constexpr (kClampHigh) t = t < fq ? t : fq;
             const V q = lanes::round_small<V>(t);
             s_q[j & 1] += q;
             s_qq[j & 1] = lanes::exact_product_add<V>(q, q, s_qq[j & 1]);
-            s_qu[j] += q * v;
+            s_qu[j] = lanes::fused_multiply_add<V>(q, v, s_qu[j]);
           }
       };
       const bool clamp_low = bottom[k] != 0.0f, clamp_high = top[k] != 0.0f;
@@ -113,29 +111,21 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
       else if (clamp_low) pass.template operator()<true, false>();
       else if (clamp_high) pass.template operator()<false, true>();
       else pass.template operator()<false, false>();
-      alignas(64) double sums[3][W];
-      const VD vq = exact_total<W>(s_q), vqq = exact_total<W>(s_qq), vqu = total8<W>(s_qu);
-      std::memcpy(sums[0], &vq, sizeof vq);
-      std::memcpy(sums[1], &vqq, sizeof vqq);
-      std::memcpy(sums[2], &vqu, sizeof vqu);
-      for (int h = 0; h < W; h += H) {
-        auto put = [h](double* a, VH v) { std::memcpy(a + h, &v, sizeof v); };
-        const VH q = load<VH>(sums[0] + h), qq = load<VH>(sums[1] + h), qu = load<VH>(sums[2] + h);
-        const VH su_h = load<VH>(su + g + h);
-        const VH det = n_h * qq - q * q, slope = n_h * qu - q * su_h;
-        const VH num = slope * slope;
-        const VH best_num = load<VH>(best[0] + h), best_det = load<VH>(best[1] + h);
-        const VH none{};
-        const VHL take = (det > none) & (slope > none) & ((best_det == none) | (num * best_det > best_num * det));
-        put(best[0], take ? num : best_num);
-        put(best[1], take ? det : best_det);
-        put(best[2], take ? q : load<VH>(best[2] + h));
-        put(best[3], take ? qq : load<VH>(best[3] + h));
-        put(best[4], take ? qu : load<VH>(best[4] + h));
-      }
+      // scan_range's ranking, in float: q and qq are exact integers (the callers keep
+      // n * qmax^2 < 2^24), qu the eight sums added in scan_sums' order.
+      const V q = s_q[0] + s_q[1], qq = s_qq[0] + s_qq[1];
+      const V qu = ((s_qu[0] + s_qu[4]) + (s_qu[1] + s_qu[5])) + ((s_qu[2] + s_qu[6]) + (s_qu[3] + s_qu[7]));
+      const V det = fn * qq - q * q, slope = fn * (qu * per_range) - q * su_scaled;
+      const V num = slope * slope;
+      const VI take = (det > zero) & (slope > zero) & ((best_det == zero) | (num * best_det > best_num * det));
+      best_num = take ? num : best_num;
+      best_det = take ? det : best_det;
+      best_q = take ? q : best_q;
+      best_qq = take ? qq : best_qq;
+      best_qu = take ? qu : best_qu;
     }
     for (int l = 0; l < W; ++l)
-      out[g + l] = best[1][l] > 0.0 ? RangeScanResult{true, best[2][l], best[3][l], best[4][l]} : RangeScanResult{};
+      out[g + l] = best_det[l] > 0.0f ? RangeScanResult{true, best_q[l], best_qq[l], best_qu[l]} : RangeScanResult{};
   }
 }
 
@@ -238,57 +228,36 @@ LOWBIT_LANE_INLINE void symmetric_pass(const float* xt, int n, float qmin, float
   }
 }
 
-// affine_pass_lanes with W lanes.
+// affine_step_lanes with W lanes.
 template <int W>
-LOWBIT_LANE_INLINE void affine_pass(const float* ut, int n, int qmax, const float* offset, const float* id_in,
-                                    double* sq, double* sqq, double* squ) {
+LOWBIT_LANE_INLINE void affine_step(const float* ut, int n, int qmax, const float* offset, const float* id_in,
+                                    const float* d_in, double* sq, double* sqq, double* squ, double* err) {
   using V = typename lanes::Vec<W>::F;
   using VD = typename lanes::Vec<W>::D;
   constexpr int L = kRangeLanes;
   const V zero = splat<V>(0.0f), top = splat<V>(float(qmax));
   for (int g = 0; g < L; g += W) {
     const V off = load<V>(offset + g), id = load<V>(id_in + g);
-    V s_q[2] = {}, s_qq[2] = {}, s_qu[8] = {};
+    const V d = id != zero ? load<V>(d_in + g) : zero;  // every code 0: no 0 * Inf
+    V s_q[2] = {}, s_qq[2] = {}, s_qu[8] = {}, s_rr[8] = {};
     for (int i = 0; i < n; i += 8)
 #pragma GCC unroll 8
       for (int j = 0; j < 8; ++j) {
-        const V v = load<V>(ut + (i + j) * L + g);
-        const V q = grid_code((v - off) * id, zero, top);
+        const V v = load<V>(ut + (i + j) * L + g), c = v - off;
+        const V q = grid_code(c * id, zero, top);
         s_q[j & 1] += q;
         s_qq[j & 1] = lanes::exact_product_add<V>(q, q, s_qq[j & 1]);
         s_qu[j] += q * v;
+        const V r = c - q * d;
+        s_rr[j] += r * r;
       }
-    const VD vq = exact_total<W>(s_q), vqq = exact_total<W>(s_qq), vqu = total8<W>(s_qu);
+    const VD vq = exact_total<W>(s_q), vqq = exact_total<W>(s_qq), vqu = total8<W>(s_qu), vrr = total8<W>(s_rr);
     std::memcpy(sq + g, &vq, sizeof vq);
     std::memcpy(sqq + g, &vqq, sizeof vqq);
     std::memcpy(squ + g, &vqu, sizeof vqu);
-  }
-}
-
-// affine_l2_lanes with W lanes.
-template <int W>
-LOWBIT_LANE_INLINE void affine_l2(const float* xt, int n, int qmax, const float* d_in, const float* m_in,
-                                  double* err) {
-  using V = typename lanes::Vec<W>::F;
-  using VD = typename lanes::Vec<W>::D;
-  constexpr int L = kRangeLanes;
-  const V zero = splat<V>(0.0f), top = splat<V>(float(qmax));
-  for (int g = 0; g < L; g += W) {
-    const V d = load<V>(d_in + g), m = load<V>(m_in + g);
-    const V id = d != zero ? splat<V>(1.0f) / d : zero;  // lanes where it is 0 or Inf: see above
-    V s_rr[8] = {};
-    for (int i = 0; i < n; i += 8)
-#pragma GCC unroll 8
-      for (int j = 0; j < 8; ++j) {
-        const V v = load<V>(xt + (i + j) * L + g);
-        const V q = grid_code((v - m) * id, zero, top);
-        const V r = v - (q * d + m);
-        s_rr[j] += r * r;
-      }
-    const VD vrr = total8<W>(s_rr);
     std::memcpy(err + g, &vrr, sizeof vrr);
     for (int l = 0; l < W; ++l)
-      if (!(err[g + l] <= __builtin_huge_val())) err[g + l] = __builtin_inf();  // as affine_grid_error
+      if (!(err[g + l] <= __builtin_huge_val())) err[g + l] = __builtin_inf();  // as affine_step
   }
 }
 
@@ -310,19 +279,16 @@ LOWBIT_LANE_INLINE void affine_l2(const float* xt, int n, int qmax, const float*
 #define LOWBIT_SYMMETRIC_PASS(isa)                                                                            \
   void symmetric_pass_##isa(const float* xt, int n, float qmin, float qmax, const float* d, double* sqx, double* sqq, \
                             double* err)
-#define LOWBIT_AFFINE_PASS(isa)                                                                              \
-  void affine_pass_##isa(const float* ut, int n, int qmax, const float* offset, const float* id, double* sq, \
-                         double* sqq, double* squ)
-#define LOWBIT_AFFINE_L2(isa) \
-  void affine_l2_##isa(const float* xt, int n, int qmax, const float* d, const float* m, double* err)
+#define LOWBIT_AFFINE_STEP(isa)                                                                              \
+  void affine_step_##isa(const float* ut, int n, int qmax, const float* offset, const float* id, const float* d, \
+                         double* sq, double* sqq, double* squ, double* err)
 #define LOWBIT_SEARCH_LANES_KERNELS(isa, W)                                                            \
   namespace lowbit::quant::detail {                                                                  \
   LOWBIT_RANGE_START(isa) { range_start<W>(xt, n, min, max, su, ut); }                                \
   LOWBIT_AFFINE_RANGE_SCAN(isa) { scan<W>(ut, n, qmax, range, su, bottom, top, candidates, out); }    \
   LOWBIT_SYMMETRIC_SCAN(isa) { symmetric_scan<W>(xt, n, qmin, qmax, ids, candidates, out); }          \
   LOWBIT_SYMMETRIC_PASS(isa) { symmetric_pass<W>(xt, n, qmin, qmax, d, sqx, sqq, err); }              \
-  LOWBIT_AFFINE_PASS(isa) { affine_pass<W>(ut, n, qmax, offset, id, sq, sqq, squ); }                   \
-  LOWBIT_AFFINE_L2(isa) { affine_l2<W>(xt, n, qmax, d, m, err); }                                     \
+  LOWBIT_AFFINE_STEP(isa) { affine_step<W>(ut, n, qmax, offset, id, d, sq, sqq, squ, err); }        \
   }
 
 #if LOWBIT_LANES_X86
@@ -335,9 +301,7 @@ LOWBIT_SYMMETRIC_SCAN(avx2);
 LOWBIT_SYMMETRIC_SCAN(avx512);
 LOWBIT_SYMMETRIC_PASS(avx2);
 LOWBIT_SYMMETRIC_PASS(avx512);
-LOWBIT_AFFINE_PASS(avx2);
-LOWBIT_AFFINE_PASS(avx512);
-LOWBIT_AFFINE_L2(avx2);
-LOWBIT_AFFINE_L2(avx512);
+LOWBIT_AFFINE_STEP(avx2);
+LOWBIT_AFFINE_STEP(avx512);
 }  // namespace lowbit::quant::detail
 #endif

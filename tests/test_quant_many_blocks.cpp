@@ -22,11 +22,14 @@
 #include "lowbit/formats/q4_1.h"
 #include "lowbit/formats/q5_1.h"
 #include "lowbit/formats/registry.h"
+#include "lowbit/formats/tq1_0.h"
+#include "lowbit/formats/tq2_0.h"
 #include "lowbit/quant/float4.h"
 #include "lowbit/quant/hqq.h"
 #include "lowbit/quant/hqq_lanes.h"
 #include "lowbit/quant/lanes.h"
 #include "lowbit/quant/search.h"
+#include "lowbit/quant/ternary.h"
 
 namespace lowbit::quant {
 namespace {
@@ -164,7 +167,8 @@ TEST(QuantManyBlocks, EveryLaneWidthGivesTheOneBlockResults) {
     std::vector<AffineParams> many(150);
     search_affine_then_hqq_many(x.data(), 32, 15, 150, QuantOptions{}, stored_as_fp16, many.data());
     for (int b = 0; b < 150; ++b) {
-      const AffineParams one = search_affine_then_hqq(x.data() + size_t(b) * 32, 32, 15, QuantOptions{}, stored_as_fp16);
+      const AffineParams one =
+          search_affine_then_hqq(x.data() + size_t(b) * 32, 32, 15, QuantOptions{}, stored_as_fp16);
       ASSERT_EQ(std::bit_cast<uint64_t>(many[size_t(b)]), std::bit_cast<uint64_t>(one)) << "block " << b;
     }
   });
@@ -186,7 +190,8 @@ TEST(QuantManyBlocks, RefineZeroMatchesOneBlockAtATime) {
                                      ? starts[size_t(b)]
                                      : hqq_refine_zero(x.data() + size_t(b) * size_t(n), n, qmax,
                                                        starts[size_t(b)], QuantOptions{});
-        ASSERT_EQ(std::bit_cast<uint64_t>(many[size_t(b)]), std::bit_cast<uint64_t>(one)) << "n " << n << " block " << b;
+        ASSERT_EQ(std::bit_cast<uint64_t>(many[size_t(b)]), std::bit_cast<uint64_t>(one))
+            << "n " << n << " block " << b;
         moved += one.m != starts[size_t(b)].m;
       }
       EXPECT_GT(moved, count / 8);
@@ -368,8 +373,15 @@ void expect_verdicts_match(int qmax, FromFloatFn reference, ToFloatFn decode) {
   x[size_t(n) * 10 + 7] = -INFINITY;
   x[size_t(n) * 11] = 3e38f;
   x[size_t(n) * 11 + 1] = -3e38f;
+  // An exact tie: weights halfway between Q4_1's codes (step 1/16 from 0), which ggml
+  // rounds up and the candidate with the same (d, m) to even -- different decodes, the
+  // same error.
+  for (int i = 0; i < n; ++i) x[size_t(n) * 12 + size_t(i)] = (float(i % 15) + 0.5f) * 0.0625f;
+  x[size_t(n) * 12] = 0.0f;
+  x[size_t(n) * 12 + 1] = 15.0f * 0.0625f;
   std::vector<AffineParams> searched(count), hqq(count), odd(count);
   search_affine_then_hqq_many(x.data(), n, qmax, count, QuantOptions{}, stored_as_fp16, searched.data());
+  if (qmax == 15) searched[12] = {0.0625f, 0.0f};
   hqq_from_min_max_many(x.data(), n, qmax, count, QuantOptions{}, stored_as_fp16, hqq.data());
   for (int b = 0; b < count; ++b) {
     const AffineParams s = searched[size_t(b)];
@@ -395,6 +407,9 @@ void expect_verdicts_match(int qmax, FromFloatFn reference, ToFloatFn decode) {
           case CloserVerdict::kReference: reference(xb, reinterpret_cast<std::byte*>(&got), n); break;
         }
         ASSERT_EQ(std::memcmp(&got, &want, sizeof got), 0) << "block " << b << ", p = " << p;
+        if (qmax == 15 && params == &searched && b == 12 && p == 2.0f) {
+          EXPECT_EQ(verdict[size_t(b)], CloserVerdict::kReference) << "a tie";
+        }
       }
       if (p == 3.0f) {
         EXPECT_EQ(undecided, count) << "no fast lp sums for p = 3";
@@ -419,6 +434,113 @@ TEST(QuantManyBlocks, MinMaxVerdictsMatchWriteCloser) {
       expect_verdicts_match<BlockQ5_1>(31, quantize_row_q5_1_ref, dequantize_row_q5_1);
     }
   });
+}
+
+// A ternary block with scale d (fp16-exact, d >= 0 for the same bytes) and the codes
+// symmetric_grid_codes picks, as TQ1_0's and TQ2_0's encoders build it: ggml's reference
+// of x' = code * d, whose max |x'| is d, so its scale is d and its codes are the same
+// (a block whose codes are all 0 decodes to zeros either way).
+template <class Block>
+Block ternary_candidate(const float* x, float d, FromFloatFn reference) {
+  constexpr int n = 256;
+  int q[n];
+  symmetric_grid_codes(x, n, -1, 1, d, q);
+  float coded[n];
+  for (int i = 0; i < n; ++i) coded[i] = float(q[i]) * d;
+  Block block;
+  reference(coded, reinterpret_cast<std::byte*>(&block), n);
+  return block;
+}
+
+// closer_than_absmax_ternary_many's verdicts against write_closer_than_reference on the
+// encoded candidates, as expect_verdicts_match does for Q4_1 and Q5_1: scales from the
+// search and from absmean, and ones that decode badly or are not fp16-exact; blocks of
+// every adversarial kind, plus NaN and Inf weights, a maximum fp16 overflows, one whose
+// inverse overflows, and exact ties (weights halfway between codes, which the two
+// sides round apart).
+template <class Block>
+void expect_ternary_verdicts_match(FromFloatFn reference, ToFloatFn decode) {
+  constexpr int n = 256, count = 75;
+  std::vector<float> x = test_blocks(n, count, 43);
+  x[size_t(n) * 9 + 3] = std::nanf("");
+  x[size_t(n) * 10 + 7] = -INFINITY;
+  x[size_t(n) * 11 + 5] = 70000.0f;
+  for (int i = 0; i < n; ++i) x[size_t(n) * 12 + size_t(i)] = 1e-39f * float(i % 5);
+  for (int i = 0; i < n; ++i) x[size_t(n) * 13 + size_t(i)] = 0.5f * float(i % 5 - 2);  // -1 .. 1 by halves
+  // A near tie, for the exact sums: one weight of 1 and the rest coded 0 on both sides,
+  // where the candidate's scale is the next fp16 above the reference's 1.
+  for (int i = 0; i < n; ++i) x[size_t(n) * 14 + size_t(i)] = 0.04f * float((i * 7) % 11 - 5);
+  x[size_t(n) * 14] = 1.0f;
+  std::vector<float> searched(count), absmean(count), odd(count);
+  searched_ternary_scales(x.data(), n, count, QuantOptions{}, stored_as_fp16, searched.data());
+  absmean_scales(x.data(), n, count, QuantOptions{}, stored_as_fp16, absmean.data());
+  for (int b = 0; b < count; ++b) {
+    const float s = searched[size_t(b)];
+    const float kinds[8] = {0.0f, INFINITY, 1e-40f, s * 1.0007f, stored_as_fp16(s * 1.37f), 70000.0f,
+                            stored_as_fp16(6e-8f), -s};
+    odd[size_t(b)] = kinds[b % 8];
+  }
+  searched[13] = 1.0f;  // the tie block's own maximum: every weight off by 0 or 1/2 on both sides
+  searched[14] = 1.0f + 0x1p-10f;
+  for (const auto* d : {&searched, &absmean, &odd}) {
+    std::vector<CloserVerdict> verdict(count);
+    closer_than_absmax_ternary_many(x.data(), n, count, d->data(), verdict.data());
+    int undecided = 0, candidates = 0;
+    for (int b = 0; b < count; ++b) {
+      const float* xb = x.data() + size_t(b) * n;
+      const float db = (*d)[size_t(b)];
+      const Block candidate = ternary_candidate<Block>(xb, std::fabs(db), reference);
+      if (verdict[size_t(b)] == CloserVerdict::kUndecided) {
+        ++undecided;
+        continue;
+      }
+      // The helper's candidate decodes as the encoder's would (codes times the scale).
+      int q[n];
+      symmetric_grid_codes(xb, n, -1, 1, db, q);
+      float y[n];
+      decode(reinterpret_cast<const std::byte*>(&candidate), y, n);
+      for (int i = 0; i < n; ++i) {
+        const float expected = float(q[i]) * db;  // NaN for 0 * Inf
+        if (std::isnan(expected)) ASSERT_TRUE(std::isnan(y[i])) << "block " << b << ", weight " << i;
+        else ASSERT_EQ(y[i], expected) << "block " << b << ", weight " << i;
+      }
+      Block want, got;
+      write_closer_than_reference(xb, n, reinterpret_cast<const std::byte*>(&candidate), sizeof candidate, reference,
+                                  decode, 2.0f, reinterpret_cast<std::byte*>(&want));
+      if (verdict[size_t(b)] == CloserVerdict::kCandidate) {
+        got = candidate;
+        ++candidates;
+      } else {
+        reference(xb, reinterpret_cast<std::byte*>(&got), n);
+      }
+      ASSERT_EQ(std::memcmp(&got, &want, sizeof got), 0) << "block " << b;
+      if (d == &searched && (b == 13 || b == 14)) {
+        EXPECT_EQ(verdict[size_t(b)], CloserVerdict::kReference) << "a tie or near tie";
+      }
+    }
+    // The NaN, Inf, overflowing and denormal-maximum blocks, and those of test_blocks'
+    // denormal ones whose inverse overflows; for the odd scales also 1e-40, 70000 and
+    // most of the non-fp16 s * 1.0007.
+    const int denormal_blocks = count / 8 + 1;
+    EXPECT_GE(undecided, 4);
+    if (d != &odd) {
+      EXPECT_LE(undecided, 4 + denormal_blocks);
+      EXPECT_GT(candidates, count / 8);
+    } else {
+      EXPECT_LE(undecided, 4 + denormal_blocks + 3 * (count / 8 + 1));
+    }
+  }
+}
+
+TEST(QuantManyBlocks, TernaryVerdictsMatchWriteCloser) {
+  {
+    SCOPED_TRACE("TQ1_0");
+    expect_ternary_verdicts_match<BlockTQ1_0>(quantize_row_tq1_0_ref, dequantize_row_tq1_0);
+  }
+  {
+    SCOPED_TRACE("TQ2_0");
+    expect_ternary_verdicts_match<BlockTQ2_0>(quantize_row_tq2_0_ref, dequantize_row_tq2_0);
+  }
 }
 
 // lanes::fp16_round_trip's bit arithmetic (the form every width but AVX-512's uses)

@@ -31,6 +31,31 @@ TEST(QuantSearch, StoredAsFp16RoundsLikeTheFormat) {
   EXPECT_EQ(stored_as_fp16(1e-9f), 0.0f);  // below half the smallest fp16 subnormal
 }
 
+// keep_all, which converts eight at a time, gives stored_as_fp16's values bit for bit
+// (a NaN stays a NaN), for every count up to 40 and other stores one by one.
+TEST(QuantSearch, KeepAllMatchesStoringOneByOne) {
+  std::vector<float> v = {0.0f, -0.0f, 1.0f, 0.1f, -65504.0f, 65519.0f, 65520.0f, 1e-9f, 3e-8f, 6.1e-5f,
+                          1e-40f, -3e38f, INFINITY, -INFINITY, std::nanf(""), 0.33333334f};
+  for (int i = 0; v.size() < 40; ++i) v.push_back(std::ldexp(float(i % 7) - 3.3f, i % 37 - 20));
+  auto same = [](float a, float b) {
+    return std::isnan(a) ? std::isnan(b) : std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
+  };
+  for (int count = 0; count <= 40; ++count)
+    for (int shift : {0, 7}) {  // the NaN in another group of eight
+      std::vector<float> in(v.begin(), v.begin() + count);
+      if (count > 0) std::rotate(in.begin(), in.begin() + shift % count, in.end());
+      std::vector<float> kept = in, halved = in, untouched = in;
+      keep_all(stored_as_fp16, kept.data(), count);
+      keep_all([](float x) { return x * 0.5f; }, halved.data(), count);
+      keep_all(nullptr, untouched.data(), count);
+      for (int i = 0; i < count; ++i) {
+        EXPECT_TRUE(same(kept[size_t(i)], stored_as_fp16(in[size_t(i)]))) << "count " << count << ", " << in[size_t(i)];
+        EXPECT_TRUE(same(halved[size_t(i)], in[size_t(i)] * 0.5f));
+        EXPECT_TRUE(same(untouched[size_t(i)], in[size_t(i)]));
+      }
+    }
+}
+
 TEST(QuantSearch, ErrorMeasures) {
   const float x[3] = {1.0f, 2.0f, -4.0f};
   const float y[3] = {0.0f, 0.0f, 0.0f};

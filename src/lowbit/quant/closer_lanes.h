@@ -27,9 +27,10 @@ inline constexpr int kNotCompared = 8;         // Inf or NaN weights, or a refer
 //     significant bits, so no code comes out above qmax -- Q5_1, which narrows its
 //     codes to five bits instead of clamping them, has the same codes there.
 // Into flags[l] the bits above and either, when err_candidate is not null, the squared
-// errors sum (x - y)^2 in double with squared_error's order (four running sums, weight
-// i in sum i % 4), or else the residuals x - y in float, transposed like xt, into
-// res_candidate and res_reference. Lanes marked kNotCompared get nothing else.
+// errors sum (x - y)^2 -- the exact ones, in double with squared_error's order (four
+// running sums, weight i in sum i % 4), or float sums that order the two sides the same
+// way by a clear margin -- or else the residuals x - y in float, transposed like xt,
+// into res_candidate and res_reference. Lanes marked kNotCompared get nothing else.
 void closer_sums_lanes(const float* xt, int n, int qmax, const float* cand_d, const float* cand_m,
                        double* err_candidate, double* err_reference, float* res_candidate, float* res_reference,
                        int* flags);

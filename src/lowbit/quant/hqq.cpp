@@ -1,6 +1,7 @@
 #include "lowbit/quant/hqq.h"
 
 #include "lowbit/quant/float4.h"
+#include "lowbit/quant/fp16_store.h"
 #include "lowbit/quant/hqq_lanes.h"
 
 #include <algorithm>
@@ -200,9 +201,12 @@ void hqq_iterate_zero_many(const float* x, int n, int qmax, AffineParams* params
       if (params[b].d != 0.0f && std::isfinite(params[b].d)) jobs[job_count++] = {b, params[b].d, params[b].m};
     detail::hqq_stream_lanes(x, n, qmax, jobs, job_count, schedule, best_m);
     for (int j = 0; j < job_count; ++j) params[jobs[j].block].m = best_m[j];
+    if (!store) continue;
+    float m[kChunk];
+    for (int64_t b = first; b < last; ++b) m[b - first] = params[b].m;
+    keep_all(store, m, int(last - first));
+    for (int64_t b = first; b < last; ++b) params[b].m = m[b - first];
   }
-  if (store)
-    for (int64_t b = 0; b < count; ++b) params[b].m = store(params[b].m);
 }
 
 void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,

@@ -9,9 +9,6 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#include <immintrin.h>  // F16C, for stored_as_fp16
-#endif
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/core/multiversion.h"
@@ -317,24 +314,6 @@ class RangeCuts {
 
 }  // namespace
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-namespace {
-// The CPU's own conversion (F16C, round to nearest even like fp32_to_fp16): two
-// instructions where the portable one takes about forty operations.
-__attribute__((target("f16c"))) float fp16_round_trip_f16c(float v) {
-  return _cvtsh_ss(_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-}
-}  // namespace
-#endif
-
-float stored_as_fp16(float v) {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-  static const bool f16c = __builtin_cpu_supports("f16c");
-  if (f16c && !std::isnan(v)) return fp16_round_trip_f16c(v);  // a NaN's payload may differ
-#endif
-  return fp16_to_fp32(fp32_to_fp16(v));
-}
-
 namespace {
 // Whether no y[i] is Inf or NaN: exponent bits not all ones. Without an early exit, so
 // it vectorises.
@@ -429,19 +408,29 @@ void finish_scales(const float* x, const float* xt, int n, const UniformGrid& gr
   bool live[L] = {};
   for (int l = 0; l < used; ++l) {
     const double best_sqx = found[l].found ? found[l].sqx : 0.0, best_sqq = found[l].found ? found[l].sqq : 0.0;
-    d[l] = keep(store, best_sqq > 0.0 ? static_cast<float>(best_sqx / best_sqq) : starts[l].fallback_d);
+    d[l] = best_sqq > 0.0 ? static_cast<float>(best_sqx / best_sqq) : starts[l].fallback_d;
     live[l] = true;
   }
+  keep_all(store, d, used);
   pass(d, sqx, sqq, err);
   for (int step = 0; step < kLloydSteps; ++step) {
-    bool any = false;
+    // The live lanes' refits, stored together.
+    float fitted[L];
+    int fitted_lane[L], fits = 0;
     for (int l = 0; l < used; ++l) {
       next[l] = d[l];
       if (!live[l] || !(sqq[l] > 0.0)) {
         live[l] = false;
         continue;
       }
-      next[l] = keep(store, static_cast<float>(sqx[l] / sqq[l]));
+      fitted_lane[fits] = l;
+      fitted[fits++] = static_cast<float>(sqx[l] / sqq[l]);
+    }
+    keep_all(store, fitted, fits);
+    bool any = false;
+    for (int k = 0; k < fits; ++k) {
+      const int l = fitted_lane[k];
+      next[l] = fitted[k];
       live[l] = next[l] != d[l] && std::isfinite(next[l]);
       any |= live[l];
     }
@@ -635,12 +624,26 @@ AffineParams lloyd_steps(const float* u, int n, int qmax, const RangeStart& r, A
   return p;
 }
 
-// The scan winner's least-squares (d, m), stored (the range's own grid if none).
-AffineParams start_params(const RangeStart& r, int n, int qmax, const detail::RangeScanResult& best, StoreFn store) {
-  AffineParams p{r.range / float(qmax), r.min};
+// The scan winner's least-squares (d, m), not yet stored (the range's own grid if none).
+AffineParams start_guess(const RangeStart& r, int n, int qmax, const detail::RangeScanResult& best) {
   const AffineFit fit = affine_fit(AffineSums{best.sq, best.sqq, best.squ}, n, r.su);
-  if (best.found && fit.ok) p = {static_cast<float>(fit.d), static_cast<float>(fit.m + double(r.min))};
+  if (best.found && fit.ok) return {static_cast<float>(fit.d), static_cast<float>(fit.m + double(r.min))};
+  return {r.range / float(qmax), r.min};
+}
+AffineParams start_params(const RangeStart& r, int n, int qmax, const detail::RangeScanResult& best, StoreFn store) {
+  const AffineParams p = start_guess(r, n, qmax, best);
   return {keep(store, p.d), keep(store, p.m)};
+}
+
+// store applied to both parameters of p[0..count), count <= 16, in one keep_all.
+void keep_pairs(StoreFn store, AffineParams* p, int count) {
+  float v[2 * detail::kRangeLanes];
+  for (int l = 0; l < count; ++l) {
+    v[2 * l] = p[l].d;
+    v[2 * l + 1] = p[l].m;
+  }
+  keep_all(store, v, 2 * count);
+  for (int l = 0; l < count; ++l) p[l] = {v[2 * l], v[2 * l + 1]};
 }
 AffineParams finish_range(const float* u, int n, int qmax, const RangeStart& r, const detail::RangeScanResult& best,
                           StoreFn store) {
@@ -673,21 +676,32 @@ void finish_ranges(const float* ut, int n, int qmax, int used, const int64_t* la
     detail::affine_step_lanes(ut, n, qmax, offset, id, d, sq, sqq, squ, err);
     for (int l = 0; l < used; ++l) at[l] = {{sq[l], sqq[l], squ[l]}, err[l]};
   };
+  for (int l = 0; l < used; ++l) p[l] = start_guess(starts[l], n, qmax, found[l]);
+  keep_pairs(store, p, used);
   for (int l = 0; l < used; ++l) {
-    p[l] = start_params(starts[l], n, qmax, found[l], store);
     live[l] = p[l].d > 0.0f;
     any |= live[l];
   }
   if (any) {
     steps(p);
-    any = false;
+    // The refits of the lanes that have one, stored together.
+    AffineParams fitted[L];
+    int fitted_lane[L], fits = 0;
     for (int l = 0; l < used; ++l) {
       next[l] = p[l];
       if (!live[l]) continue;
       const AffineFit f = affine_fit(at[l].sums, n, starts[l].su);
-      if (f.ok)
-        next[l] = {keep(store, static_cast<float>(f.d)), keep(store, static_cast<float>(f.m + double(starts[l].min)))};
-      live[l] = f.ok && !(next[l].d == p[l].d && next[l].m == p[l].m);
+      live[l] = f.ok;
+      if (!f.ok) continue;
+      fitted_lane[fits] = l;
+      fitted[fits++] = {static_cast<float>(f.d), static_cast<float>(f.m + double(starts[l].min))};
+    }
+    keep_pairs(store, fitted, fits);
+    any = false;
+    for (int k = 0; k < fits; ++k) {
+      const int l = fitted_lane[k];
+      next[l] = fitted[k];
+      live[l] = !(next[l].d == p[l].d && next[l].m == p[l].m);
       any |= live[l];
     }
   }
@@ -759,8 +773,9 @@ void search_affine_then_hqq_lanes(const float* x, int n, int qmax, int64_t count
       best_m[l] = p.m;
     }
     detail::hqq_group_lanes(xt, n, qmax, jobs, schedule, best_m);
+    keep_all(store, best_m, used);
     for (int l = 0; l < used; ++l) {
-      const AffineParams searched = out[first + l], refined{searched.d, keep(store, best_m[l])};
+      const AffineParams searched = out[first + l], refined{searched.d, best_m[l]};
       const float* xb = x + (first + l) * n;
       if (refined.m != searched.m && affine_grid_error(xb, n, qmax, refined) < affine_grid_error(xb, n, qmax, searched))
         out[first + l] = refined;
@@ -895,10 +910,18 @@ void min_max_values(const float* x, int n, float& min, float& max) {
 void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
                            StoreFn store, AffineParams* out) {
   if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("hqq_from_min_max_many: need 1..256 weights");
-  for (int64_t b = 0; b < count; ++b) {
-    float min, max;
-    min_max_values(x + b * n, n, min, max);
-    out[b] = {keep(store, (max - min) / float(qmax)), keep(store, min)};
+  constexpr int64_t kChunk = 128;
+  float kept[2 * kChunk];
+  for (int64_t first = 0; first < count; first += kChunk) {
+    const int64_t blocks = std::min(kChunk, count - first);
+    for (int64_t b = 0; b < blocks; ++b) {
+      float min, max;
+      min_max_values(x + (first + b) * n, n, min, max);
+      kept[2 * b] = (max - min) / float(qmax);
+      kept[2 * b + 1] = min;
+    }
+    keep_all(store, kept, int(2 * blocks));
+    for (int64_t b = 0; b < blocks; ++b) out[first + b] = {kept[2 * b], kept[2 * b + 1]};
   }
   hqq_iterate_zero_many(x, n, qmax, out, count, options, store);
 }

@@ -23,13 +23,10 @@
 #include <span>
 
 #include "lowbit/formats/registry.h"
+#include "lowbit/quant/fp16_store.h"
 #include "lowbit/quant/hqq.h"
 
 namespace lowbit::quant {
-
-// How a format stores a scale or offset: returns the value that will decode.
-using StoreFn = float (*)(float);
-float stored_as_fp16(float v);  // fp16 round trip (Inf above 65504, like the format)
 
 // sum (x - y)^2 and sum |x - y|^p over n elements, accumulated in double.
 double squared_error(const float* x, const float* y, int n);
@@ -136,13 +133,22 @@ enum class CloserVerdict : unsigned char {
 // write_closer_than_reference's choice for `count` blocks of n weights of a format whose
 // reference is ggml's min-max quantizer on the grid 0..qmax -- (d, m) = ((max - min) /
 // qmax, min) as fp16, codes trunc((x - min) / d + 1/2): Q4_1's and Q5_1's -- and whose
-// candidate block b is params[b] encoded as their encode_with_params do it -- codes by affine_grid_codes, d and m stored as fp16
-// -- under sum |x - x̂|^p, into verdict[b]; sixteen blocks at a time, one per vector
-// lane (detail::closer_sums_lanes). Where it says kCandidate or kReference, that is
-// the block write_closer_than_reference picks, byte for byte. n a multiple of 8, at
-// most 256 (else every verdict is kUndecided).
+// candidate block b is params[b] encoded as their encode_with_params do it -- codes by
+// affine_grid_codes, d and m stored as fp16 -- under sum |x - x̂|^p, into verdict[b];
+// sixteen blocks at a time, one per vector lane (detail::closer_sums_lanes). Where it
+// says kCandidate or kReference, that is the block write_closer_than_reference picks,
+// byte for byte. n a multiple of 8, at most 256 (else every verdict is kUndecided).
 void closer_than_min_max_many(const float* x, int n, int64_t count, const AffineParams* params, int qmax, float p,
                               CloserVerdict* verdict);
+
+// write_closer_than_reference's choice under L2 for `count` blocks of n weights of a
+// ternary format whose reference is ggml's absmax one -- d = max |x| as fp16, codes
+// lroundf(x / d): TQ1_0's and TQ2_0's -- and whose candidate block b has the scale d[b]
+// (fp16-exact) and the codes symmetric_grid_codes picks for it, into verdict[b]. Where
+// it says kCandidate or kReference, that is the block write_closer_than_reference picks.
+// kUndecided for blocks with Inf or NaN weights or scales fp16 cannot hold; n a multiple
+// of 16, at most 256 (else every verdict is kUndecided).
+void closer_than_absmax_ternary_many(const float* x, int n, int64_t count, const float* d, CloserVerdict* verdict);
 
 // Number of blocks in n weights; throws std::invalid_argument when n is negative or
 // not a whole number of blocks.

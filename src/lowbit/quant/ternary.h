@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "lowbit/formats/registry.h"
 #include "lowbit/quant/search.h"
@@ -31,15 +32,37 @@ inline void searched_ternary_scales(const float* x, int n, int64_t count, const 
 using TernaryScalesFn = void (*)(const float* x, int n, int64_t count, const QuantOptions&, StoreFn, float* d);
 
 // Quantizes whole blocks of kSize weights: `choose` picks the (fp16-exact) scales of a
-// chunk of blocks, Encode packs the nearest codes for each, and ggml's reference
-// encoding is written instead wherever it decodes closer in L2.
+// chunk of blocks, and each block is written as Encode packs the nearest codes for it or
+// as ggml's reference encodes it, whichever decodes closer in L2 (as
+// write_closer_than_reference decides; closer_than_absmax_ternary_many tells without
+// encoding either, so only the block written is encoded).
 template <typename Block, int kSize, Block (*Encode)(const float*, float), FromFloatFn Reference,
           ToFloatFn Decode>
 void quantize_ternary_blocks(TernaryScalesFn choose, const float* src, std::byte* dst, int64_t n,
                              const QuantOptions& options, const char* format) {
-  quantize_row_checked<Block, kSize, float>(
-      [&](const float* x, int64_t count, float* d) { choose(x, kSize, count, options, stored_as_fp16, d); },
-      Encode, 2.0f, src, dst, n, format, Reference, Decode);
+  const int64_t blocks = whole_blocks(n, kSize, format);
+  constexpr int64_t kChunk = 256;
+  float d[kChunk];
+  CloserVerdict verdict[kChunk];
+  for (int64_t first = 0; first < blocks; first += kChunk) {
+    const int64_t count = blocks - first < kChunk ? blocks - first : kChunk;
+    const float* x = src + first * kSize;
+    choose(x, kSize, count, options, stored_as_fp16, d);
+    closer_than_absmax_ternary_many(x, kSize, count, d, verdict);
+    for (int64_t b = 0; b < count; ++b) {
+      const float* xb = x + b * kSize;
+      std::byte* out = dst + (first + b) * int64_t(sizeof(Block));
+      if (verdict[b] == CloserVerdict::kReference) {
+        Reference(xb, out, kSize);
+        continue;
+      }
+      const Block block = Encode(xb, d[b]);
+      if (verdict[b] == CloserVerdict::kCandidate) std::memcpy(out, &block, sizeof block);
+      else
+        write_closer_than_reference(xb, kSize, reinterpret_cast<const std::byte*>(&block), sizeof block, Reference,
+                                    Decode, 2.0f, out);
+    }
+  }
 }
 
 }  // namespace lowbit::quant

@@ -16,6 +16,7 @@
 // (LOWBIT_SHARED defaults to ../shared).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -37,19 +38,23 @@ namespace {
 
 using namespace lowbit;
 
-// A matrix of floats to quantize row by row.
+// A matrix of floats to quantize.
 struct Matrix {
   const float* data = nullptr;
   int64_t rows = 0, cols = 0;
 };
 
-// The rows of a workload that fit one format, with where each row's codes go.
+// Weights per quantizer call: runs of whole rows up to this many.
+constexpr int64_t kJobElements = int64_t{1} << 16;
+
+// The rows of a workload that fit one format, in runs of rows, with where each run's
+// codes go.
 struct RowJobs {
   std::vector<const float*> src;
   std::vector<std::byte*> dst;
   std::vector<int64_t> n;
   int64_t weights = 0;
-  std::vector<std::byte> out;  // every row's codes
+  std::vector<std::byte> out;  // every run's codes
   std::vector<float> copy;     // the memcpy reference's destination
 };
 
@@ -62,11 +67,16 @@ RowJobs row_jobs(const std::vector<Matrix>& matrices, DType type) {
   uint64_t at = 0;
   for (const auto& m : matrices) {
     if (!not_applicable_reason(type, m.cols).empty()) continue;
-    for (int64_t r = 0; r < m.rows; ++r) {
+    // Runs of rows of up to kJobElements weights, each quantized in one call, as `lowbit
+    // quantize` hands each thread its rows (whole blocks per row, so the same bytes as
+    // row by row).
+    const int64_t per_job = std::max<int64_t>(1, kJobElements / m.cols);
+    for (int64_t r = 0; r < m.rows; r += per_job) {
+      const int64_t nr = std::min(per_job, m.rows - r);
       jobs.src.push_back(m.data + r * m.cols);
       jobs.dst.push_back(jobs.out.data() + at);
-      jobs.n.push_back(m.cols);
-      at += *row_bytes(type, uint64_t(m.cols));
+      jobs.n.push_back(nr * m.cols);
+      at += uint64_t(nr) * *row_bytes(type, uint64_t(m.cols));
     }
     jobs.weights += m.rows * m.cols;
   }
@@ -74,7 +84,7 @@ RowJobs row_jobs(const std::vector<Matrix>& matrices, DType type) {
   return jobs;
 }
 
-// Copies every row's floats, rows split across threads as the quantizer's are.
+// Copies every run's floats, runs split across threads as the quantizer's are.
 void copy_rows(RowJobs& jobs, int threads) {
   std::vector<int64_t> offset(jobs.src.size() + 1, 0);
   for (size_t k = 0; k < jobs.src.size(); ++k) offset[k + 1] = offset[k] + jobs.n[k];

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <numeric>
 #include <random>
@@ -116,6 +117,36 @@ TEST(QuantMethods, EveryMethodDecodesFiniteAndNeverLosesToRtnPerBlock) {
   // The formats of this issue registered their methods (rtn + search everywhere, hqq
   // for the affine ones, absmean for the ternary ones): at least 8 + 8 + 2 + 2.
   EXPECT_GE(checked_pairs, 20);
+}
+
+// Every quantizer works block by block: a buffer of many rows quantized in one call is
+// the same bytes as each block quantized alone. `lowbit quantize`, `qerror` and the
+// benchmarks rely on it to hand a thread's rows over in one call.
+TEST(QuantMethods, ManyBlocksAtOnceEqualBlockByBlock) {
+  const QuantOptions options;
+  const std::vector<test::NamedRow> rows = method_test_rows();
+  for (const TypeTraits& t : all_types()) {
+    if (!is_quantizable(t)) continue;
+    const int64_t b = t.block_size;
+    std::vector<float> x;
+    for (const auto& named : rows) {
+      const std::vector<float> row = fit_to_blocks(named.values, b);
+      x.insert(x.end(), row.begin(), row.end());
+    }
+    const size_t block_bytes = t.block_bytes;
+    for (size_t mi = 0; mi < kMethodCount; ++mi) {
+      const auto method = static_cast<Method>(mi);
+      if (t.quantizer(method) == nullptr) continue;
+      SCOPED_TRACE(std::string(t.name) + " " + std::string(method_name(method)));
+      const std::vector<std::byte> together = encode(t, method, x, options);
+      std::vector<std::byte> alone(together.size());
+      for (size_t k = 0; k * size_t(b) < x.size(); ++k)
+        t.quantizer(method)(x.data() + k * size_t(b), alone.data() + k * block_bytes, b, options);
+      for (size_t k = 0; k * block_bytes < together.size(); ++k)
+        ASSERT_EQ(std::memcmp(together.data() + k * block_bytes, alone.data() + k * block_bytes, block_bytes), 0)
+            << "block " << k;
+    }
+  }
 }
 
 TEST(QuantMethods, RegisteredDefaultsAndSlots) {

@@ -14,12 +14,14 @@ namespace {
 // the per-row sums (one ErrorSums per row and choice) stay small for narrow tensors.
 constexpr int64_t kChunkElements = int64_t{1} << 22;
 constexpr int64_t kMaxChunkRows = 1024;
+// Weights quantized per call within a worker's rows (64 K: 256 KB of floats).
+constexpr int64_t kBatchElements = int64_t{1} << 16;
 
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
 // Fills row_sums[c * rows + r] with the errors of row r under choice c, for every choice
-// whose `applicable` flag is set. Each row is one worker's sequential loop, so the
-// figures do not depend on how rows are split among threads.
+// whose `applicable` flag is set. Every row's sums are its own, so the figures do not
+// depend on how rows are split among threads or batched.
 void measure_rows(const float* w, int64_t rows, int64_t cols, std::span<const QuantChoice> choices,
                   const std::vector<bool>& applicable, const QuantOptions& options, double p,
                   int threads, std::vector<ErrorSums>& row_sums) {
@@ -27,18 +29,23 @@ void measure_rows(const float* w, int64_t rows, int64_t cols, std::span<const Qu
   uint64_t max_row_bytes = 0;
   for (size_t c = 0; c < choices.size(); ++c)
     if (applicable[c]) max_row_bytes = std::max(max_row_bytes, *row_bytes(choices[c].type, uint64_t(cols)));
+  // Rows quantized per call: whole blocks each, so the same bytes as row by row, with the
+  // many-block methods' vector lanes filled across narrow rows.
+  const int64_t batch = std::max<int64_t>(1, kBatchElements / std::max<int64_t>(cols, 1));
   parallel_for(rows, threads, [&](int64_t begin, int64_t end) {
-    std::vector<std::byte> encoded(static_cast<size_t>(max_row_bytes));
-    std::vector<float> decoded(static_cast<size_t>(cols));
+    const int64_t most = std::min(batch, end - begin);
+    std::vector<std::byte> encoded(static_cast<size_t>(max_row_bytes * uint64_t(most)));
+    std::vector<float> decoded(static_cast<size_t>(cols * most));
     for (size_t c = 0; c < choices.size(); ++c) {
       if (!applicable[c]) continue;
       const TypeTraits& tt = traits(choices[c].type);
       const QuantizeFn quantize = tt.quantizer(choices[c].method);
-      for (int64_t r = begin; r < end; ++r) {
-        const float* row = w + r * cols;
-        quantize(row, encoded.data(), cols, options);
-        tt.to_float(encoded.data(), decoded.data(), cols);
-        row_sums[c * size_t(rows) + size_t(r)] = compare(row, decoded.data(), cols, p);
+      for (int64_t r0 = begin; r0 < end; r0 += batch) {
+        const int64_t nr = std::min(batch, end - r0);
+        quantize(w + r0 * cols, encoded.data(), nr * cols, options);
+        tt.to_float(encoded.data(), decoded.data(), nr * cols);
+        for (int64_t r = r0; r < r0 + nr; ++r)
+          row_sums[c * size_t(rows) + size_t(r)] = compare(w + r * cols, decoded.data() + (r - r0) * cols, cols, p);
       }
     }
   });

@@ -134,23 +134,6 @@ LOWBIT_LANE_INLINE V max_or_second(V t, V lo) {
   return t > lo ? t : lo;
 }
 
-// a * b + c where a * b is exact (small integer codes, like q * q): one fused
-// instruction where the file enables one, the same bits as the two operations either way.
-template <class V>
-LOWBIT_LANE_INLINE V exact_product_add(V a, V b, V c) {
-#if defined(__AVX512F__)
-  if constexpr (sizeof(V) == 64)
-    return std::bit_cast<V>(
-        _mm512_fmadd_ps(std::bit_cast<__m512>(a), std::bit_cast<__m512>(b), std::bit_cast<__m512>(c)));
-#endif
-#if defined(__FMA__)
-  if constexpr (sizeof(V) == 32)
-    return std::bit_cast<V>(
-        _mm256_fmadd_ps(std::bit_cast<__m256>(a), std::bit_cast<__m256>(b), std::bit_cast<__m256>(c)));
-#endif
-  return a * b + c;
-}
-
 // a * b + c rounded once, in every lane (std::fma's value): one instruction where the
 // file enables FMA, else the library's fmaf lane by lane (slow, but the same bits).
 template <class V>
@@ -170,6 +153,19 @@ LOWBIT_LANE_INLINE V fused_multiply_add(V a, V b, V c) {
   V r;
   for (size_t i = 0; i < kCount<V>; ++i) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
   return r;
+}
+
+// a * b + c where a * b is exact (small integer codes, like q * q): one fused
+// instruction where the file enables one, the same bits as the two operations either way.
+template <class V>
+LOWBIT_LANE_INLINE V exact_product_add(V a, V b, V c) {
+#if defined(__AVX512F__)
+  if constexpr (sizeof(V) == 64) return fused_multiply_add(a, b, c);
+#endif
+#if defined(__FMA__)
+  if constexpr (sizeof(V) == 32) return fused_multiply_add(a, b, c);
+#endif
+  return a * b + c;
 }
 
 // v stored as fp16 and read back (fp16_to_fp32(fp32_to_fp16(v)): the nearest fp16,

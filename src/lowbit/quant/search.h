@@ -150,6 +150,23 @@ void closer_than_min_max_many(const float* x, int n, int64_t count, const Affine
 // of 16, at most 256 (else every verdict is kUndecided).
 void closer_than_absmax_ternary_many(const float* x, int n, int64_t count, const float* d, CloserVerdict* verdict);
 
+// Writes block x (n weights) to out as verdict says: ggml's reference block, the
+// candidate encode(x) builds, or -- undecided -- whichever write_closer_than_reference
+// picks under sum |x - x̂|^p. Only the block written is encoded (both when undecided).
+template <typename Block, typename EncodeBlock>
+void write_as_told(CloserVerdict verdict, const float* x, int n, EncodeBlock encode, FromFloatFn reference,
+                   ToFloatFn decode, float p, std::byte* out) {
+  if (verdict == CloserVerdict::kReference) {
+    reference(x, out, n);
+    return;
+  }
+  const Block block = encode(x);
+  if (verdict == CloserVerdict::kCandidate) std::memcpy(out, &block, sizeof block);
+  else
+    write_closer_than_reference(x, n, reinterpret_cast<const std::byte*>(&block), sizeof block, reference, decode,
+                                p, out);
+}
+
 // Number of blocks in n weights; throws std::invalid_argument when n is negative or
 // not a whole number of blocks.
 int64_t whole_blocks(int64_t n, int64_t block_size, const char* format);
@@ -193,19 +210,10 @@ void quantize_affine_row(AffineManyFn choose, int qmax, float objective_power, c
     const float* x = src + first * kBlockSize;
     choose(x, kBlockSize, qmax, count, options, stored_as_fp16, params);
     closer_than_min_max_many(x, kBlockSize, count, params, qmax, objective_power, verdict);
-    for (int64_t b = 0; b < count; ++b) {
-      const float* xb = x + b * kBlockSize;
-      std::byte* out = dst + (first + b) * int64_t(sizeof(Block));
-      if (verdict[b] == CloserVerdict::kReference) {
-        reference(xb, out, kBlockSize);
-        continue;
-      }
-      const Block block = encode(xb, params[b]);
-      if (verdict[b] == CloserVerdict::kCandidate) std::memcpy(out, &block, sizeof block);
-      else
-        write_closer_than_reference(xb, kBlockSize, reinterpret_cast<const std::byte*>(&block), sizeof block,
-                                    reference, decode, objective_power, out);
-    }
+    for (int64_t b = 0; b < count; ++b)
+      write_as_told<Block>(
+          verdict[b], x + b * kBlockSize, kBlockSize, [&](const float* xb) { return encode(xb, params[b]); },
+          reference, decode, objective_power, dst + (first + b) * int64_t(sizeof(Block)));
   }
 }
 

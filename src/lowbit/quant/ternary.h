@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
 #include "lowbit/formats/registry.h"
 #include "lowbit/quant/search.h"
@@ -49,19 +48,9 @@ void quantize_ternary_blocks(TernaryScalesFn choose, const float* src, std::byte
     const float* x = src + first * kSize;
     choose(x, kSize, count, options, stored_as_fp16, d);
     closer_than_absmax_ternary_many(x, kSize, count, d, verdict);
-    for (int64_t b = 0; b < count; ++b) {
-      const float* xb = x + b * kSize;
-      std::byte* out = dst + (first + b) * int64_t(sizeof(Block));
-      if (verdict[b] == CloserVerdict::kReference) {
-        Reference(xb, out, kSize);
-        continue;
-      }
-      const Block block = Encode(xb, d[b]);
-      if (verdict[b] == CloserVerdict::kCandidate) std::memcpy(out, &block, sizeof block);
-      else
-        write_closer_than_reference(xb, kSize, reinterpret_cast<const std::byte*>(&block), sizeof block, Reference,
-                                    Decode, 2.0f, out);
-    }
+    for (int64_t b = 0; b < count; ++b)
+      write_as_told<Block>(verdict[b], x + b * kSize, kSize, [&](const float* xb) { return Encode(xb, d[b]); },
+                           Reference, Decode, 2.0f, dst + (first + b) * int64_t(sizeof(Block)));
   }
 }
 

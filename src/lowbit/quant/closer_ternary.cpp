@@ -34,18 +34,20 @@ template <class V>
 
 // The squared errors of both blocks of x in squared_error's order (four running sums,
 // weight i in sum i % 4), as write_closer_than_reference adds them: exact, for the
-// blocks the float sums below leave open.
-double exact_error(const float* x, int n, float id_c, float d_c, float id_r, float d_r, bool candidate) {
+// blocks the float sums below leave open. Whether the candidate's is the smaller.
+bool candidate_exactly_closer(const float* x, int n, float id_c, float d_c, float id_r, float d_r) {
   const F4 vic = splat(id_c), vdc = splat(d_c), vir = splat(id_r), vdr = splat(d_r);
-  D4 e = {};
+  D4 ec = {}, er = {};
   for (int i = 0; i < n; i += 4) {
     const F4 v = f4::load(x + i);
     F4 yc, yr;
     decode_both(v, vic, vdc, vir, vdr, yc, yr);
-    const D4 r = __builtin_convertvector(v, D4) - __builtin_convertvector(candidate ? yc : yr, D4);
-    e += r * r;
+    const D4 xd = __builtin_convertvector(v, D4);
+    const D4 rc = xd - __builtin_convertvector(yc, D4), rr = xd - __builtin_convertvector(yr, D4);
+    ec += rc * rc;
+    er += rr * rr;
   }
-  return (e[0] + e[1]) + (e[2] + e[3]);
+  return (ec[0] + ec[1]) + (ec[2] + ec[3]) < (er[0] + er[1]) + (er[2] + er[3]);
 }
 
 // write_closer_than_reference's verdict on block x (n a multiple of 16) for the
@@ -86,9 +88,7 @@ LOWBIT_MULTIVERSION CloserVerdict ternary_verdict(const float* x, int n, float d
     if (fr < fc * (1.0f - kMargin)) return CloserVerdict::kReference;
   }
   // As write_closer_than_reference: the reference on a tie (equal decodes included).
-  return exact_error(x, n, id_c, d_c, id_r, d_r, true) < exact_error(x, n, id_c, d_c, id_r, d_r, false)
-             ? CloserVerdict::kCandidate
-             : CloserVerdict::kReference;
+  return candidate_exactly_closer(x, n, id_c, d_c, id_r, d_r) ? CloserVerdict::kCandidate : CloserVerdict::kReference;
 }
 
 }  // namespace

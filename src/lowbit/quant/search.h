@@ -192,6 +192,29 @@ void quantize_row_checked(Choose choose, Encode encode, float objective_power, c
   }
 }
 
+// quantize_row_checked where the check needs no encoding: choose(x, count, params)
+// picks a chunk's parameters, judge(x, count, params, verdict) tells for each block
+// which side write_closer_than_reference would write, and write_as_told encodes only
+// that block (both when undecided).
+template <typename Block, int kBlockSize, typename Params, typename Choose, typename Judge, typename Encode>
+void quantize_row_judged(Choose choose, Judge judge, Encode encode, float objective_power, const float* src,
+                         std::byte* dst, int64_t n, const char* format, FromFloatFn reference, ToFloatFn decode) {
+  const int64_t blocks = whole_blocks(n, kBlockSize, format);
+  constexpr int64_t kChunk = 256;
+  Params params[kChunk];
+  CloserVerdict verdict[kChunk];
+  for (int64_t first = 0; first < blocks; first += kChunk) {
+    const int64_t count = blocks - first < kChunk ? blocks - first : kChunk;
+    const float* x = src + first * kBlockSize;
+    choose(x, count, params);
+    judge(x, count, params, verdict);
+    for (int64_t b = 0; b < count; ++b)
+      write_as_told<Block>(
+          verdict[b], x + b * kBlockSize, kBlockSize, [&](const float* xb) { return encode(xb, params[b]); },
+          reference, decode, objective_power, dst + (first + b) * int64_t(sizeof(Block)));
+  }
+}
+
 // An affine 32-weight format (Q4_1, Q5_1) on the grid 0..qmax whose reference is ggml's
 // min-max quantizer: (d, m) by `choose` (the HQQ step runs many blocks side by side), fp16-stored,
 // and each block checked against the reference as write_closer_than_reference does it
@@ -201,20 +224,14 @@ template <typename Block, int kBlockSize, typename Encode>
 void quantize_affine_row(AffineManyFn choose, int qmax, float objective_power, const float* src,
                          std::byte* dst, int64_t n, const QuantOptions& options, const char* format, Encode encode,
                          FromFloatFn reference, ToFloatFn decode) {
-  const int64_t blocks = whole_blocks(n, kBlockSize, format);
-  constexpr int64_t kChunk = 256;
-  AffineParams params[kChunk];
-  CloserVerdict verdict[kChunk];
-  for (int64_t first = 0; first < blocks; first += kChunk) {
-    const int64_t count = blocks - first < kChunk ? blocks - first : kChunk;
-    const float* x = src + first * kBlockSize;
-    choose(x, kBlockSize, qmax, count, options, stored_as_fp16, params);
-    closer_than_min_max_many(x, kBlockSize, count, params, qmax, objective_power, verdict);
-    for (int64_t b = 0; b < count; ++b)
-      write_as_told<Block>(
-          verdict[b], x + b * kBlockSize, kBlockSize, [&](const float* xb) { return encode(xb, params[b]); },
-          reference, decode, objective_power, dst + (first + b) * int64_t(sizeof(Block)));
-  }
+  quantize_row_judged<Block, kBlockSize, AffineParams>(
+      [&](const float* x, int64_t count, AffineParams* params) {
+        choose(x, kBlockSize, qmax, count, options, stored_as_fp16, params);
+      },
+      [&](const float* x, int64_t count, const AffineParams* params, CloserVerdict* verdict) {
+        closer_than_min_max_many(x, kBlockSize, count, params, qmax, objective_power, verdict);
+      },
+      encode, objective_power, src, dst, n, format, reference, decode);
 }
 
 // A symmetric 32-weight format (Q4_0, Q5_0, Q8_0) by Method::Search: steps by

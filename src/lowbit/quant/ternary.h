@@ -39,19 +39,12 @@ template <typename Block, int kSize, Block (*Encode)(const float*, float), FromF
           ToFloatFn Decode>
 void quantize_ternary_blocks(TernaryScalesFn choose, const float* src, std::byte* dst, int64_t n,
                              const QuantOptions& options, const char* format) {
-  const int64_t blocks = whole_blocks(n, kSize, format);
-  constexpr int64_t kChunk = 256;
-  float d[kChunk];
-  CloserVerdict verdict[kChunk];
-  for (int64_t first = 0; first < blocks; first += kChunk) {
-    const int64_t count = blocks - first < kChunk ? blocks - first : kChunk;
-    const float* x = src + first * kSize;
-    choose(x, kSize, count, options, stored_as_fp16, d);
-    closer_than_absmax_ternary_many(x, kSize, count, d, verdict);
-    for (int64_t b = 0; b < count; ++b)
-      write_as_told<Block>(verdict[b], x + b * kSize, kSize, [&](const float* xb) { return Encode(xb, d[b]); },
-                           Reference, Decode, 2.0f, dst + (first + b) * int64_t(sizeof(Block)));
-  }
+  quantize_row_judged<Block, kSize, float>(
+      [&](const float* x, int64_t count, float* d) { choose(x, kSize, count, options, stored_as_fp16, d); },
+      [](const float* x, int64_t count, const float* d, CloserVerdict* verdict) {
+        closer_than_absmax_ternary_many(x, kSize, count, d, verdict);
+      },
+      Encode, 2.0f, src, dst, n, format, Reference, Decode);
 }
 
 }  // namespace lowbit::quant

@@ -109,15 +109,10 @@ AffineParams hqq_iterate_zero(const float* x, int n, int qmax, AffineParams p, c
   // Residuals at or below this have a zero soft-threshold in every pass (see
   // detail::hqq_skip_below), so four of them need no pow. K-quants call this once per
   // sub-block with the same options: the bound is kept between calls.
-  thread_local struct {
-    float lp = 0.0f, beta = 0.0f, kappa = 0.0f;
-    int iterations = -1;
-    float bound = -1.0f;
-  } skip;
+  thread_local detail::HqqSchedule skip{0.0f, 0.0f, 0.0f, -1, -1.0f};  // matches no options
   if (skip.lp != lp || skip.beta != o.hqq_beta || skip.kappa != o.hqq_kappa || skip.iterations != o.hqq_iterations)
-    skip = {lp, o.hqq_beta, o.hqq_kappa, o.hqq_iterations,
-            detail::hqq_skip_below(lp, o.hqq_beta, o.hqq_kappa, o.hqq_iterations)};
-  const F4 skip_below = splat(skip.bound);
+    skip = detail::hqq_schedule(lp, o.hqq_beta, o.hqq_kappa, o.hqq_iterations);
+  const F4 skip_below = splat(skip.skip_below);
   float z = -p.m * inv_d;
   float beta = o.hqq_beta;
   AffineParams best = p;
@@ -187,8 +182,7 @@ void hqq_iterate_zero_many(const float* x, int n, int qmax, AffineParams* params
     }
     return;
   }
-  detail::HqqSchedule schedule{lp, o.hqq_beta, o.hqq_kappa, o.hqq_iterations,
-                               detail::hqq_skip_below(lp, o.hqq_beta, o.hqq_kappa, o.hqq_iterations)};
+  const detail::HqqSchedule schedule = detail::hqq_schedule(lp, o.hqq_beta, o.hqq_kappa, o.hqq_iterations);
   // The blocks HQQ moves (a step that is 0 or not finite leaves the block as it is),
   // a chunk at a time.
   constexpr int kChunk = 256;

@@ -18,6 +18,10 @@ float hqq_skip_below(float lp, float beta, float kappa, int iterations) {
   return std::isfinite(t) && t > 1e-4 ? static_cast<float>(0.9 * t) : -1.0f;
 }
 
+HqqSchedule hqq_schedule(float lp, float beta, float kappa, int iterations) {
+  return {lp, beta, kappa, iterations, hqq_skip_below(lp, beta, kappa, iterations)};
+}
+
 void hqq_stream_lanes(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& s,
                       float* best_m_out) {
   if (s.iterations <= 0) {  // no iterate: the start is the best

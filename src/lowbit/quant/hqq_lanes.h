@@ -26,6 +26,9 @@ struct HqqSchedule {
 // The bound for HqqSchedule::skip_below (one std::pow; computed once per call).
 float hqq_skip_below(float lp, float beta, float kappa, int iterations);
 
+// The schedule of these settings, its skip_below from hqq_skip_below.
+HqqSchedule hqq_schedule(float lp, float beta, float kappa, int iterations);
+
 inline constexpr int kMaxHqqBlock = 256;
 
 // One block for hqq_stream_lanes: where it is (block index, its weights at x + block * n)

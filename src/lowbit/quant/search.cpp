@@ -735,9 +735,8 @@ void search_affine_then_hqq_lanes(const float* x, int n, int qmax, int64_t count
     top[size_t(k)] = cut.top();
   }
   const QuantOptions hqq = search_hqq_options(options);
-  const detail::HqqSchedule schedule{
-      hqq.lp_norm, hqq.hqq_beta, hqq.hqq_kappa, hqq.hqq_iterations,
-      detail::hqq_skip_below(hqq.lp_norm, hqq.hqq_beta, hqq.hqq_kappa, hqq.hqq_iterations)};
+  const detail::HqqSchedule schedule =
+      detail::hqq_schedule(hqq.lp_norm, hqq.hqq_beta, hqq.hqq_kappa, hqq.hqq_iterations);
   alignas(64) float ut[kMaxBlockElements * L], xt[kMaxBlockElements * L], min[L], max[L], range[L], best_m[L];
   alignas(64) double su[L];
   RangeStart starts[L];

@@ -32,7 +32,8 @@
 #include "lowbit/eval/qerror.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/io/gguf.h"
-#include "lowbit/model/load.h"
+#include "lowbit/io/load.h"
+#include "lowbit/quant/method_table.h"
 
 namespace {
 
@@ -119,7 +120,7 @@ void quantize_rows(const RowJobs& jobs, QuantizeFn quantize, int threads) {
 
 void run_quantize(benchmark::State& state, const std::vector<Matrix>& matrices, QuantChoice choice, int threads) {
   RowJobs jobs = row_jobs(matrices, choice.type);
-  const QuantizeFn quantize = traits(choice.type).quantizer(choice.method);
+  const QuantizeFn quantize = methods(choice.type).quantizer(choice.method);
   const double reference = memcpy_seconds(jobs, threads);
   double total = 0.0;
   for (auto _ : state) {
@@ -149,7 +150,7 @@ void run_row(benchmark::State& state, QuantChoice choice) {
   std::vector<float> x(kRow);
   for (int64_t i = 0; i < kRow; ++i) x[size_t(i)] = 0.1f + 2.0f * std::cos(float(i));
   std::vector<std::byte> out(size_t(*row_bytes(choice.type, kRow)));
-  const QuantizeFn quantize = traits(choice.type).quantizer(choice.method);
+  const QuantizeFn quantize = methods(choice.type).quantizer(choice.method);
   const QuantOptions options;
   for (auto _ : state) {
     quantize(x.data(), out.data(), kRow, options);

@@ -7,10 +7,10 @@
 
 #include "lowbit/eval/kld.h"
 #include "lowbit/eval/perplexity.h"
-#include "lowbit/model/llama.h"
-#include "lowbit/model/load.h"
-#include "lowbit/model/sampler.h"
-#include "lowbit/model/tokenizer.h"
+#include "lowbit/engine/llama.h"
+#include "lowbit/io/load.h"
+#include "lowbit/engine/sampler.h"
+#include "lowbit/tokenizer/tokenizer.h"
 #include "test_util.h"
 
 namespace lowbit {

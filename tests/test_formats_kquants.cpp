@@ -18,14 +18,15 @@
 #include <string>
 #include <vector>
 
-#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/formats/q2_k.h"
 #include "lowbit/formats/q3_k.h"
 #include "lowbit/formats/q4_k.h"
 #include "lowbit/formats/q5_k.h"
 #include "lowbit/formats/q6_k.h"
 #include "lowbit/formats/registry.h"
-#include "lowbit/quant/lanes.h"
+#include "lowbit/simd/lanes.h"
+#include "lowbit/quant/method_table.h"
 
 namespace lowbit {
 namespace {
@@ -202,7 +203,7 @@ std::vector<std::byte> read_fixture(const char* name) {
 std::vector<std::byte> quantize(const KQuantCase& c, const std::vector<float>& x) {
   std::vector<std::byte> q(x.size() / 256 * c.block_bytes);
   c.quantize(x.data(), q.data(), static_cast<int64_t>(x.size()));
-  const QuantizeFn rtn = traits(c.type).quantizer(Method::Rtn);
+  const QuantizeFn rtn = methods(c.type).quantizer(Method::Rtn);
   for (int width : {4, 8, 16}) {
     if (width > quant::lanes::native_width()) continue;
     quant::lanes::width_override() = width;

@@ -17,6 +17,8 @@
 #include "lowbit/formats/affine_native.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/io/gguf.h"
+#include "lowbit/quant/method_table.h"
+#include "lowbit/quant/affine_native_methods.h"
 #include "test_util.h"
 
 namespace lowbit {
@@ -65,7 +67,7 @@ Encoded encode(const TypeTraits& t, Method m, const std::vector<float>& x, const
   Encoded e;
   e.bytes.resize(*row_bytes(t.type, x.size()));
   e.values.resize(x.size());
-  t.quantizer(m)(x.data(), e.bytes.data(), int64_t(x.size()), o);
+  methods(t.type).quantizer(m)(x.data(), e.bytes.data(), int64_t(x.size()), o);
   t.to_float(e.bytes.data(), e.values.data(), int64_t(x.size()));
   return e;
 }
@@ -91,7 +93,7 @@ TEST(NativeRegistry, EveryBitWidthAndLayoutHasARow) {
   EXPECT_EQ(a4->block_bytes, 36u);
   EXPECT_DOUBLE_EQ(a4->bits_per_weight(), 4.5);
   EXPECT_FALSE(a4->in_ggml);
-  EXPECT_EQ(a4->default_method, Method::Search);
+  EXPECT_EQ(methods(a4->type).default_method, Method::Search);
   EXPECT_EQ(find_type("a2g16"), &traits(affine_native_dtype(2, 0)));
   EXPECT_EQ(find_type("A8G256")->block_bytes, 260u);
   EXPECT_EQ(find_type("A1G16")->block_bytes, 6u);
@@ -104,10 +106,10 @@ TEST(NativeRegistry, EveryBitWidthAndLayoutHasARow) {
     EXPECT_EQ(t->block_bytes, size_t(4 + bits * group / 8)) << t->name;
     EXPECT_NE(t->to_float, nullptr);
     EXPECT_NE(t->from_float, nullptr);
-    EXPECT_NE(t->quantizer(Method::Rtn), nullptr);
-    EXPECT_NE(t->quantizer(Method::Hqq), nullptr);
-    EXPECT_NE(t->quantizer(Method::Search), nullptr);
-    EXPECT_EQ(t->quantizer(Method::Absmean), nullptr);
+    EXPECT_NE(methods(t->type).quantizer(Method::Rtn), nullptr);
+    EXPECT_NE(methods(t->type).quantizer(Method::Hqq), nullptr);
+    EXPECT_NE(methods(t->type).quantizer(Method::Search), nullptr);
+    EXPECT_EQ(methods(t->type).quantizer(Method::Absmean), nullptr);
   }
   // Per-channel codes: 8 codes per block, undecodable without the companion tensor.
   const TypeTraits* pc = find_type("A3PC");
@@ -117,7 +119,7 @@ TEST(NativeRegistry, EveryBitWidthAndLayoutHasARow) {
   EXPECT_EQ(pc->block_bytes, 3u);
   EXPECT_EQ(pc->to_float, nullptr);
   EXPECT_EQ(pc->from_float, nullptr);
-  EXPECT_EQ(pc->quantizer(Method::Rtn), nullptr);
+  EXPECT_EQ(methods(pc->type).quantizer(Method::Rtn), nullptr);
 }
 
 TEST(NativePacking, KnownBytes) {

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "lowbit/core/error.h"
-#include "lowbit/model/llama.h"
-#include "lowbit/model/load.h"
-#include "lowbit/model/sampler.h"
-#include "lowbit/model/tokenizer.h"
+#include "lowbit/engine/llama.h"
+#include "lowbit/io/load.h"
+#include "lowbit/engine/sampler.h"
+#include "lowbit/tokenizer/tokenizer.h"
 #include "test_util.h"
 
 namespace lowbit {

@@ -8,7 +8,8 @@
 
 #include "lowbit/core/error.h"
 #include "lowbit/eval/qerror.h"
-#include "lowbit/model/load.h"
+#include "lowbit/io/load.h"
+#include "lowbit/quant/method_table.h"
 #include "test_util.h"
 
 namespace lowbit {
@@ -203,13 +204,13 @@ TEST(QError, ChoicesFollowTheRegistry) {
   ASSERT_FALSE(all.empty());
   for (const auto& c : all) {
     EXPECT_GT(traits(c.type).block_size, 1) << traits(c.type).name;
-    EXPECT_NE(traits(c.type).quantizer(c.method), nullptr);
+    EXPECT_NE(methods(c.type).quantizer(c.method), nullptr);
   }
   // Complete: every block format's every implemented method is listed.
   size_t expected = 0;
   for (const auto& t : all_types())
     if (t.in_ggml && t.block_size > 1 && t.to_float)
-      for (size_t k = 0; k < kMethodCount; ++k) expected += t.quantize[k] != nullptr;
+      for (size_t k = 0; k < kMethodCount; ++k) expected += methods(t.type).quantize[k] != nullptr;
   EXPECT_EQ(all.size(), expected);
   EXPECT_NE(std::find(all.begin(), all.end(), QuantChoice{DType::Q4_K, Method::Rtn}), all.end());
   EXPECT_EQ(std::find(all.begin(), all.end(), QuantChoice{DType::F16, Method::Rtn}), all.end());

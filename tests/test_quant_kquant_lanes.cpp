@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/quant/kquant_lanes.h"
-#include "lowbit/quant/lanes.h"
+#include "lowbit/simd/lanes.h"
 
 namespace lowbit::kquant::detail {
 namespace {

@@ -22,6 +22,7 @@
 #include "lowbit/formats/q6_k.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/quant/kquant_methods.h"
+#include "lowbit/quant/method_table.h"
 
 namespace lowbit {
 namespace {
@@ -49,7 +50,7 @@ const KFormat kFormats[] = {
 std::vector<std::byte> encode(DType t, Method m, const std::vector<float>& x,
                               const QuantOptions& options) {
   std::vector<std::byte> bytes(row_bytes(t, x.size()).value());
-  const QuantizeFn fn = traits(t).quantizer(m);
+  const QuantizeFn fn = methods(t).quantizer(m);
   const int64_t rows = int64_t(x.size()) / 4096;
   if (rows > 1 && x.size() % 4096 == 0) {
     // The matrix test: one call per 4096-weight row, as the model quantizer makes them.
@@ -167,11 +168,11 @@ Totals expect_never_worse_per_block(const KFormat& f, const std::vector<float>& 
 TEST(QuantKQuantMethods, RegistryRowsDefaultToSearch) {
   for (const KFormat& f : kFormats) {
     const TypeTraits& t = traits(f.type);
-    EXPECT_EQ(t.default_method, Method::Search) << t.name;
-    EXPECT_NE(t.quantizer(Method::Rtn), nullptr) << t.name;
-    EXPECT_NE(t.quantizer(Method::Search), nullptr) << t.name;
-    EXPECT_EQ(t.quantizer(Method::Hqq) != nullptr, f.affine) << t.name;
-    EXPECT_EQ(t.quantizer(Method::Absmean), nullptr) << t.name;
+    EXPECT_EQ(methods(t.type).default_method, Method::Search) << t.name;
+    EXPECT_NE(methods(t.type).quantizer(Method::Rtn), nullptr) << t.name;
+    EXPECT_NE(methods(t.type).quantizer(Method::Search), nullptr) << t.name;
+    EXPECT_EQ(methods(t.type).quantizer(Method::Hqq) != nullptr, f.affine) << t.name;
+    EXPECT_EQ(methods(t.type).quantizer(Method::Absmean), nullptr) << t.name;
     EXPECT_EQ(f.codec.block_bytes, t.block_bytes) << t.name;
     EXPECT_EQ(f.codec.min_max > 0, f.affine) << t.name;
   }
@@ -202,7 +203,7 @@ TEST(QuantKQuantMethods, ZeroSubBlockDecodesExactZerosAndVanishingBlocksZero) {
   std::fill(x.begin() + 32, x.begin() + 64, 0.0f);
   for (const KFormat& f : kFormats) {
     for (Method m : {Method::Search, Method::Hqq}) {
-      if (traits(f.type).quantizer(m) == nullptr) continue;
+      if (methods(f.type).quantizer(m) == nullptr) continue;
       const std::vector<float> y = decode(f.type, encode(f.type, m, x, options), x.size());
       for (int i = 32; i < 64; ++i)
         EXPECT_EQ(y[size_t(i)], 0.0f) << traits(f.type).name << " " << method_name(m) << " at " << i;
@@ -225,7 +226,7 @@ TEST(QuantKQuantMethods, WrittenScalesAreValidAndCanonical) {
   for (const KFormat& f : kFormats) {
     const kquant::KQuantCodec& c = f.codec;
     for (Method m : {Method::Search, Method::Hqq}) {
-      if (traits(f.type).quantizer(m) == nullptr) continue;
+      if (methods(f.type).quantizer(m) == nullptr) continue;
       for (const auto& x : inputs) {
         const std::vector<std::byte> bytes = encode(f.type, m, x, options);
         const std::vector<float> y = decode(f.type, bytes, x.size());
@@ -305,7 +306,7 @@ TEST(QuantKQuantMethods, RejectPartialBlocksAndRunWithOneCandidate) {
   std::vector<std::byte> out(512);
   for (const KFormat& f : kFormats) {
     for (Method m : {Method::Search, Method::Hqq}) {
-      if (const QuantizeFn fn = traits(f.type).quantizer(m)) {
+      if (const QuantizeFn fn = methods(f.type).quantizer(m)) {
         EXPECT_THROW(fn(x.data(), out.data(), 300, options), std::invalid_argument);
       }
     }

@@ -24,12 +24,14 @@
 #include "lowbit/formats/registry.h"
 #include "lowbit/formats/tq1_0.h"
 #include "lowbit/formats/tq2_0.h"
-#include "lowbit/quant/float4.h"
+#include "lowbit/simd/float4.h"
 #include "lowbit/quant/hqq.h"
 #include "lowbit/quant/hqq_lanes.h"
-#include "lowbit/quant/lanes.h"
+#include "lowbit/simd/lanes.h"
 #include "lowbit/quant/search.h"
 #include "lowbit/quant/ternary.h"
+#include "lowbit/quant/method_table.h"
+#include "lowbit/quant/format_methods.h"
 
 namespace lowbit::quant {
 namespace {

@@ -16,6 +16,7 @@
 #include "format_test_inputs.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/quant/search.h"
+#include "lowbit/quant/method_table.h"
 
 namespace lowbit {
 namespace {
@@ -26,13 +27,13 @@ double block_objective(Method m, const float* x, const float* y, int n, const Qu
 }
 
 bool is_quantizable(const TypeTraits& t) {
-  return t.to_float != nullptr && t.from_float != nullptr && t.quantizer(Method::Rtn) != nullptr;
+  return t.to_float != nullptr && t.from_float != nullptr && methods(t.type).quantizer(Method::Rtn) != nullptr;
 }
 
 std::vector<std::byte> encode(const TypeTraits& t, Method m, const std::vector<float>& x,
                               const QuantOptions& options) {
   std::vector<std::byte> bytes(row_bytes(t.type, x.size()).value());
-  t.quantizer(m)(x.data(), bytes.data(), int64_t(x.size()), options);
+  methods(t.type).quantizer(m)(x.data(), bytes.data(), int64_t(x.size()), options);
   return bytes;
 }
 
@@ -90,7 +91,7 @@ TEST(QuantMethods, EveryMethodDecodesFiniteAndNeverLosesToRtnPerBlock) {
     const int64_t b = t.block_size;
     for (size_t mi = 0; mi < kMethodCount; ++mi) {
       const auto method = static_cast<Method>(mi);
-      if (t.quantizer(method) == nullptr) continue;
+      if (methods(t.type).quantizer(method) == nullptr) continue;
       ++checked_pairs;
       for (const auto& named : rows) {
         const std::vector<float> x = fit_to_blocks(named.values, b);
@@ -136,12 +137,12 @@ TEST(QuantMethods, ManyBlocksAtOnceEqualBlockByBlock) {
     const size_t block_bytes = t.block_bytes;
     for (size_t mi = 0; mi < kMethodCount; ++mi) {
       const auto method = static_cast<Method>(mi);
-      if (t.quantizer(method) == nullptr) continue;
+      if (methods(t.type).quantizer(method) == nullptr) continue;
       SCOPED_TRACE(std::string(t.name) + " " + std::string(method_name(method)));
       const std::vector<std::byte> together = encode(t, method, x, options);
       std::vector<std::byte> alone(together.size());
       for (size_t k = 0; k * size_t(b) < x.size(); ++k)
-        t.quantizer(method)(x.data() + k * size_t(b), alone.data() + k * block_bytes, b, options);
+        methods(t.type).quantizer(method)(x.data() + k * size_t(b), alone.data() + k * block_bytes, b, options);
       for (size_t k = 0; k * block_bytes < together.size(); ++k)
         ASSERT_EQ(std::memcmp(together.data() + k * block_bytes, alone.data() + k * block_bytes, block_bytes), 0)
             << "block " << k;
@@ -153,20 +154,20 @@ TEST(QuantMethods, RegisteredDefaultsAndSlots) {
   for (const TypeTraits& t : all_types()) {
     // A default must name a method the format has.
     if (is_quantizable(t)) {
-      EXPECT_NE(t.quantizer(t.default_method), nullptr) << t.name;
+      EXPECT_NE(methods(t.type).quantizer(methods(t.type).default_method), nullptr) << t.name;
     }
   }
   const DType searched[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
                             DType::Q8_0, DType::IQ4_NL, DType::TQ1_0, DType::TQ2_0};
   for (DType d : searched) {
     const TypeTraits& t = traits(d);
-    EXPECT_EQ(t.default_method, Method::Search) << t.name;
-    EXPECT_NE(t.quantizer(Method::Search), nullptr) << t.name;
+    EXPECT_EQ(methods(t.type).default_method, Method::Search) << t.name;
+    EXPECT_NE(methods(t.type).quantizer(Method::Search), nullptr) << t.name;
   }
-  for (DType d : {DType::Q4_1, DType::Q5_1}) EXPECT_NE(traits(d).quantizer(Method::Hqq), nullptr);
+  for (DType d : {DType::Q4_1, DType::Q5_1}) EXPECT_NE(methods(d).quantizer(Method::Hqq), nullptr);
   for (DType d : {DType::Q4_0, DType::Q5_0, DType::Q8_0, DType::IQ4_NL, DType::TQ1_0, DType::TQ2_0})
-    EXPECT_EQ(traits(d).quantizer(Method::Hqq), nullptr) << traits(d).name;  // no zero-point to move
-  for (DType d : {DType::TQ1_0, DType::TQ2_0}) EXPECT_NE(traits(d).quantizer(Method::Absmean), nullptr);
+    EXPECT_EQ(methods(d).quantizer(Method::Hqq), nullptr) << traits(d).name;  // no zero-point to move
+  for (DType d : {DType::TQ1_0, DType::TQ2_0}) EXPECT_NE(methods(d).quantizer(Method::Absmean), nullptr);
 }
 
 TEST(QuantMethods, RejectPartialBlocks) {
@@ -174,9 +175,9 @@ TEST(QuantMethods, RejectPartialBlocks) {
   const std::vector<float> x(33, 1.0f);
   std::vector<std::byte> out(64);
   for (DType d : {DType::Q4_0, DType::Q4_1, DType::IQ4_NL}) {
-    EXPECT_THROW(traits(d).quantizer(Method::Search)(x.data(), out.data(), 33, options), std::invalid_argument);
+    EXPECT_THROW(methods(d).quantizer(Method::Search)(x.data(), out.data(), 33, options), std::invalid_argument);
   }
-  EXPECT_THROW(traits(DType::TQ2_0).quantizer(Method::Absmean)(x.data(), out.data(), 33, options),
+  EXPECT_THROW(methods(DType::TQ2_0).quantizer(Method::Absmean)(x.data(), out.data(), 33, options),
                std::invalid_argument);
 }
 
@@ -227,7 +228,7 @@ TEST(QuantMethods, SearchGainsOnAnLlmLikeMatrix) {
     double err[kMethodCount] = {};
     std::string line = "  " + std::string(t.name) + " rel. Frobenius error:";
     for (size_t mi = 0; mi < kMethodCount; ++mi) {
-      if (t.quantizer(static_cast<Method>(mi)) == nullptr) continue;
+      if (methods(t.type).quantizer(static_cast<Method>(mi)) == nullptr) continue;
       err[mi] = relative_frobenius(w, decode(t, encode(t, static_cast<Method>(mi), w, options), w.size()));
       char cell[48];
       std::snprintf(cell, sizeof cell, "  %s %.5f", std::string(method_name(static_cast<Method>(mi))).c_str(), err[mi]);
@@ -236,12 +237,12 @@ TEST(QuantMethods, SearchGainsOnAnLlmLikeMatrix) {
     const double rtn = err[size_t(Method::Rtn)], search = err[size_t(Method::Search)];
     std::printf("%s  (search gain %.1f%%)\n", line.c_str(), 100.0 * (1.0 - search / rtn));
     EXPECT_LT(search, rtn * (1.0 - gain)) << t.name;
-    if (t.quantizer(Method::Absmean) != nullptr) {
+    if (methods(t.type).quantizer(Method::Absmean) != nullptr) {
       // absmean beats absmax on a Gaussian-like matrix, and search beats both.
       EXPECT_LT(err[size_t(Method::Absmean)], rtn * 0.8) << t.name;
       EXPECT_LT(search, err[size_t(Method::Absmean)] * 0.95) << t.name;
     }
-    if (t.quantizer(Method::Hqq) != nullptr) {
+    if (methods(t.type).quantizer(Method::Hqq) != nullptr) {
       // hqq lowers L2 too (it optimises lp), but by less than search.
       EXPECT_LT(err[size_t(Method::Hqq)], rtn) << t.name;
       EXPECT_LT(search, err[size_t(Method::Hqq)]) << t.name;

@@ -15,8 +15,10 @@
 #include "lowbit/formats/iq4_nl.h"
 #include "lowbit/formats/q4_0.h"
 #include "lowbit/formats/q4_1.h"
-#include "lowbit/quant/float4.h"
+#include "lowbit/simd/float4.h"
 #include "lowbit/quant/search.h"
+#include "lowbit/quant/method_table.h"
+#include "lowbit/quant/format_methods.h"
 
 namespace lowbit::quant {
 namespace {

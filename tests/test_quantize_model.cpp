@@ -9,7 +9,8 @@
 #include "lowbit/io/gguf.h"
 #include "lowbit/io/gguf_export.h"
 #include "lowbit/io/gguf_model.h"
-#include "lowbit/quant/quantize_model.h"
+#include "lowbit/pipeline/quantize_model.h"
+#include "lowbit/quant/method_table.h"
 #include "test_util.h"
 
 namespace lowbit {
@@ -79,7 +80,7 @@ TEST(QuantizePlan, TypesFallbacksAndOverrides) {
   EXPECT_NE(plan_of(plans, "blk.0.ffn_down.weight").note.find("96"), std::string::npos);
   EXPECT_EQ(plan_of(plans, "output_norm.weight").type, DType::F32);
   EXPECT_EQ(plan_of(plans, "output.weight").type, DType::Q6_K);  // upgraded unless --pure
-  EXPECT_EQ(plan_of(plans, "blk.0.attn_q.weight").method, traits(DType::Q4_K).default_method);
+  EXPECT_EQ(plan_of(plans, "blk.0.attn_q.weight").method, methods(DType::Q4_K).default_method);
 
   req.pure = true;
   req.embedding_type = DType::Q8_0;

@@ -17,9 +17,9 @@
 #include "lowbit/core/error.h"
 #include "lowbit/io/gguf_model.h"
 #include "lowbit/io/llama2c.h"
-#include "lowbit/model/load.h"
-#include "lowbit/model/pretokenize.h"
-#include "lowbit/model/tokenizer.h"
+#include "lowbit/io/load.h"
+#include "lowbit/tokenizer/pretokenize.h"
+#include "lowbit/tokenizer/tokenizer.h"
 #include "test_util.h"
 
 namespace lowbit {

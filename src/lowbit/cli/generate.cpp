@@ -6,7 +6,7 @@
 
 #include "lowbit/cli/commands.h"
 #include "lowbit/cli/session.h"
-#include "lowbit/model/sampler.h"
+#include "lowbit/engine/sampler.h"
 
 namespace lowbit::cli {
 namespace {

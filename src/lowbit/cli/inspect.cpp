@@ -6,7 +6,7 @@
 #include "lowbit/cli/commands.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/io/gguf.h"
-#include "lowbit/model/load.h"
+#include "lowbit/io/load.h"
 
 namespace lowbit::cli {
 namespace {

@@ -11,7 +11,7 @@
 #include "lowbit/core/atomic_file.h"
 #include "lowbit/core/parallel.h"
 #include "lowbit/eval/qerror.h"
-#include "lowbit/model/load.h"
+#include "lowbit/io/load.h"
 
 namespace lowbit::cli {
 namespace {

@@ -6,8 +6,8 @@
 #include "lowbit/cli/commands.h"
 #include "lowbit/cli/progress.h"
 #include "lowbit/formats/registry.h"
-#include "lowbit/model/load.h"
-#include "lowbit/quant/quantize_model.h"
+#include "lowbit/io/load.h"
+#include "lowbit/pipeline/quantize_model.h"
 
 namespace lowbit::cli {
 namespace {

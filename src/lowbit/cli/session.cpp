@@ -9,7 +9,7 @@
 #include <stdexcept>
 
 #include "lowbit/core/error.h"
-#include "lowbit/model/load.h"
+#include "lowbit/io/load.h"
 
 namespace lowbit::cli {
 

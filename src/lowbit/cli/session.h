@@ -4,9 +4,9 @@
 #include <memory>
 #include <string>
 
-#include "lowbit/model/llama.h"
+#include "lowbit/engine/llama.h"
 #include "lowbit/model/model.h"
-#include "lowbit/model/tokenizer.h"
+#include "lowbit/tokenizer/tokenizer.h"
 
 namespace CLI {
 class App;

@@ -15,7 +15,7 @@
 #include "lowbit/formats/registry.h"
 #include "lowbit/kernels/matmul.h"
 #include "lowbit/kernels/weight_matrix.h"
-#include "lowbit/model/llama.h"
+#include "lowbit/engine/llama.h"
 
 namespace lowbit {
 namespace {

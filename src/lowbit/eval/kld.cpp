@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "lowbit/model/llama.h"
-#include "lowbit/model/sampler.h"
+#include "lowbit/engine/llama.h"
+#include "lowbit/engine/sampler.h"
 
 namespace lowbit {
 namespace {

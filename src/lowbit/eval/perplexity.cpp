@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <string>
 
-#include "lowbit/model/llama.h"
-#include "lowbit/model/tokenizer.h"
+#include "lowbit/engine/llama.h"
+#include "lowbit/tokenizer/tokenizer.h"
 
 namespace lowbit {
 namespace {

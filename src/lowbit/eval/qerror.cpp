@@ -39,7 +39,7 @@ void measure_rows(const float* w, int64_t rows, int64_t cols, std::span<const Qu
     for (size_t c = 0; c < choices.size(); ++c) {
       if (!applicable[c]) continue;
       const TypeTraits& tt = traits(choices[c].type);
-      const QuantizeFn quantize = tt.quantizer(choices[c].method);
+      const QuantizeFn quantize = methods(tt.type).quantizer(choices[c].method);
       for (int64_t r0 = begin; r0 < end; r0 += batch) {
         const int64_t nr = std::min(batch, end - r0);
         quantize(w + r0 * cols, encoded.data(), nr * cols, options);
@@ -167,7 +167,7 @@ std::vector<QuantChoice> select_choices(std::span<const DType> types, std::span<
     const TypeTraits& tt = traits(t);
     if (tt.to_float == nullptr) continue;  // cannot be decoded, so cannot be compared
     for (Method m : method_list)
-      if (tt.quantizer(m) != nullptr) out.push_back({t, m});
+      if (lowbit::methods(tt.type).quantizer(m) != nullptr) out.push_back({t, m});
   }
   return out;
 }

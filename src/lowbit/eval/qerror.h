@@ -23,6 +23,7 @@
 
 #include "lowbit/formats/registry.h"
 #include "lowbit/model/model.h"
+#include "lowbit/quant/method_table.h"
 
 namespace lowbit {
 

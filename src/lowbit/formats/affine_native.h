@@ -22,7 +22,7 @@
 // its registry row has no to_float, from_float or quantizers; use the *_per_channel
 // functions below.
 //
-// Methods (per group; per row for per-channel):
+// Methods (per group; per row for per-channel; quant/affine_native_methods.h):
 //   rtn    the reference encoding above.
 //   hqq    rtn's step, with the zero-point moved by HQQ (quant::hqq_refine_zero) under
 //          the lp loss; kept only where its lp error beats rtn's.
@@ -59,15 +59,14 @@ constexpr size_t affine_block_bytes(int bits, int group) { return 4 + size_t(bit
 void pack_affine_codes(const uint8_t* q, int64_t n, int bits, std::byte* out);
 void unpack_affine_codes(const std::byte* in, int64_t n, int bits, uint8_t* q);
 
-// Grouped formats, n a multiple of group.
-void dequantize_affine(int bits, int group, const std::byte* src, float* dst, int64_t n);
-void quantize_affine(int bits, int group, Method method, const float* src, std::byte* dst, int64_t n,
-                     const QuantOptions& options);
+inline constexpr int kAffineMaxGroup = 256;
 
-// Per-channel: src is [rows, cols] row-major, cols a multiple of 8. codes receives
-// rows * cols * bits / 8 bytes; scale_zero receives 2 * rows fp16 values (d, m per row).
-void quantize_affine_per_channel(int bits, Method method, const float* src, int64_t rows, int64_t cols,
-                                 std::byte* codes, uint16_t* scale_zero, const QuantOptions& options);
+// Grouped formats, n a multiple of group. quantize_affine_ref is the reference (rtn).
+void dequantize_affine(int bits, int group, const std::byte* src, float* dst, int64_t n);
+void quantize_affine_ref(int bits, int group, const float* src, std::byte* dst, int64_t n);
+
+// Per-channel: codes holds rows * cols * bits / 8 bytes (cols a multiple of 8);
+// scale_zero holds 2 * rows fp16 values (d, m per row).
 void dequantize_affine_per_channel(int bits, const std::byte* codes, const uint16_t* scale_zero,
                                    int64_t rows, int64_t cols, float* dst);
 
@@ -76,14 +75,33 @@ template <int Bits, int Group>
 void dequantize_row_affine(const std::byte* src, float* dst, int64_t n) {
   dequantize_affine(Bits, Group, src, dst, n);
 }
-template <int Bits, int Group, Method M>
-void quantize_row_affine(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_affine(Bits, Group, M, src, dst, n, options);
-}
 template <int Bits, int Group>
 void quantize_row_affine_ref(const float* src, std::byte* dst, int64_t n) {
-  quantize_affine(Bits, Group, Method::Rtn, src, dst, n, QuantOptions{});
+  quantize_affine_ref(Bits, Group, src, dst, n);
 }
+
+// The pieces of the encoding the methods build on (quant/affine_native_methods).
+namespace affine_codec {
+// Step and offset as stored (fp16 bits) and as they decode.
+struct Stored {
+  uint16_t d_bits = 0, m_bits = 0;
+  float d = 0.0f, m = 0.0f;
+};
+// (d, m) rounded to fp16, d clamped to 65504 so that it stays finite.
+Stored store(float d, float m);
+// Nearest integer in [0, qmax], halves to even; NaN maps to 0.
+float nearest_code(float v, float qmax);
+// The codes nearest to x for a decoded (d, m); all 0 when d is not positive.
+void pick_codes(const float* x, int n, int qmax, float d, float m, uint8_t* q);
+// The reference's (d, m) and codes for one block of n <= 256 weights.
+Stored rtn_block(const float* x, int n, int qmax, uint8_t* q);
+// Throw std::invalid_argument on bits outside 1..8, an unknown group size, or n not
+// a whole number of groups.
+void check_bits(int bits);
+void check_group(int bits, int group, int64_t n);
+// Writes one grouped block: d, m, then the packed codes.
+void write_block(std::byte* block, const Stored& s, const uint8_t* codes, int group, int bits);
+}  // namespace affine_codec
 
 // "A4G64" / "A4PC", stored where a constexpr string_view can point at it.
 constexpr std::array<char, 8> affine_native_name(int bits, int layout) {
@@ -121,10 +139,7 @@ constexpr TypeTraits affine_native_traits() {
     return TypeTraits{.type = affine_native_dtype(Bits, Layout), .name = name, .block_size = G,
                       .block_bytes = affine_block_bytes(Bits, G), .in_ggml = false,
                       .to_float = dequantize_row_affine<Bits, G>, .from_float = quantize_row_affine_ref<Bits, G>,
-                      .vec_dot_type = DType::F32, .default_method = Method::Search,
-                      .quantize = {quantize_row_affine<Bits, G, Method::Rtn>,
-                                   quantize_row_affine<Bits, G, Method::Hqq>,
-                                   quantize_row_affine<Bits, G, Method::Search>, nullptr}};
+                      .vec_dot_type = DType::F32};
   }
 }
 

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
-#include "lowbit/quant/search.h"
+#include "lowbit/formats/grid_codes.h"
 
 namespace lowbit {
 namespace {
@@ -14,13 +14,7 @@ constexpr float kZeroBlockThreshold = 1e-15f;
 // Scale candidates tried on each side of the plain max/127 guess.
 constexpr int kScaleSearchSteps = 7;
 
-constexpr std::array<float, 16> kLevelsAsFloat = [] {
-  std::array<float, 16> out{};
-  for (size_t k = 0; k < out.size(); ++k) out[k] = float(kIq4nlLevels[k]);
-  return out;
-}();
-
-float level(int index) { return kLevelsAsFloat[size_t(index)]; }
+float level(int index) { return kIq4nlLevelsAsFloat[size_t(index)]; }
 
 // Index of the level nearest to v; ties go to the upper level. ggml's best_index_int8
 // binary-searches for the first level above v, then takes the nearer neighbour; this
@@ -84,20 +78,20 @@ float search_scale(const float* x) {
   return d;
 }
 
+}  // namespace
+
 // A block with the (already fp16-exact) scale d and the nearest levels for it.
-BlockIQ4_NL encode_with_scale(const float* x, float d) {
+BlockIQ4_NL encode_iq4_nl_with_scale(const float* x, float d) {
   const float id = d != 0.0f && std::isfinite(1.0f / d) ? 1.0f / d : 0.0f;
   BlockIQ4_NL block;
   block.d = fp32_to_fp16(d);
   for (int j = 0; j < 16; ++j) {
-    const int lo = quant::nearest_codebook_index(kLevelsAsFloat, x[j] * id);
-    const int hi = quant::nearest_codebook_index(kLevelsAsFloat, x[j + 16] * id);
+    const int lo = grid::nearest_codebook_index(kIq4nlLevelsAsFloat, x[j] * id);
+    const int hi = grid::nearest_codebook_index(kIq4nlLevelsAsFloat, x[j + 16] * id);
     block.qs[j] = static_cast<uint8_t>(lo | (hi << 4));
   }
   return block;
 }
-
-}  // namespace
 
 void dequantize_row_iq4_nl(const std::byte* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kIQ4_NLBlockSize; ++b) {
@@ -126,19 +120,6 @@ void quantize_row_iq4_nl_ref(const float* src, std::byte* dst, int64_t n) {
       block.qs[j] = static_cast<uint8_t>(lo | (hi << 4));
     }
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
-  }
-}
-
-void quantize_row_iq4_nl_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  const int64_t blocks = quant::whole_blocks(n, kIQ4_NLBlockSize, "IQ4_NL");
-  for (int64_t b = 0; b < blocks; ++b) {
-    const float* x = src + b * kIQ4_NLBlockSize;
-    const float d = quant::search_codebook_scale(x, int{kIQ4_NLBlockSize}, kLevelsAsFloat, options,
-                                                 quant::stored_as_fp16);
-    const BlockIQ4_NL block = encode_with_scale(x, d);
-    quant::write_closer_than_reference(x, int{kIQ4_NLBlockSize}, reinterpret_cast<const std::byte*>(&block),
-                                       sizeof block, quantize_row_iq4_nl_ref, dequantize_row_iq4_nl, 2.0f,
-                                       dst + b * int64_t(sizeof block));
   }
 }
 

@@ -35,17 +35,20 @@ inline constexpr int64_t kIQ4_NLBlockSize = 32;
 // ggml's kvalues_iq4nl, in increasing order.
 inline constexpr std::array<int8_t, 16> kIq4nlLevels = {
     -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+// The same levels as floats, the codebook the scale searches work on.
+inline constexpr std::array<float, 16> kIq4nlLevelsAsFloat = [] {
+  std::array<float, 16> out{};
+  for (size_t k = 0; k < out.size(); ++k) out[k] = float(kIq4nlLevels[k]);
+  return out;
+}();
 
 // n must be a multiple of kIQ4_NLBlockSize; src holds n / 32 blocks.
 void dequantize_row_iq4_nl(const std::byte* src, float* dst, int64_t n);
 // Byte-identical to ggml's quantize_iq4_nl(src, dst, 1, n, nullptr).
 void quantize_row_iq4_nl_ref(const float* src, std::byte* dst, int64_t n);
 
-// Method::Search: per block, quant::search_codebook_scale over the 16 levels (the
-// extreme tried on -127 and on +113, with clipping, an unweighted least-squares refit
-// and Lloyd steps), an fp16 scale and the levels re-picked for it; the block is written
-// only if it decodes closer (L2) than the reference's, so it is never worse than
-// ggml's own +-7-step search on L2.
-void quantize_row_iq4_nl_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options);
+// The block for an (already fp16-exact) scale d with each code the nearest for it
+// (formats/grid_codes.h): what the methods of quant/ write once they have chosen d.
+BlockIQ4_NL encode_iq4_nl_with_scale(const float* x, float d);
 
 }  // namespace lowbit

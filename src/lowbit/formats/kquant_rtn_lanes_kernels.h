@@ -4,10 +4,10 @@
 
 #include <bit>
 
-#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/formats/q2_k.h"
 #include "lowbit/formats/q3_k.h"
-#include "lowbit/quant/lanes_kernels.h"
+#include "lowbit/simd/lanes_kernels.h"
 
 namespace lowbit {
 

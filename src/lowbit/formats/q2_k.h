@@ -8,7 +8,6 @@
 
 namespace lowbit {
 
-struct QuantOptions;
 namespace kquant {
 struct KQuantCodec;
 }
@@ -37,14 +36,6 @@ void quantize_row_q2_K_rtn(const float* src, std::byte* dst, int64_t n);
 // encoding, the requantization against the rounded values and the packing of a block.
 void encode_q2_K_super_block(const float* x, const float* scales, const float* mins, uint8_t* L,
                              std::byte* block);
-
-// The search and HQQ methods (quant/kquant_methods.h): search minimises the squared
-// error of what decodes, hqq the lp error with HQQ-moved mins; per super-block neither
-// is ever worse than the reference on its own objective.
-void quantize_row_q2_K_search(const float* src, std::byte* dst, int64_t n,
-                              const QuantOptions& options);
-void quantize_row_q2_K_hqq(const float* src, std::byte* dst, int64_t n,
-                           const QuantOptions& options);
 
 // Q2_K's layout and grids as the K-quant methods see them.
 const kquant::KQuantCodec& q2_K_codec();

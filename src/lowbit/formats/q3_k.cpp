@@ -5,9 +5,9 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/ggml_rounding.h"
-#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/formats/registry.h"
-#include "lowbit/quant/kquant_methods.h"
+#include "lowbit/formats/kquant_codec.h"
 #include "lowbit/core/multiversion.h"
 
 namespace lowbit {
@@ -158,10 +158,5 @@ constexpr kquant::KQuantCodec kCodec{
 }  // namespace
 
 const kquant::KQuantCodec& q3_K_codec() { return kCodec; }
-
-void quantize_row_q3_K_search(const float* src, std::byte* dst, int64_t n,
-                              const QuantOptions& options) {
-  kquant::quantize_search(kCodec, src, dst, n, options);
-}
 
 }  // namespace lowbit

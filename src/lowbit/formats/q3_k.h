@@ -9,7 +9,6 @@
 
 namespace lowbit {
 
-struct QuantOptions;
 namespace kquant {
 struct KQuantCodec;
 }
@@ -38,11 +37,6 @@ void quantize_row_q3_K_rtn(const float* src, std::byte* dst, int64_t n);
 // make_q3_quants and its codes L (0..7, overwritten), the 6-bit scale encoding, the
 // requantization against the rounded scales and the packing of one block.
 void encode_q3_K_super_block(const float* x, const float* scales, int8_t* L, std::byte* block);
-
-// The search method (quant/kquant_methods.h): least squared error of what decodes,
-// never above the reference's per super-block. No hqq: Q3_K has no zero-point.
-void quantize_row_q3_K_search(const float* src, std::byte* dst, int64_t n,
-                              const QuantOptions& options);
 
 // Q3_K's layout and grids as the K-quant methods see them.
 const kquant::KQuantCodec& q3_K_codec();

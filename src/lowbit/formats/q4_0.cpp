@@ -6,9 +6,9 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/formats/grid_codes.h"
 #include "lowbit/formats/legacy_decode.h"
 #include "lowbit/formats/ggml_rounding.h"
-#include "lowbit/quant/search.h"
 #include "lowbit/core/multiversion.h"
 
 namespace lowbit {
@@ -19,17 +19,17 @@ int code_for(float scaled) {
   return std::min(15, int{ggml_rounding::truncate_to_int8(scaled + 8.5f)});
 }
 
+}  // namespace
+
 // A block with the (already fp16-exact) scale d and the nearest codes for it.
-BlockQ4_0 encode_with_scale(const float* x, float d) {
+BlockQ4_0 encode_q4_0_with_scale(const float* x, float d) {
   int q[kQ4_0BlockSize];
-  quant::symmetric_grid_codes(x, int{kQ4_0BlockSize}, -8, 7, d, q);
+  grid::symmetric_grid_codes(x, int{kQ4_0BlockSize}, -8, 7, d, q);
   BlockQ4_0 block;
   block.d = fp32_to_fp16(d);
   for (int j = 0; j < 16; ++j) block.qs[j] = static_cast<uint8_t>((q[j] + 8) | ((q[j + 16] + 8) << 4));
   return block;
 }
-
-}  // namespace
 
 LOWBIT_MULTIVERSION void dequantize_row_q4_0(const std::byte* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ4_0BlockSize; ++b) {
@@ -62,11 +62,6 @@ LOWBIT_MULTIVERSION void quantize_row_q4_0_ref(const float* src, std::byte* dst,
     }
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
-}
-
-void quantize_row_q4_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quant::quantize_symmetric_row<BlockQ4_0, kQ4_0BlockSize>(-8, 7, src, dst, n, options, "Q4_0", encode_with_scale,
-                                                           quantize_row_q4_0_ref, dequantize_row_q4_0);
 }
 
 }  // namespace lowbit

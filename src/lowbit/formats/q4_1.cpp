@@ -7,9 +7,9 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/formats/grid_codes.h"
 #include "lowbit/formats/legacy_decode.h"
 #include "lowbit/formats/ggml_rounding.h"
-#include "lowbit/quant/search.h"
 #include "lowbit/core/multiversion.h"
 
 namespace lowbit {
@@ -45,25 +45,18 @@ typedef float F8 __attribute__((vector_size(32)));
   if (max == 0.0f) max = *std::find(x, x + 32, 0.0f);
 }
 
+}  // namespace
+
 // A block with the (already fp16-exact) d and m and the nearest codes for them.
-BlockQ4_1 encode_with_params(const float* x, quant::AffineParams p) {
+BlockQ4_1 encode_q4_1_with_params(const float* x, float d, float m) {
   int q[kQ4_1BlockSize];
-  quant::affine_grid_codes(x, int{kQ4_1BlockSize}, 15, p, q);
+  grid::affine_grid_codes(x, int{kQ4_1BlockSize}, 15, d, m, q);
   BlockQ4_1 block;
-  block.d = fp32_to_fp16(p.d);
-  block.m = fp32_to_fp16(p.m);
+  block.d = fp32_to_fp16(d);
+  block.m = fp32_to_fp16(m);
   for (int j = 0; j < 16; ++j) block.qs[j] = static_cast<uint8_t>(q[j] | (q[j + 16] << 4));
   return block;
 }
-
-// The many-block methods through quant::quantize_affine_row with this format's codes.
-void quantize_with(quant::AffineManyFn choose, float objective_power, const float* src, std::byte* dst, int64_t n,
-                   const QuantOptions& options) {
-  quant::quantize_affine_row<BlockQ4_1, kQ4_1BlockSize>(choose, 15, objective_power, src, dst, n, options, "Q4_1",
-                                                      encode_with_params, quantize_row_q4_1_ref, dequantize_row_q4_1);
-}
-
-}  // namespace
 
 LOWBIT_MULTIVERSION void dequantize_row_q4_1(const std::byte* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ4_1BlockSize; ++b) {
@@ -81,7 +74,32 @@ LOWBIT_MULTIVERSION void dequantize_row_q4_1(const std::byte* src, float* dst, i
   }
 }
 
-LOWBIT_MULTIVERSION void quantize_row_q4_1_ref(const float* src, std::byte* dst, int64_t n) {
+// The specification, line for line ggml's quantize_row_q4_1_ref: min and max from
+// FLT_MAX / -FLT_MAX with `<` and `>` in order, d = (max - min) / 15, codes
+// MIN(15, (int8_t)((x - min) * id + 0.5f)) stored into a nibble.
+void quantize_row_q4_1_ref(const float* src, std::byte* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kQ4_1BlockSize; ++b) {
+    const float* x = src + b * kQ4_1BlockSize;
+    float min = FLT_MAX, max = -FLT_MAX;
+    for (int j = 0; j < 32; ++j) {
+      if (x[j] < min) min = x[j];
+      if (x[j] > max) max = x[j];
+    }
+    const float d = (max - min) / 15.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    BlockQ4_1 block;
+    block.d = fp32_to_fp16(d);
+    block.m = fp32_to_fp16(min);
+    for (int j = 0; j < 16; ++j) {
+      const int lo = code_for((x[j] - min) * id);
+      const int hi = code_for((x[j + 16] - min) * id);
+      block.qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+    }
+    std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+  }
+}
+
+LOWBIT_MULTIVERSION void quantize_row_q4_1(const float* src, std::byte* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ4_1BlockSize; ++b) {
     const float* x = src + b * kQ4_1BlockSize;
     float min, max;
@@ -109,14 +127,6 @@ LOWBIT_MULTIVERSION void quantize_row_q4_1_ref(const float* src, std::byte* dst,
     }
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
-}
-
-void quantize_row_q4_1_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_with(quant::search_affine_then_hqq_many, 2.0f, src, dst, n, options);
-}
-
-void quantize_row_q4_1_hqq(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_with(quant::hqq_from_min_max_many, options.lp_norm, src, dst, n, options);
 }
 
 }  // namespace lowbit

@@ -28,17 +28,13 @@ inline constexpr int64_t kQ4_1BlockSize = 32;
 
 // n must be a multiple of kQ4_1BlockSize; src holds n / 32 blocks.
 void dequantize_row_q4_1(const std::byte* src, float* dst, int64_t n);
-// Byte-identical to ggml's quantize_row_q4_1_ref.
+// Byte-identical to ggml's quantize_row_q4_1_ref: the plain scalar specification.
 void quantize_row_q4_1_ref(const float* src, std::byte* dst, int64_t n);
+// The same bytes, vectorised (runtime-dispatched per ISA); tests hold it to the _ref.
+void quantize_row_q4_1(const float* src, std::byte* dst, int64_t n);
 
-// The optimising methods. Both store d and m as fp16 and pick the codes for the
-// decoded fp16 values, and write a block only if it decodes closer to x than the
-// reference's on their objective (else the reference's block):
-// Method::Search (L2): quant::search_affine_then_hqq -- sub-ranges of [min, max] with a
-//   least-squares refit of (d, m), Lloyd steps, then one HQQ zero-point update.
-// Method::Hqq (lp, p = options.lp_norm): quant::hqq_from_min_max -- ggml's (d, m) with
-//   the zero-point moved by HQQ.
-void quantize_row_q4_1_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options);
-void quantize_row_q4_1_hqq(const float* src, std::byte* dst, int64_t n, const QuantOptions& options);
+// The block for (already fp16-exact) d and m with each code the nearest for them
+// (formats/grid_codes.h): what the methods of quant/ write once they have chosen them.
+BlockQ4_1 encode_q4_1_with_params(const float* x, float d, float m);
 
 }  // namespace lowbit

@@ -3,9 +3,9 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
-#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/formats/registry.h"
-#include "lowbit/quant/kquant_methods.h"
+#include "lowbit/formats/kquant_codec.h"
 
 namespace lowbit {
 
@@ -94,15 +94,5 @@ constexpr kquant::KQuantCodec kCodec{
 }  // namespace
 
 const kquant::KQuantCodec& q4_K_codec() { return kCodec; }
-
-void quantize_row_q4_K_search(const float* src, std::byte* dst, int64_t n,
-                              const QuantOptions& options) {
-  kquant::quantize_search(kCodec, src, dst, n, options);
-}
-
-void quantize_row_q4_K_hqq(const float* src, std::byte* dst, int64_t n,
-                           const QuantOptions& options) {
-  kquant::quantize_hqq(kCodec, src, dst, n, options);
-}
 
 }  // namespace lowbit

@@ -8,7 +8,6 @@
 
 namespace lowbit {
 
-struct QuantOptions;
 namespace kquant {
 struct KQuantCodec;
 }
@@ -28,14 +27,6 @@ void dequantize_row_q4_K(const std::byte* src, float* dst, int64_t n);
 // ggml's quantize_row_q4_K_ref, byte for byte. It is what ggml_quantize_chunk
 // (llama-quantize) runs for Q4_K without an importance matrix.
 void quantize_row_q4_K_ref(const float* src, std::byte* dst, int64_t n);
-
-// The search and HQQ methods (quant/kquant_methods.h): search minimises the squared
-// error of what decodes, hqq the lp error with HQQ-moved mins; per super-block neither
-// is ever worse than the reference on its own objective.
-void quantize_row_q4_K_search(const float* src, std::byte* dst, int64_t n,
-                              const QuantOptions& options);
-void quantize_row_q4_K_hqq(const float* src, std::byte* dst, int64_t n,
-                           const QuantOptions& options);
 
 // Q4_K's layout and grids as the K-quant methods see them.
 const kquant::KQuantCodec& q4_K_codec();

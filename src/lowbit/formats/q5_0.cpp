@@ -6,9 +6,9 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/formats/grid_codes.h"
 #include "lowbit/formats/legacy_decode.h"
 #include "lowbit/formats/ggml_rounding.h"
-#include "lowbit/quant/search.h"
 #include "lowbit/core/multiversion.h"
 
 namespace lowbit {
@@ -19,10 +19,12 @@ uint8_t code_for(float scaled) {
   return static_cast<uint8_t>(std::min(31, int{ggml_rounding::truncate_to_int8(scaled + 16.5f)}));
 }
 
+}  // namespace
+
 // A block with the (already fp16-exact) scale d and the nearest codes for it.
-BlockQ5_0 encode_with_scale(const float* x, float d) {
+BlockQ5_0 encode_q5_0_with_scale(const float* x, float d) {
   int q[kQ5_0BlockSize];
-  quant::symmetric_grid_codes(x, int{kQ5_0BlockSize}, -16, 15, d, q);
+  grid::symmetric_grid_codes(x, int{kQ5_0BlockSize}, -16, 15, d, q);
   BlockQ5_0 block;
   block.d = fp32_to_fp16(d);
   uint32_t qh = 0;
@@ -36,8 +38,6 @@ BlockQ5_0 encode_with_scale(const float* x, float d) {
   std::memcpy(block.qh, &qh, sizeof qh);
   return block;
 }
-
-}  // namespace
 
 LOWBIT_MULTIVERSION void dequantize_row_q5_0(const std::byte* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ5_0BlockSize; ++b) {
@@ -77,11 +77,6 @@ LOWBIT_MULTIVERSION void quantize_row_q5_0_ref(const float* src, std::byte* dst,
     std::memcpy(block.qh, &qh, sizeof qh);
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
-}
-
-void quantize_row_q5_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quant::quantize_symmetric_row<BlockQ5_0, kQ5_0BlockSize>(-16, 15, src, dst, n, options, "Q5_0", encode_with_scale,
-                                                           quantize_row_q5_0_ref, dequantize_row_q5_0);
 }
 
 }  // namespace lowbit

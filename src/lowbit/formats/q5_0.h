@@ -30,9 +30,8 @@ void dequantize_row_q5_0(const std::byte* src, float* dst, int64_t n);
 // Byte-identical to ggml's quantize_row_q5_0_ref.
 void quantize_row_q5_0_ref(const float* src, std::byte* dst, int64_t n);
 
-// Method::Search: per block, quant::search_symmetric_scale on the codes -16..15 with the
-// extreme tried on both ends (ggml only uses -16), an fp16 scale and the codes re-picked
-// for it; the block is written only if it decodes closer (L2) than the reference's.
-void quantize_row_q5_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options);
+// The block for an (already fp16-exact) scale d with each code the nearest for it
+// (formats/grid_codes.h): what the methods of quant/ write once they have chosen d.
+BlockQ5_0 encode_q5_0_with_scale(const float* x, float d);
 
 }  // namespace lowbit

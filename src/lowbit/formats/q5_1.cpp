@@ -6,21 +6,20 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/formats/grid_codes.h"
 #include "lowbit/formats/legacy_decode.h"
 #include "lowbit/formats/ggml_rounding.h"
-#include "lowbit/quant/search.h"
 #include "lowbit/core/multiversion.h"
 
 namespace lowbit {
-namespace {
 
 // A block with the (already fp16-exact) d and m and the nearest codes for them.
-BlockQ5_1 encode_with_params(const float* x, quant::AffineParams p) {
+BlockQ5_1 encode_q5_1_with_params(const float* x, float d, float m) {
   int q[kQ5_1BlockSize];
-  quant::affine_grid_codes(x, int{kQ5_1BlockSize}, 31, p, q);
+  grid::affine_grid_codes(x, int{kQ5_1BlockSize}, 31, d, m, q);
   BlockQ5_1 block;
-  block.d = fp32_to_fp16(p.d);
-  block.m = fp32_to_fp16(p.m);
+  block.d = fp32_to_fp16(d);
+  block.m = fp32_to_fp16(m);
   uint32_t qh = 0;
   for (int j = 0; j < 16; ++j) {
     block.qs[j] = static_cast<uint8_t>((q[j] & 0x0F) | ((q[j + 16] & 0x0F) << 4));
@@ -30,15 +29,6 @@ BlockQ5_1 encode_with_params(const float* x, quant::AffineParams p) {
   std::memcpy(block.qh, &qh, sizeof qh);
   return block;
 }
-
-// The many-block methods through quant::quantize_affine_row with this format's codes.
-void quantize_with(quant::AffineManyFn choose, float objective_power, const float* src, std::byte* dst, int64_t n,
-                   const QuantOptions& options) {
-  quant::quantize_affine_row<BlockQ5_1, kQ5_1BlockSize>(choose, 31, objective_power, src, dst, n, options, "Q5_1",
-                                                      encode_with_params, quantize_row_q5_1_ref, dequantize_row_q5_1);
-}
-
-}  // namespace
 
 LOWBIT_MULTIVERSION void dequantize_row_q5_1(const std::byte* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ5_1BlockSize; ++b) {
@@ -85,14 +75,6 @@ LOWBIT_MULTIVERSION void quantize_row_q5_1_ref(const float* src, std::byte* dst,
     std::memcpy(block.qh, &qh, sizeof qh);
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
-}
-
-void quantize_row_q5_1_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_with(quant::search_affine_then_hqq_many, 2.0f, src, dst, n, options);
-}
-
-void quantize_row_q5_1_hqq(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_with(quant::hqq_from_min_max_many, options.lp_norm, src, dst, n, options);
 }
 
 }  // namespace lowbit

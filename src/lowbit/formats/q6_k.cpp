@@ -4,9 +4,9 @@
 #include <cmath>
 
 #include "lowbit/core/float_bits.h"
-#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/formats/registry.h"
-#include "lowbit/quant/kquant_methods.h"
+#include "lowbit/formats/kquant_codec.h"
 #include "lowbit/core/multiversion.h"
 
 namespace lowbit {
@@ -144,10 +144,5 @@ constexpr kquant::KQuantCodec kCodec{
 }  // namespace
 
 const kquant::KQuantCodec& q6_K_codec() { return kCodec; }
-
-void quantize_row_q6_K_search(const float* src, std::byte* dst, int64_t n,
-                              const QuantOptions& options) {
-  kquant::quantize_search(kCodec, src, dst, n, options);
-}
 
 }  // namespace lowbit

@@ -8,7 +8,6 @@
 
 namespace lowbit {
 
-struct QuantOptions;
 namespace kquant {
 struct KQuantCodec;
 }
@@ -30,11 +29,6 @@ void dequantize_row_q6_K(const std::byte* src, float* dst, int64_t n);
 // ggml's quantize_row_q6_K_ref, byte for byte. It is what ggml_quantize_chunk
 // (llama-quantize) runs for Q6_K without an importance matrix.
 void quantize_row_q6_K_ref(const float* src, std::byte* dst, int64_t n);
-
-// The search method (quant/kquant_methods.h): least squared error of what decodes,
-// never above the reference's per super-block. No hqq: Q6_K has no zero-point.
-void quantize_row_q6_K_search(const float* src, std::byte* dst, int64_t n,
-                              const QuantOptions& options);
 
 // Q6_K's layout and grids as the K-quant methods see them.
 const kquant::KQuantCodec& q6_K_codec();

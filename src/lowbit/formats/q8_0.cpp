@@ -6,23 +6,13 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/formats/grid_codes.h"
 #include "lowbit/formats/legacy_decode.h"
 #include "lowbit/formats/ggml_rounding.h"
-#include "lowbit/quant/search.h"
 #include "lowbit/core/multiversion.h"
 
 namespace lowbit {
 namespace {
-
-// A block with the (already fp16-exact) scale d and the nearest codes for it.
-BlockQ8_0 encode_with_scale(const float* x, float d) {
-  int q[kQ8_0BlockSize];
-  quant::symmetric_grid_codes(x, int{kQ8_0BlockSize}, -127, 127, d, q);
-  BlockQ8_0 block;
-  block.d = fp32_to_fp16(d);
-  for (int j = 0; j < 32; ++j) block.qs[j] = static_cast<int8_t>(q[j]);
-  return block;
-}
 
 // Eight floats or ints (GCC/Clang vector extensions; each LOWBIT_MULTIVERSION clone maps
 // them onto its own registers). Used inside this file only, hence no -Wpsabi concern
@@ -47,6 +37,16 @@ typedef int32_t I8 __attribute__((vector_size(32)));
 
 }  // namespace
 
+// A block with the (already fp16-exact) scale d and the nearest codes for it.
+BlockQ8_0 encode_q8_0_with_scale(const float* x, float d) {
+  int q[kQ8_0BlockSize];
+  grid::symmetric_grid_codes(x, int{kQ8_0BlockSize}, -127, 127, d, q);
+  BlockQ8_0 block;
+  block.d = fp32_to_fp16(d);
+  for (int j = 0; j < 32; ++j) block.qs[j] = static_cast<int8_t>(q[j]);
+  return block;
+}
+
 LOWBIT_MULTIVERSION void dequantize_row_q8_0(const std::byte* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
     BlockQ8_0 block;
@@ -61,7 +61,28 @@ LOWBIT_MULTIVERSION void dequantize_row_q8_0(const std::byte* src, float* dst, i
   }
 }
 
-LOWBIT_MULTIVERSION void quantize_row_q8_0_ref(const float* src, std::byte* dst, int64_t n) {
+// The specification, line for line ggml's quantize_row_q8_0_ref: amax = MAX(amax,
+// fabsf(x)) in order, d = amax / 127, qs = roundf(x * id) stored as int8_t. A NaN's
+// (int8_t)roundf is the low byte of the 32-bit conversion (ggml_rounding).
+void quantize_row_q8_0_ref(const float* src, std::byte* dst, int64_t n) {
+  for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
+    const float* x = src + b * kQ8_0BlockSize;
+    float amax = 0.0f;
+    for (int j = 0; j < 32; ++j) {
+      const float v = std::fabs(x[j]);
+      amax = amax > v ? amax : v;  // ggml's MAX(a, b): ((a) > (b) ? (a) : (b))
+    }
+    const float d = amax / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    BlockQ8_0 block;
+    block.d = fp32_to_fp16(d);
+    for (int j = 0; j < 32; ++j)
+      block.qs[j] = static_cast<int8_t>(ggml_rounding::truncate_to_int32(std::round(x[j] * id)));
+    std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+  }
+}
+
+LOWBIT_MULTIVERSION void quantize_row_q8_0(const float* src, std::byte* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ8_0BlockSize; ++b) {
     const float* x = src + b * kQ8_0BlockSize;
     const float amax = ggml_rounding::absmax(x, 32);  // ggml's MAX(), which lets a NaN through
@@ -79,11 +100,6 @@ LOWBIT_MULTIVERSION void quantize_row_q8_0_ref(const float* src, std::byte* dst,
     }
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
-}
-
-void quantize_row_q8_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quant::quantize_symmetric_row<BlockQ8_0, kQ8_0BlockSize>(-127, 127, src, dst, n, options, "Q8_0", encode_with_scale,
-                                                           quantize_row_q8_0_ref, dequantize_row_q8_0);
 }
 
 }  // namespace lowbit

@@ -25,13 +25,13 @@ inline constexpr int64_t kQ8_0BlockSize = 32;
 
 // n must be a multiple of kQ8_0BlockSize; src holds n / 32 blocks.
 void dequantize_row_q8_0(const std::byte* src, float* dst, int64_t n);
-// Byte-identical to ggml's quantize_row_q8_0_ref.
+// Byte-identical to ggml's quantize_row_q8_0_ref: the plain scalar specification.
 void quantize_row_q8_0_ref(const float* src, std::byte* dst, int64_t n);
+// The same bytes, vectorised (runtime-dispatched per ISA); tests hold it to the _ref.
+void quantize_row_q8_0(const float* src, std::byte* dst, int64_t n);
 
-// Method::Search: per block, quant::search_symmetric_scale on the codes -127..127 (the
-// range ggml's quantizer writes; -128 is left alone so that no consumer sees a code
-// ggml never produces), an fp16 scale and the codes re-picked for it; the block is
-// written only if it decodes closer (L2) than the reference's.
-void quantize_row_q8_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options);
+// The block for an (already fp16-exact) scale d with each code the nearest for it
+// (formats/grid_codes.h): what the methods of quant/ write once they have chosen d.
+BlockQ8_0 encode_q8_0_with_scale(const float* x, float d);
 
 }  // namespace lowbit

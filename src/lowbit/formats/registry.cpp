@@ -70,89 +70,49 @@ void f64_to_float(const std::byte* src, float* dst, int64_t n) {
 }
 
 using D = DType;
-using M = Method;
-
-// The round-to-nearest slot: the reference itself where it is already as fast as
-// ggml's own (ggml runs the same scalar *_ref code in llama-quantize), else a faster
-// twin that writes the same bytes (tests hold it to the reference).
-template <FromFloatFn Ref>
-void rtn(const float* src, std::byte* dst, int64_t n, const QuantOptions&) {
-  Ref(src, dst, n);
-}
 
 // One row per type. Block sizes, bytes per block and vec_dot types follow ggml's
 // type_traits table.
 const std::array kTypes = {
     TypeTraits{.type = D::F32, .name = "F32", .block_size = 1, .block_bytes = 4, .in_ggml = true,
-               .to_float = f32_to_float, .from_float = f32_from_float, .vec_dot_type = D::F32,
-               .quantize = {rtn<f32_from_float>}},
+               .to_float = f32_to_float, .from_float = f32_from_float, .vec_dot_type = D::F32, .llama_file_type = 0},
     TypeTraits{.type = D::F16, .name = "F16", .block_size = 1, .block_bytes = 2, .in_ggml = true,
                .to_float = half_to_float<fp16_to_fp32>, .from_float = half_from_float<fp32_to_fp16>,
-               .vec_dot_type = D::F16, .quantize = {rtn<half_from_float<fp32_to_fp16>>}},
+               .vec_dot_type = D::F16, .llama_file_type = 1},
     TypeTraits{.type = D::BF16, .name = "BF16", .block_size = 1, .block_bytes = 2, .in_ggml = true,
                .to_float = half_to_float<bf16_to_fp32>, .from_float = half_from_float<fp32_to_bf16>,
-               .vec_dot_type = D::BF16, .quantize = {rtn<half_from_float<fp32_to_bf16>>}},
+               .vec_dot_type = D::BF16, .llama_file_type = 32},
     TypeTraits{.type = D::Q4_0, .name = "Q4_0", .block_size = 32, .block_bytes = 18, .in_ggml = true,
                .to_float = dequantize_row_q4_0, .from_float = quantize_row_q4_0_ref,
-               .vec_dot_type = D::Q8_0,
-               // Search: trying the extreme on +7 as well as -8 plus a refit scale lowers L2 ~4%.
-               .default_method = M::Search,
-               .quantize = {rtn<quantize_row_q4_0_ref>, nullptr, quantize_row_q4_0_search, nullptr}},
+               .vec_dot_type = D::Q8_0, .llama_file_type = 2},
     TypeTraits{.type = D::Q4_1, .name = "Q4_1", .block_size = 32, .block_bytes = 20, .in_ggml = true,
                .to_float = dequantize_row_q4_1, .from_float = quantize_row_q4_1_ref,
-               .vec_dot_type = D::Q8_1,
-               // Search: range search + HQQ lowers L2 ~11%, twice what hqq alone gains.
-               .default_method = M::Search,
-               .quantize = {rtn<quantize_row_q4_1_ref>, quantize_row_q4_1_hqq, quantize_row_q4_1_search, nullptr}},
+               .vec_dot_type = D::Q8_1, .from_float_fast = quantize_row_q4_1, .llama_file_type = 3},
     TypeTraits{.type = D::Q5_0, .name = "Q5_0", .block_size = 32, .block_bytes = 22, .in_ggml = true,
                .to_float = dequantize_row_q5_0, .from_float = quantize_row_q5_0_ref,
-               .vec_dot_type = D::Q8_0,
-               // Search: trying the extreme on +15 as well as -16 plus a refit scale lowers L2 ~3%.
-               .default_method = M::Search,
-               .quantize = {rtn<quantize_row_q5_0_ref>, nullptr, quantize_row_q5_0_search, nullptr}},
+               .vec_dot_type = D::Q8_0, .llama_file_type = 8},
     TypeTraits{.type = D::Q5_1, .name = "Q5_1", .block_size = 32, .block_bytes = 24, .in_ggml = true,
                .to_float = dequantize_row_q5_1, .from_float = quantize_row_q5_1_ref,
-               .vec_dot_type = D::Q8_1,
-               // Search: range search + HQQ lowers L2 ~10%, twice what hqq alone gains.
-               .default_method = M::Search,
-               .quantize = {rtn<quantize_row_q5_1_ref>, quantize_row_q5_1_hqq, quantize_row_q5_1_search, nullptr}},
+               .vec_dot_type = D::Q8_1, .llama_file_type = 9},
     TypeTraits{.type = D::Q8_0, .name = "Q8_0", .block_size = 32, .block_bytes = 34, .in_ggml = true,
                .to_float = dequantize_row_q8_0, .from_float = quantize_row_q8_0_ref,
-               .vec_dot_type = D::Q8_0,
-               // Search: a refit scale lowers L2 ~2%; cheap, and never worse than rtn per block.
-               .default_method = M::Search,
-               .quantize = {rtn<quantize_row_q8_0_ref>, nullptr, quantize_row_q8_0_search, nullptr}},
+               .vec_dot_type = D::Q8_0, .from_float_fast = quantize_row_q8_0, .llama_file_type = 7},
     TypeTraits{.type = D::Q8_1, .name = "Q8_1", .block_size = 32, .block_bytes = 36, .in_ggml = true},
     TypeTraits{.type = D::Q2_K, .name = "Q2_K", .block_size = 256, .block_bytes = 84, .in_ggml = true,
                .to_float = dequantize_row_q2_K, .from_float = quantize_row_q2_K_ref,
-               .vec_dot_type = D::Q8_K,
-               // Search: joint choice of the 4-bit scales/mins lowers L2 ~14% below ggml's.
-               .default_method = M::Search,
-               .quantize = {rtn<quantize_row_q2_K_rtn>, quantize_row_q2_K_hqq, quantize_row_q2_K_search, nullptr}},
+               .vec_dot_type = D::Q8_K, .from_float_fast = quantize_row_q2_K_rtn, .llama_file_type = 10, .fallback = D::IQ4_NL},
     TypeTraits{.type = D::Q3_K, .name = "Q3_K", .block_size = 256, .block_bytes = 110, .in_ggml = true,
                .to_float = dequantize_row_q3_K, .from_float = quantize_row_q3_K_ref,
-               .vec_dot_type = D::Q8_K,
-               // Search: plain-L2 scales (ggml weights by x^2) lower L2 ~4% below ggml's.
-               .default_method = M::Search,
-               .quantize = {rtn<quantize_row_q3_K_rtn>, nullptr, quantize_row_q3_K_search, nullptr}},
+               .vec_dot_type = D::Q8_K, .from_float_fast = quantize_row_q3_K_rtn, .llama_file_type = 12, .fallback = D::IQ4_NL},
     TypeTraits{.type = D::Q4_K, .name = "Q4_K", .block_size = 256, .block_bytes = 144, .in_ggml = true,
                .to_float = dequantize_row_q4_K, .from_float = quantize_row_q4_K_ref,
-               .vec_dot_type = D::Q8_K,
-               // Search: plain-L2 fit and joint 6-bit scale/min choice lower L2 ~3%.
-               .default_method = M::Search,
-               .quantize = {rtn<quantize_row_q4_K_ref>, quantize_row_q4_K_hqq, quantize_row_q4_K_search, nullptr}},
+               .vec_dot_type = D::Q8_K, .llama_file_type = 15, .fallback = D::Q5_0},
     TypeTraits{.type = D::Q5_K, .name = "Q5_K", .block_size = 256, .block_bytes = 176, .in_ggml = true,
                .to_float = dequantize_row_q5_K, .from_float = quantize_row_q5_K_ref,
-               .vec_dot_type = D::Q8_K,
-               // Search: plain-L2 fit and joint 6-bit scale/min choice lower L2 ~5%.
-               .default_method = M::Search,
-               .quantize = {rtn<quantize_row_q5_K_ref>, quantize_row_q5_K_hqq, quantize_row_q5_K_search, nullptr}},
+               .vec_dot_type = D::Q8_K, .llama_file_type = 17, .fallback = D::Q5_1},
     TypeTraits{.type = D::Q6_K, .name = "Q6_K", .block_size = 256, .block_bytes = 210, .in_ggml = true,
                .to_float = dequantize_row_q6_K, .from_float = quantize_row_q6_K_ref,
-               .vec_dot_type = D::Q8_K,
-               // Search: plain-L2 scales (ggml weights by x^2) lower L2 ~6% below ggml's.
-               .default_method = M::Search,
-               .quantize = {rtn<quantize_row_q6_K_ref>, nullptr, quantize_row_q6_K_search, nullptr}},
+               .vec_dot_type = D::Q8_K, .llama_file_type = 18, .fallback = D::Q8_0},
     TypeTraits{.type = D::Q8_K, .name = "Q8_K", .block_size = 256, .block_bytes = 292, .in_ggml = true},
     TypeTraits{.type = D::IQ2_XXS, .name = "IQ2_XXS", .block_size = 256, .block_bytes = 66, .in_ggml = true},
     TypeTraits{.type = D::IQ2_XS, .name = "IQ2_XS", .block_size = 256, .block_bytes = 74, .in_ggml = true},
@@ -160,10 +120,7 @@ const std::array kTypes = {
     TypeTraits{.type = D::IQ1_S, .name = "IQ1_S", .block_size = 256, .block_bytes = 50, .in_ggml = true},
     TypeTraits{.type = D::IQ4_NL, .name = "IQ4_NL", .block_size = 32, .block_bytes = 18, .in_ggml = true,
                .to_float = dequantize_row_iq4_nl, .from_float = quantize_row_iq4_nl_ref,
-               .vec_dot_type = D::Q8_0,
-               // Search: unweighted L2 fit on both ends lowers L2 ~3% below ggml's own search.
-               .default_method = M::Search,
-               .quantize = {rtn<quantize_row_iq4_nl_ref>, nullptr, quantize_row_iq4_nl_search, nullptr}},
+               .vec_dot_type = D::Q8_0, .llama_file_type = 25},
     TypeTraits{.type = D::IQ3_S, .name = "IQ3_S", .block_size = 256, .block_bytes = 110, .in_ggml = true},
     TypeTraits{.type = D::IQ2_S, .name = "IQ2_S", .block_size = 256, .block_bytes = 82, .in_ggml = true},
     TypeTraits{.type = D::IQ4_XS, .name = "IQ4_XS", .block_size = 256, .block_bytes = 136, .in_ggml = true},
@@ -180,18 +137,10 @@ const std::array kTypes = {
     TypeTraits{.type = D::IQ1_M, .name = "IQ1_M", .block_size = 256, .block_bytes = 56, .in_ggml = true},
     TypeTraits{.type = D::TQ1_0, .name = "TQ1_0", .block_size = 256, .block_bytes = 54, .in_ggml = true,
                .to_float = dequantize_row_tq1_0, .from_float = quantize_row_tq1_0_ref,
-               .vec_dot_type = D::Q8_K,
-               // Search: L2-optimal ternary scale, well below both absmax (rtn) and absmean.
-               .default_method = M::Search,
-               .quantize = {rtn<quantize_row_tq1_0_ref>, nullptr, quantize_row_tq1_0_search,
-                            quantize_row_tq1_0_absmean}},
+               .vec_dot_type = D::Q8_K, .llama_file_type = 36, .fallback = D::Q4_0},
     TypeTraits{.type = D::TQ2_0, .name = "TQ2_0", .block_size = 256, .block_bytes = 66, .in_ggml = true,
                .to_float = dequantize_row_tq2_0, .from_float = quantize_row_tq2_0_ref,
-               .vec_dot_type = D::Q8_K,
-               // Search: L2-optimal ternary scale, well below both absmax (rtn) and absmean.
-               .default_method = M::Search,
-               .quantize = {rtn<quantize_row_tq2_0_ref>, nullptr, quantize_row_tq2_0_search,
-                            quantize_row_tq2_0_absmean}},
+               .vec_dot_type = D::Q8_K, .llama_file_type = 37, .fallback = D::Q4_0},
     TypeTraits{.type = D::MXFP4, .name = "MXFP4", .block_size = 32, .block_bytes = 17, .in_ggml = true},
     TypeTraits{.type = D::U8, .name = "U8", .block_size = 1, .block_bytes = 1, .in_ggml = false,
                .to_float = int_to_float<uint8_t>},
@@ -229,17 +178,7 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-constexpr std::array<std::string_view, kMethodCount> kMethodNames = {"rtn", "hqq", "search", "absmean"};
-
 }  // namespace
-
-std::string_view method_name(Method m) { return kMethodNames[static_cast<size_t>(m)]; }
-
-std::optional<Method> find_method(std::string_view name) {
-  for (size_t k = 0; k < kMethodNames.size(); ++k)
-    if (iequals(kMethodNames[k], name)) return static_cast<Method>(k);
-  return std::nullopt;
-}
 
 const TypeTraits* find_type(uint32_t id) {
   for (const auto& t : kTypes)

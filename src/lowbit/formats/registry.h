@@ -1,10 +1,13 @@
-// The one table of per-format traits. Everything that needs to know how big a block
-// is, what a type is called, or how to turn it into floats asks here instead of
-// switching on DType.
+// The one table of per-format facts of the formats layer: block size and bytes, names,
+// the GGUF type id and llama.cpp file type, the fallback for rows that do not fit a
+// block, the scalar specification (ggml's *_ref), the fast codec and the activation
+// format of the dot product. Everything that needs to know one of these asks here
+// instead of switching on DType. The layers above add their own columns keyed by the
+// same DType (quant/method_table: the methods and the default one; kernels/
+// kernel_table: dot kernels and repacked layouts); see ARCHITECTURE.md.
 #pragma once
 
 #include <cstddef>
-#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -19,29 +22,6 @@ using ToFloatFn = void (*)(const std::byte* src, float* dst, int64_t n);
 // Converts n floats to this format (n a multiple of block_size).
 using FromFloatFn = void (*)(const float* src, std::byte* dst, int64_t n);
 
-// How a quantizer chooses each block's scale (and zero-point / min).
-enum class Method : uint8_t {
-  Rtn,      // round to nearest with the format's textbook scale (ggml's reference)
-  Hqq,      // half-quadratic optimisation of the zero-point under an lp loss (affine formats)
-  Search,   // per-block search over candidate ranges/scales, then an HQQ zero step if affine
-  Absmean,  // BitNet b1.58: scale = mean |x|, codes in {-1, 0, +1} (ternary formats)
-};
-inline constexpr size_t kMethodCount = 4;
-std::string_view method_name(Method m);
-std::optional<Method> find_method(std::string_view name);
-
-// Knobs of the optimising methods; the defaults are HQQ's published ones.
-struct QuantOptions {
-  float lp_norm = 0.7f;       // p of HQQ's lp loss (p < 1)
-  float hqq_beta = 10.0f;     // initial penalty of the half-quadratic splitting
-  float hqq_kappa = 1.01f;    // beta grows by this factor each iteration
-  int hqq_iterations = 20;    // at most; stops early once the error stops falling
-  int search_candidates = 20; // candidate ranges/scales tried per block by Search
-};
-
-// Quantizes n floats (a multiple of block_size) with a given method.
-using QuantizeFn = void (*)(const float* src, std::byte* dst, int64_t n, const QuantOptions& options);
-
 struct TypeTraits {
   DType type;
   std::string_view name;     // ggml's spelling: "F32", "Q4_K", "BF16"...
@@ -54,13 +34,19 @@ struct TypeTraits {
   FromFloatFn from_float = nullptr;
   // Format of the activations its dot product pairs with (ggml's vec_dot_type).
   DType vec_dot_type = DType::F32;
-  // Method used when the user names none, and the quantizers per Method (indexed by
-  // the enum; nullptr where a method does not apply to the format).
-  Method default_method = Method::Rtn;
-  std::array<QuantizeFn, kMethodCount> quantize = {};
+  // A faster encoder writing the same bytes as from_float (tests hold it to the
+  // reference on random and adversarial blocks); nullptr where the reference is it.
+  FromFloatFn from_float_fast = nullptr;
+  // llama.cpp's file type (LLAMA_FTYPE_*, general.file_type) of a model whose weights
+  // are mostly this type; -1 where llama.cpp has none.
+  int llama_file_type = -1;
+  // What a matrix whose rows are not a whole number of blocks gets instead
+  // (llama-quantize's fallback); F16 where llama-quantize has no closer one.
+  DType fallback = DType::F16;
 
   double bits_per_weight() const { return 8.0 * double(block_bytes) / double(block_size); }
-  QuantizeFn quantizer(Method m) const { return quantize[static_cast<size_t>(m)]; }
+  // The encoder to use: the fast twin where there is one, else the reference.
+  FromFloatFn encoder() const { return from_float_fast ? from_float_fast : from_float; }
 };
 
 // nullptr for an unknown id (e.g. a hostile GGUF type field).

@@ -4,9 +4,8 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/formats/grid_codes.h"
 #include "lowbit/formats/ggml_rounding.h"
-#include "lowbit/quant/search.h"
-#include "lowbit/quant/ternary.h"
 #include "lowbit/core/multiversion.h"
 
 namespace lowbit {
@@ -29,11 +28,13 @@ uint8_t append_trit(uint8_t code, int64_t trit) {
   return static_cast<uint8_t>(code * 3 + static_cast<int>(trit));
 }
 
+}  // namespace
+
 // A block with the (already fp16-exact) scale d and the nearest trits for it, packed
 // as quantize_row_tq1_0_ref packs them.
-BlockTQ1_0 encode_with_scale(const float* x, float d) {
+BlockTQ1_0 encode_tq1_0_with_scale(const float* x, float d) {
   int q[kTQ1_0BlockSize];
-  quant::symmetric_grid_codes(x, int{kTQ1_0BlockSize}, -1, 1, d, q);
+  grid::symmetric_grid_codes(x, int{kTQ1_0BlockSize}, -1, 1, d, q);
   auto trit = [&](int i) { return q[i] + 1; };
   BlockTQ1_0 block;
   block.d = fp32_to_fp16(d);
@@ -54,8 +55,6 @@ BlockTQ1_0 encode_with_scale(const float* x, float d) {
   }
   return block;
 }
-
-}  // namespace
 
 void dequantize_row_tq1_0(const std::byte* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kTQ1_0BlockSize; ++b) {
@@ -101,24 +100,6 @@ LOWBIT_MULTIVERSION void quantize_row_tq1_0_ref(const float* src, std::byte* dst
     }
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
-}
-
-namespace {
-
-void quantize_ternary_blocks(quant::TernaryScalesFn choose, const float* src, std::byte* dst, int64_t n,
-                             const QuantOptions& options) {
-  quant::quantize_ternary_blocks<BlockTQ1_0, kTQ1_0BlockSize, encode_with_scale, quantize_row_tq1_0_ref,
-                                 dequantize_row_tq1_0>(choose, src, dst, n, options, "TQ1_0");
-}
-
-}  // namespace
-
-void quantize_row_tq1_0_absmean(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_ternary_blocks(quant::absmean_scales, src, dst, n, options);
-}
-
-void quantize_row_tq1_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_ternary_blocks(quant::searched_ternary_scales, src, dst, n, options);
 }
 
 }  // namespace lowbit

@@ -37,23 +37,8 @@ void dequantize_row_tq1_0(const std::byte* src, float* dst, int64_t n);
 // Byte-identical to ggml's quantize_row_tq1_0_ref.
 void quantize_row_tq1_0_ref(const float* src, std::byte* dst, int64_t n);
 
-// The optimising methods (codes in {-1, 0, +1}, the scale d stored as fp16, the codes
-// picked by rounding x / d for the decoded fp16 d). Each writes a block only if it
-// decodes closer (L2) to x than the reference's (ggml's absmax), else the reference's.
-// Method::Absmean: BitNet b1.58's absmean quantizer, gamma = mean |x|, code =
-//   clip(round(x / gamma), -1, 1), d = gamma; an all-zero block keeps d = 0.
-//   BitNet takes one gamma per *tensor*, which is what its ternary-trained weights
-//   expect. lowbit takes one gamma per 256-weight block instead: the format stores a
-//   scale per block anyway, so a per-block gamma costs nothing, and since a block's own
-//   mean |x| is the per-tensor rule applied to that block it adapts to each block's
-//   magnitude; for weights that are exactly ternary times one tensor-wide scale every
-//   block's gamma is that scale times its fraction of non-zeros, and the codes come out
-//   the same. (The fallback to the reference's block when that decodes closer covers
-//   blocks dominated by one outlier, where absmax wins.)
-// Method::Search: quant::search_symmetric_scale on the grid -1..1, i.e. a geometric
-//   sweep of d from max |x| (ggml's) down to mean |x| (absmean's) with a least-squares
-//   refit of d for each candidate's codes, then Lloyd steps -- it minimises L2.
-void quantize_row_tq1_0_absmean(const float* src, std::byte* dst, int64_t n, const QuantOptions& options);
-void quantize_row_tq1_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options);
+// The block for an (already fp16-exact) scale d with each code the nearest for it
+// (formats/grid_codes.h): what the methods of quant/ write once they have chosen d.
+BlockTQ1_0 encode_tq1_0_with_scale(const float* x, float d);
 
 }  // namespace lowbit

@@ -4,18 +4,19 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
+#include "lowbit/formats/grid_codes.h"
 #include "lowbit/formats/ggml_rounding.h"
-#include "lowbit/quant/search.h"
-#include "lowbit/quant/ternary.h"
 #include "lowbit/core/multiversion.h"
 
 namespace lowbit {
 namespace {
 
+}  // namespace
+
 // A block with the (already fp16-exact) scale d and the nearest codes for it.
-BlockTQ2_0 encode_with_scale(const float* x, float d) {
+BlockTQ2_0 encode_tq2_0_with_scale(const float* x, float d) {
   int q[kTQ2_0BlockSize];
-  quant::symmetric_grid_codes(x, int{kTQ2_0BlockSize}, -1, 1, d, q);
+  grid::symmetric_grid_codes(x, int{kTQ2_0BlockSize}, -1, 1, d, q);
   BlockTQ2_0 block;
   block.d = fp32_to_fp16(d);
   for (int half = 0; half < 2; ++half)
@@ -26,8 +27,6 @@ BlockTQ2_0 encode_with_scale(const float* x, float d) {
     }
   return block;
 }
-
-}  // namespace
 
 void dequantize_row_tq2_0(const std::byte* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kTQ2_0BlockSize; ++b) {
@@ -67,24 +66,6 @@ LOWBIT_MULTIVERSION void quantize_row_tq2_0_ref(const float* src, std::byte* dst
       }
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
-}
-
-namespace {
-
-void quantize_ternary_blocks(quant::TernaryScalesFn choose, const float* src, std::byte* dst, int64_t n,
-                             const QuantOptions& options) {
-  quant::quantize_ternary_blocks<BlockTQ2_0, kTQ2_0BlockSize, encode_with_scale, quantize_row_tq2_0_ref,
-                                 dequantize_row_tq2_0>(choose, src, dst, n, options, "TQ2_0");
-}
-
-}  // namespace
-
-void quantize_row_tq2_0_absmean(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_ternary_blocks(quant::absmean_scales, src, dst, n, options);
-}
-
-void quantize_row_tq2_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
-  quantize_ternary_blocks(quant::searched_ternary_scales, src, dst, n, options);
 }
 
 }  // namespace lowbit

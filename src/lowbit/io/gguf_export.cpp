@@ -48,7 +48,7 @@ void convert_into(const Tensor& t, DType to, gguf::Writer& w, const std::string&
   for (int64_t r = 0; r < t.rows(); r += rows_per_chunk) {
     const int64_t n = std::min(rows_per_chunk, t.rows() - r) * cols;
     src.to_float(t.data.data() + uint64_t(r) * src_row, f.data(), n);
-    dst.from_float(f.data(), out.data(), n);
+    dst.encoder()(f.data(), out.data(), n);
     w.write_data(std::span(out).first(*row_bytes(to, uint64_t(n))));
   }
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "lowbit/core/error.h"
+#include "lowbit/formats/registry.h"
 
 namespace lowbit {
 namespace {
@@ -158,25 +159,9 @@ Model gguf_to_model(const gguf::File& file) {
 Model load_gguf_model(const std::string& path) { return gguf_to_model(gguf::File::open(path)); }
 
 std::optional<uint32_t> llama_file_type(DType t) {
-  switch (t) {
-    case DType::F32: return 0;
-    case DType::F16: return 1;
-    case DType::Q4_0: return 2;
-    case DType::Q4_1: return 3;
-    case DType::Q8_0: return 7;
-    case DType::Q5_0: return 8;
-    case DType::Q5_1: return 9;
-    case DType::Q2_K: return 10;
-    case DType::Q3_K: return 12;  // Q3_K_M
-    case DType::Q4_K: return 15;  // Q4_K_M
-    case DType::Q5_K: return 17;  // Q5_K_M
-    case DType::Q6_K: return 18;
-    case DType::IQ4_NL: return 25;
-    case DType::BF16: return 32;
-    case DType::TQ1_0: return 36;
-    case DType::TQ2_0: return 37;
-    default: return std::nullopt;
-  }
+  const int ft = traits(t).llama_file_type;
+  if (ft < 0) return std::nullopt;
+  return static_cast<uint32_t>(ft);
 }
 
 std::string gguf_architecture(const std::string& architecture) {

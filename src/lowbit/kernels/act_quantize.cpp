@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
-#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/kernels/activation_blocks.h"
 #include "lowbit/kernels/kernel_traits.h"
@@ -25,7 +25,7 @@ void pack_bf16(const float* x, std::byte* dst, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = fp32_to_bf16(x[i]);
 }
 
-void pack_q8_0(const float* x, std::byte* dst, int64_t n) { traits(DType::Q8_0).from_float(x, dst, n); }
+void pack_q8_0(const float* x, std::byte* dst, int64_t n) { traits(DType::Q8_0).encoder()(x, dst, n); }
 
 // d = amax / 127, codes round(x / d), s = d * sum(codes).
 void pack_q8_1(const float* x, std::byte* dst, int64_t n) {

@@ -4,7 +4,7 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/iq4_nl.h"
-#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/formats/q2_k.h"
 #include "lowbit/formats/q3_k.h"
 #include "lowbit/formats/q4_0.h"

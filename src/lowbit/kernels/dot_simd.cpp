@@ -14,7 +14,7 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
-#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/formats/q4_0.h"
 #include "lowbit/formats/q4_1.h"
 #include "lowbit/formats/q4_k.h"

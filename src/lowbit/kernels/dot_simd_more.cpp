@@ -24,7 +24,7 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/iq4_nl.h"
-#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/formats/q4_0.h"
 #include "lowbit/formats/q4_1.h"
 #include "lowbit/formats/q4_k.h"

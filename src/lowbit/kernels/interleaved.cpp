@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "lowbit/core/float_bits.h"
-#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/formats/q8_0.h"
 #include "lowbit/formats/registry.h"
 
@@ -195,7 +195,7 @@ void pack_interleaved_acts(const float* x, int64_t cols, int8_t* qs, float* d, i
   const TypeTraits& q8 = traits(DType::Q8_0);
   for (int64_t b = 0; b < cols / kActBlock; ++b) {
     BlockQ8_0 block;
-    q8.from_float(x + b * kActBlock, reinterpret_cast<std::byte*>(&block), kActBlock);
+    q8.encoder()(x + b * kActBlock, reinterpret_cast<std::byte*>(&block), kActBlock);
     std::memcpy(qs + b * kActBlock, block.qs, kActBlock);
     d[b] = fp16_to_fp32(block.d);
     int32_t s = 0;

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "lowbit/quant/closer_lanes.h"
-#include "lowbit/quant/lanes_kernels.h"
+#include "lowbit/simd/lanes_kernels.h"
 
 namespace lowbit::quant::detail {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "lowbit/quant/closer_lanes.h"
 #include "lowbit/quant/hqq_lanes.h"
-#include "lowbit/quant/lanes.h"
+#include "lowbit/simd/lanes.h"
 #include "lowbit/quant/search.h"
 
 namespace lowbit::quant {

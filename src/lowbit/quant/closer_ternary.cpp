@@ -7,7 +7,7 @@
 
 #include "lowbit/core/multiversion.h"
 #include "lowbit/formats/ggml_rounding.h"
-#include "lowbit/quant/float4.h"
+#include "lowbit/simd/float4.h"
 #include "lowbit/quant/search.h"
 
 namespace lowbit::quant {

@@ -1,6 +1,6 @@
 #include "lowbit/quant/hqq.h"
 
-#include "lowbit/quant/float4.h"
+#include "lowbit/simd/float4.h"
 #include "lowbit/quant/fp16_store.h"
 #include "lowbit/quant/hqq_lanes.h"
 

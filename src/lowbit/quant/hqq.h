@@ -14,7 +14,7 @@
 
 #include <cstdint>
 
-#include "lowbit/formats/registry.h"
+#include "lowbit/quant/method.h"
 
 namespace lowbit::quant {
 

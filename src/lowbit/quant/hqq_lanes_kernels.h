@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "lowbit/quant/hqq_lanes.h"
-#include "lowbit/quant/lanes_kernels.h"
+#include "lowbit/simd/lanes_kernels.h"
 
 namespace lowbit::quant::detail {
 namespace {

@@ -4,7 +4,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/quant/kquant_lanes_kernels.h"
 
 namespace lowbit::kquant::detail {

@@ -6,7 +6,7 @@
 #include <bit>
 
 #include "lowbit/quant/kquant_lanes.h"
-#include "lowbit/quant/lanes_kernels.h"
+#include "lowbit/simd/lanes_kernels.h"
 
 namespace lowbit::kquant::detail {
 namespace {

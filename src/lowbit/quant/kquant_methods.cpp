@@ -10,7 +10,7 @@
 #include "lowbit/core/multiversion.h"
 #include "lowbit/quant/hqq.h"
 #include "lowbit/quant/kquant_lanes.h"
-#include "lowbit/quant/lanes.h"
+#include "lowbit/simd/lanes.h"
 #include "lowbit/quant/search.h"
 
 namespace lowbit::kquant {

@@ -12,7 +12,8 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/core/multiversion.h"
-#include "lowbit/quant/float4.h"
+#include "lowbit/formats/grid_codes.h"
+#include "lowbit/simd/float4.h"
 #include "lowbit/quant/hqq_lanes.h"
 #include "lowbit/quant/search_lanes.h"
 
@@ -51,12 +52,7 @@ QuantOptions search_hqq_options(const QuantOptions& options) {
   return capped;
 }
 
-// 1/d, or 0 when d is 0 or so small (a float denormal) that 1/d overflows: the codes
-// then come out 0 instead of from Inf/NaN arithmetic.
-inline float finite_inverse(float d) {
-  const float id = d != 0.0f ? 1.0f / d : 0.0f;
-  return std::isfinite(id) ? id : 0.0f;
-}
+using grid::finite_inverse;
 
 // Sums of one pass of a symmetric grid at a fixed step: the least-squares step for the
 // chosen codes is sqx / sqq, and err is the squared error at the step itself.
@@ -518,12 +514,6 @@ float search_codebook_scale(const float* x, int n, std::span<const float> levels
   return search_scale(x, n, grid, both, symmetric ? 1 : 2, symmetric, options, store);
 }
 
-int nearest_codebook_index(std::span<const float> levels, float v) {
-  int index = 0;
-  for (size_t k = 0; k + 1 < levels.size(); ++k)
-    if (v >= 0.5f * (levels[k] + levels[k + 1])) index = int(k) + 1;
-  return index;
-}
 
 namespace {
 
@@ -817,31 +807,6 @@ double affine_grid_error(const float* x, int n, int qmax, AffineParams p, float 
     acc[0] += r * r;
   });
   return std::isfinite(sums[0]) ? sums[0] : kInf;
-}
-
-namespace {
-
-// q[i] = the grid code nearest to (x[i] - m) * id, four at a time (the scalar form
-// with its branching clamp is left unvectorised by GCC). The F4 clamp takes a NaN to
-// the grid's low end; callers reject NaN weights before.
-[[gnu::always_inline]] inline void grid_codes(const float* x, int n, float m, float id, float lo, float hi, int* q) {
-  const F4 vm = splat(m), vid = splat(id), vlo = splat(lo), vhi = splat(hi);
-  int i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const f4::I4 c = __builtin_convertvector(f4::round(f4::clamp((f4::load(x + i) - vm) * vid, vlo, vhi)), f4::I4);
-    std::memcpy(q + i, &c, sizeof c);
-  }
-  for (; i < n; ++i) q[i] = static_cast<int>(f4::round(clamp_to((x[i] - m) * id, lo, hi)));
-}
-
-}  // namespace
-
-LOWBIT_MULTIVERSION void symmetric_grid_codes(const float* x, int n, int qmin, int qmax, float d, int* q) {
-  grid_codes(x, n, 0.0f, finite_inverse(d), float(qmin), float(qmax), q);
-}
-
-LOWBIT_MULTIVERSION void affine_grid_codes(const float* x, int n, int qmax, AffineParams p, int* q) {
-  grid_codes(x, n, p.m, p.d > 0.0f ? finite_inverse(p.d) : 0.0f, 0.0f, float(qmax), q);
 }
 
 AffineParams search_affine_then_hqq(const float* x, int n, int qmax, const QuantOptions& options,

@@ -22,7 +22,9 @@
 #include <cstring>
 #include <span>
 
+#include "lowbit/formats/grid_codes.h"
 #include "lowbit/formats/registry.h"
+#include "lowbit/quant/method.h"
 #include "lowbit/quant/fp16_store.h"
 #include "lowbit/quant/hqq.h"
 
@@ -62,8 +64,7 @@ void search_symmetric_scale_many(const float* x, int n, int qmin, int qmax, int6
 float search_codebook_scale(const float* x, int n, std::span<const float> levels,
                             const QuantOptions& options, StoreFn store = nullptr);
 
-// Index of the level nearest to v in a sorted codebook (ties go to the upper level).
-int nearest_codebook_index(std::span<const float> levels, float v);
+using grid::nearest_codebook_index;
 
 // Affine grid: x ≈ d * q + m, q in [0, qmax]. Candidates are sub-ranges [lo, hi] of
 // [min x, max x] (the full range is ggml's choice): the codes are picked on the
@@ -77,9 +78,11 @@ AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOpt
 // squared L2, or sum |x - x̂|^lp.
 double symmetric_grid_error(const float* x, int n, int qmin, int qmax, float d);
 double affine_grid_error(const float* x, int n, int qmax, AffineParams p, float lp = 2.0f);
-// Those codes: q[i] in [qmin, qmax] (all 0 when d = 0), and in [0, qmax].
-void symmetric_grid_codes(const float* x, int n, int qmin, int qmax, float d, int* q);
-void affine_grid_codes(const float* x, int n, int qmax, AffineParams p, int* q);
+// Those codes (formats/grid_codes.h): q[i] in [qmin, qmax] (all 0 when d = 0), and in [0, qmax].
+using grid::symmetric_grid_codes;
+inline void affine_grid_codes(const float* x, int n, int qmax, AffineParams p, int* q) {
+  grid::affine_grid_codes(x, n, qmax, p.d, p.m, q);
+}
 // What those codes decode to: y[i] = q[i] * d + m.
 void affine_grid_decode(const float* x, int n, int qmax, AffineParams p, float* y);
 

@@ -2,7 +2,7 @@
 // quant/lanes_kernels.h); include only from search_lanes*.cpp.
 #pragma once
 
-#include "lowbit/quant/lanes_kernels.h"
+#include "lowbit/simd/lanes_kernels.h"
 #include "lowbit/quant/search_lanes.h"
 
 namespace lowbit::quant::detail {

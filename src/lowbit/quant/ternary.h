@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "lowbit/formats/registry.h"
+#include "lowbit/quant/method.h"
 #include "lowbit/quant/search.h"
 
 namespace lowbit::quant {

@@ -14,7 +14,7 @@
 
 #include <cstring>
 
-#include "lowbit/quant/lanes.h"
+#include "lowbit/simd/lanes.h"
 
 namespace lowbit::quant::detail {
 namespace {

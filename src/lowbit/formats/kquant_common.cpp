@@ -1,4 +1,4 @@
-#include "lowbit/formats/kquant_search.h"
+#include "lowbit/formats/kquant_common.h"
 
 #include <algorithm>
 #include <cmath>

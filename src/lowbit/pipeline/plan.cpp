@@ -1,4 +1,4 @@
-#include "lowbit/quant/plan.h"
+#include "lowbit/pipeline/plan.h"
 
 #include <stdexcept>
 
@@ -11,17 +11,6 @@ bool is_float_source(DType t) { return t == DType::F32 || t == DType::F16 || t =
 
 bool fits(DType type, const Tensor& t) {
   return !t.shape.empty() && t.cols() % traits(type).block_size == 0;
-}
-
-DType fallback_of(DType t) {
-  switch (t) {
-    case DType::TQ1_0: case DType::TQ2_0: return DType::Q4_0;
-    case DType::Q2_K: case DType::Q3_K: return DType::IQ4_NL;
-    case DType::Q4_K: return DType::Q5_0;
-    case DType::Q5_K: return DType::Q5_1;
-    case DType::Q6_K: return DType::Q8_0;
-    default: return DType::F16;
-  }
 }
 
 // llama-quantize (without --pure) keeps the output projection at 6 bits or more: it is
@@ -48,8 +37,8 @@ TensorTypeRule parse_tensor_type_rule(const std::string& spec) {
 }
 
 Method method_for(const TypeTraits& type, std::optional<Method> wanted, std::string* note) {
-  if (wanted && type.quantizer(*wanted) != nullptr) return *wanted;
-  const Method m = type.quantizer(type.default_method) ? type.default_method : Method::Rtn;
+  if (wanted && methods(type.type).quantizer(*wanted) != nullptr) return *wanted;
+  const Method m = methods(type.type).quantizer(methods(type.type).default_method) ? methods(type.type).default_method : Method::Rtn;
   if (wanted && note)
     *note += std::string(method_name(*wanted)) + " does not apply to " + std::string(type.name) +
              ", using " + std::string(method_name(m)) + "; ";
@@ -80,7 +69,7 @@ std::vector<TensorPlan> plan_quantization(const Model& model, const QuantizeRequ
                           "is already quantized (" + std::string(src.name) +
                               "); pass --allow-requantize to quantize it again");
       for (DType wanted = p.type; !fits(p.type, t);) {
-        p.type = fallback_of(p.type);
+        p.type = traits(p.type).fallback;
         if (!fits(p.type, t)) p.type = DType::F16;
         p.note += "row length " + std::to_string(t.cols()) + " is not a multiple of " +
                   std::string(traits(wanted).name) + "'s block of " +

@@ -7,8 +7,8 @@
 #include <string>
 #include <unordered_map>
 
-#include "lowbit/model/pretokenize.h"
-#include "lowbit/model/tokenizer.h"
+#include "lowbit/tokenizer/pretokenize.h"
+#include "lowbit/tokenizer/tokenizer.h"
 
 namespace lowbit {
 

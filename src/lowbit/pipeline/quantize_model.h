@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "lowbit/io/gguf.h"
-#include "lowbit/quant/plan.h"
+#include "lowbit/pipeline/plan.h"
 
 namespace lowbit {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <unordered_map>
 
-#include "lowbit/model/tokenizer.h"
+#include "lowbit/tokenizer/tokenizer.h"
 
 namespace lowbit {
 

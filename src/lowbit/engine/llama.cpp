@@ -1,7 +1,7 @@
 // The forward pass, top to bottom: embed, then per layer attention and SwiGLU feed-
 // forward with pre-RMSNorm and residuals, then the final norm and the classifier.
 // Every weight matrix is used through kernels/matmul.h, straight from its packed bytes.
-#include "lowbit/model/llama.h"
+#include "lowbit/engine/llama.h"
 
 #include <algorithm>
 #include <cmath>
@@ -14,8 +14,8 @@
 #include "lowbit/core/mapped_file.h"
 #include "lowbit/kernels/matmul.h"
 #include "lowbit/kernels/weight_matrix.h"
-#include "lowbit/model/ops.h"
-#include "lowbit/model/rope.h"
+#include "lowbit/engine/ops.h"
+#include "lowbit/engine/rope.h"
 
 namespace lowbit {
 namespace {

@@ -1,8 +1,8 @@
-#include "lowbit/model/tokenizer_bpe.h"
+#include "lowbit/tokenizer/tokenizer_bpe.h"
 
 #include "lowbit/core/error.h"
-#include "lowbit/model/symbol_merge.h"
-#include "lowbit/model/utf8.h"
+#include "lowbit/tokenizer/symbol_merge.h"
+#include "lowbit/tokenizer/utf8.h"
 
 namespace lowbit {
 

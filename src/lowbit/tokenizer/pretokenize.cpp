@@ -1,11 +1,11 @@
-#include "lowbit/model/pretokenize.h"
+#include "lowbit/tokenizer/pretokenize.h"
 
 #include <unicode/uchar.h>
 
 #include <cstdint>
 #include <initializer_list>
 
-#include "lowbit/model/utf8.h"
+#include "lowbit/tokenizer/utf8.h"
 
 namespace lowbit {
 namespace {

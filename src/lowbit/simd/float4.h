@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "lowbit/quant/lanes.h"
+#include "lowbit/simd/lanes.h"
 
 namespace lowbit::quant::f4 {
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "lowbit/model/utf8.h"
+#include "lowbit/tokenizer/utf8.h"
 
 namespace lowbit {
 

@@ -1,4 +1,4 @@
-#include "lowbit/model/rope.h"
+#include "lowbit/engine/rope.h"
 
 #include <cmath>
 #include <numbers>

@@ -1,4 +1,4 @@
-#include "lowbit/model/load.h"
+#include "lowbit/io/load.h"
 
 #include <cstring>
 #include <filesystem>

@@ -1,10 +1,10 @@
-#include "lowbit/model/tokenizer_spm.h"
+#include "lowbit/tokenizer/tokenizer_spm.h"
 
 #include <cstdio>
 #include <cstdlib>
 
-#include "lowbit/model/symbol_merge.h"
-#include "lowbit/model/utf8.h"
+#include "lowbit/tokenizer/symbol_merge.h"
+#include "lowbit/tokenizer/utf8.h"
 
 namespace lowbit {
 namespace {

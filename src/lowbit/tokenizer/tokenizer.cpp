@@ -1,8 +1,8 @@
-#include "lowbit/model/tokenizer.h"
+#include "lowbit/tokenizer/tokenizer.h"
 
 #include "lowbit/core/error.h"
-#include "lowbit/model/tokenizer_bpe.h"
-#include "lowbit/model/tokenizer_spm.h"
+#include "lowbit/tokenizer/tokenizer_bpe.h"
+#include "lowbit/tokenizer/tokenizer_spm.h"
 
 namespace lowbit {
 

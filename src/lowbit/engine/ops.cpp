@@ -1,4 +1,4 @@
-#include "lowbit/model/ops.h"
+#include "lowbit/engine/ops.h"
 
 #include <cmath>
 

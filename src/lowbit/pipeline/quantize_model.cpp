@@ -1,4 +1,4 @@
-#include "lowbit/quant/quantize_model.h"
+#include "lowbit/pipeline/quantize_model.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,6 +8,7 @@
 #include "lowbit/core/error.h"
 #include "lowbit/core/parallel.h"
 #include "lowbit/io/gguf_model.h"
+#include "lowbit/quant/method_table.h"
 
 namespace lowbit {
 namespace {
@@ -85,7 +86,7 @@ void quantize_tensor(const Model& model, const QuantizeRequest& request, const T
   }
   const TypeTraits& src = traits(t.type);
   const TypeTraits& dst = traits(p.type);
-  const QuantizeFn quantize = dst.quantizer(p.method);
+  const QuantizeFn quantize = methods(dst.type).quantizer(p.method);
   const int64_t cols = std::max<int64_t>(1, t.cols());
   const int64_t rows = t.numel() / cols;
   const int64_t chunk_rows = std::max<int64_t>(1, kChunkElements / cols);

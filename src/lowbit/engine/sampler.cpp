@@ -1,4 +1,4 @@
-#include "lowbit/model/sampler.h"
+#include "lowbit/engine/sampler.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Configures and builds lowbit in ./build (Release, warnings as errors).
+# Configures and builds lowbit in ./build (the "release" preset: Release, warnings as errors).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DLOWBIT_WERROR=ON >/dev/null
-cmake --build build -j"$(nproc)"
+cmake --preset release >/dev/null
+cmake --build --preset release -j"$(nproc)"

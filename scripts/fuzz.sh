@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets with clang under AddressSanitizer and UBSan and runs each
-# for SECONDS (default 45), seeded with the real files from ../shared and small files
-# made here. Any crash, leak, sanitizer report or timeout fails the script.
+# Runs every libFuzzer target for SECONDS (default 45) under AddressSanitizer and UBSan,
+# seeded with the real files from ../shared and small files made here. The targets come
+# from BUILD_DIR (default build-asan, the "asan-ubsan" preset, which builds them; built
+# here if missing). Any crash, leak, sanitizer report or timeout fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-45}"
+build="${2:-build-asan}"
 shared="${LOWBIT_SHARED:-$(cd .. && pwd)/shared}"
-CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DLOWBIT_FUZZ=ON -DLOWBIT_TESTS=OFF -DLOWBIT_BENCH=OFF -DLOWBIT_WERROR=ON \
-  -DCMAKE_CXX_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined" >/dev/null
-cmake --build build-fuzz -j"$(nproc)"
+if [ ! -x "$build/fuzz_gguf" ]; then
+  cmake --preset asan-ubsan >/dev/null
+  cmake --build --preset asan-ubsan -j"$(nproc)"
+fi
 
-corpus=build-fuzz/corpus
+corpus="$build/corpus"
 rm -rf "$corpus" && mkdir -p "$corpus"/{gguf,safetensors,llama2c}
 stories="$shared/models/stories260K"
 for f in "$stories/stories260K-f32.gguf" "$stories/stories260K.bin" "$stories/tok512.bin"; do
@@ -23,15 +25,15 @@ cp "$stories/stories260K.bin" "$stories/tok512.bin" "$corpus/llama2c/"
 
 status=0
 for target in gguf safetensors llama2c; do
-  bin="build-fuzz/fuzz_$target"
+  bin="$build/fuzz_$target"
   [ -x "$bin" ] || { echo "fuzz.sh: $bin was not built" >&2; exit 1; }
   echo "== fuzz_$target for ${seconds}s"
   if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
-      -print_final_stats=1 "$corpus/$target" >"build-fuzz/fuzz_$target.log" 2>&1; then
-    tail -n 60 "build-fuzz/fuzz_$target.log"
+      -print_final_stats=1 "$corpus/$target" >"$build/fuzz_$target.log" 2>&1; then
+    tail -n 60 "$build/fuzz_$target.log"
     status=1
   else
-    grep -E "stat::number_of_executed_runs|^Done" "build-fuzz/fuzz_$target.log" | tail -n 2
+    grep -E "stat::number_of_executed_runs|^Done" "$build/fuzz_$target.log" | tail -n 2
   fi
 done
 exit $status

@@ -38,6 +38,32 @@ inline int64_t lround_half_away(float v) {
   return static_cast<int64_t>(std::round(v));
 }
 
+// The plain scalar forms, ggml's loops as written; the specifications (the *_ref
+// encoders call these) that the vectorised helpers below are tested against.
+// amax = MAX(amax, fabsf(x[j])) from 0 in order; MAX(a, b) is ((a) > (b) ? (a) : (b)).
+inline float absmax_ref(const float* x, int n) {
+  float amax = 0.0f;
+  for (int j = 0; j < n; ++j) {
+    const float a = std::fabs(x[j]);
+    amax = amax > a ? amax : a;
+  }
+  return amax;
+}
+// if (amax < fabsf(v)) { amax = fabsf(v); max = v; } from 0 in order.
+inline float signed_absmax_ref(const float* x, int n) {
+  float amax = 0.0f, max = 0.0f;
+  for (int j = 0; j < n; ++j)
+    if (amax < std::fabs(x[j])) {
+      amax = std::fabs(x[j]);
+      max = x[j];
+    }
+  return max;
+}
+// int xi = lroundf(x[j] * id) + 1.
+inline void ternary_codes_ref(const float* x, int n, float id, int64_t* codes) {
+  for (int j = 0; j < n; ++j) codes[j] = lround_half_away(x[j] * id) + 1;
+}
+
 // ggml's absmax scan, `amax = MAX(amax, fabsf(x[j]))` from 0 in order, eight lanes at a
 // time (always inlined, so each LOWBIT_MULTIVERSION clone vectorises it): without NaNs
 // the maximum does not depend on the order (fabs leaves no signed zeros). A NaN makes

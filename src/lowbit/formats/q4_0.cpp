@@ -46,10 +46,15 @@ LOWBIT_MULTIVERSION void dequantize_row_q4_0(const std::byte* src, float* dst, i
   }
 }
 
-LOWBIT_MULTIVERSION void quantize_row_q4_0_ref(const float* src, std::byte* dst, int64_t n) {
+namespace {
+
+// ggml's quantize_row_q4_0_ref; kFast only swaps its scans for their vectorised twins
+// (ggml_rounding.h), which give the same values.
+template <bool kFast>
+[[gnu::always_inline]] inline void encode_q4_0_rows(const float* src, std::byte* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQ4_0BlockSize; ++b) {
     const float* x = src + b * kQ4_0BlockSize;
-    const float max = ggml_rounding::signed_absmax(x, 32);
+    const float max = kFast ? ggml_rounding::signed_absmax(x, 32) : ggml_rounding::signed_absmax_ref(x, 32);
     const float d = max / -8.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
 
@@ -63,5 +68,11 @@ LOWBIT_MULTIVERSION void quantize_row_q4_0_ref(const float* src, std::byte* dst,
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
 }
+
+}  // namespace
+
+void quantize_row_q4_0_ref(const float* src, std::byte* dst, int64_t n) { encode_q4_0_rows<false>(src, dst, n); }
+
+LOWBIT_MULTIVERSION void quantize_row_q4_0(const float* src, std::byte* dst, int64_t n) { encode_q4_0_rows<true>(src, dst, n); }
 
 }  // namespace lowbit

@@ -43,17 +43,25 @@ void dequantize_row_tq2_0(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
-LOWBIT_MULTIVERSION void quantize_row_tq2_0_ref(const float* src, std::byte* dst, int64_t n) {
+namespace {
+
+// ggml's quantize_row_tq2_0_ref; kFast only swaps its scans for their vectorised twins
+// (ggml_rounding.h), which give the same values.
+template <bool kFast>
+[[gnu::always_inline]] inline void encode_tq2_0_rows(const float* src, std::byte* dst, int64_t n) {
   for (int64_t b = 0; b < n / kTQ2_0BlockSize; ++b) {
     const float* x = src + b * kTQ2_0BlockSize;
-    const float amax = ggml_rounding::absmax(x, 256);  // ggml's MAX(), which lets a NaN through
+    const float amax = kFast ? ggml_rounding::absmax(x, 256) : ggml_rounding::absmax_ref(x, 256);
     const float d = amax;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
 
     BlockTQ2_0 block;
     block.d = fp32_to_fp16(d);
     int64_t codes[kTQ2_0BlockSize];  // ggml: int xi = lroundf(x * id) + 1
-    ggml_rounding::ternary_codes(x, kTQ2_0BlockSize, id, codes);
+    if constexpr (kFast)
+      ggml_rounding::ternary_codes(x, kTQ2_0BlockSize, id, codes);
+    else
+      ggml_rounding::ternary_codes_ref(x, kTQ2_0BlockSize, id, codes);
     for (int half = 0; half < 2; ++half)
       for (int m = 0; m < 32; ++m) {
         unsigned packed = 0;
@@ -67,5 +75,11 @@ LOWBIT_MULTIVERSION void quantize_row_tq2_0_ref(const float* src, std::byte* dst
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
 }
+
+}  // namespace
+
+void quantize_row_tq2_0_ref(const float* src, std::byte* dst, int64_t n) { encode_tq2_0_rows<false>(src, dst, n); }
+
+LOWBIT_MULTIVERSION void quantize_row_tq2_0(const float* src, std::byte* dst, int64_t n) { encode_tq2_0_rows<true>(src, dst, n); }
 
 }  // namespace lowbit

@@ -29,6 +29,8 @@ inline constexpr int64_t kTQ2_0BlockSize = 256;
 void dequantize_row_tq2_0(const std::byte* src, float* dst, int64_t n);
 // Byte-identical to ggml's quantize_row_tq2_0_ref.
 void quantize_row_tq2_0_ref(const float* src, std::byte* dst, int64_t n);
+// The same bytes with the scans vectorised (runtime-dispatched per ISA); tests hold it to the _ref.
+void quantize_row_tq2_0(const float* src, std::byte* dst, int64_t n);
 
 // The block for an (already fp16-exact) scale d with each code the nearest for it
 // (formats/grid_codes.h): what the methods of quant/ write once they have chosen d.

@@ -53,6 +53,26 @@ void convert_into(const Tensor& t, DType to, gguf::Writer& w, const std::string&
   }
 }
 
+// A GGUF input's keys are copied as they are (chat template, license, tokenizer flags
+// and whatever else lowbit does not read): rebuilding them from the Model would keep
+// only what the loader understood and add defaults the input never had.
+std::vector<gguf::KeyValue> export_metadata(const Model& model, DType weight_type) {
+  if (model.source_format != SourceFormat::Gguf) return gguf_metadata_for(model, weight_type);
+  const auto source = gguf::File::open(model.source_path);
+  const auto file_type = llama_file_type(weight_type);
+  std::vector<gguf::KeyValue> kv;
+  for (const auto& item : source.metadata) {
+    // lowbit quantize's record of how it made the weights no longer holds once they are replaced.
+    if (item.key.starts_with("lowbit.quantize.")) continue;
+    if (item.key == "general.file_type") {
+      if (file_type) kv.push_back({item.key, gguf::Value::uint32(*file_type)});
+      continue;
+    }
+    kv.push_back(item);
+  }
+  return kv;
+}
+
 }  // namespace
 
 DType export_type(const Tensor& tensor, const GgufExportOptions& options) {
@@ -63,7 +83,7 @@ DType export_type(const Tensor& tensor, const GgufExportOptions& options) {
 void export_gguf(const Model& model, const std::string& path, const GgufExportOptions& options) {
   std::vector<gguf::TensorInfo> infos;
   for (const auto& t : model.tensors) infos.push_back(info_for(t, export_type(t, options), path));
-  gguf::Writer w(path, gguf_metadata_for(model, options.weight_type), infos);
+  gguf::Writer w(path, export_metadata(model, options.weight_type), infos);
   for (size_t k = 0; k < model.tensors.size(); ++k) {
     convert_into(model.tensors[k], infos[k].type, w, path);
     if (options.on_tensor) options.on_tensor(k, model.tensors.size(), model.tensors[k].name);

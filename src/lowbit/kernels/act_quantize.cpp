@@ -75,30 +75,30 @@ void pack_q8_k(const float* x, std::byte* dst, int64_t n) {
   }
 }
 
+// The activation formats the kernel table's rows multiply against, with their packers.
+struct ActivationFormat {
+  DType type;
+  ActQuantizeFn pack;
+};
+constexpr ActivationFormat kActivationFormats[] = {
+    {DType::F32, pack_f32},   {DType::F16, pack_f16},   {DType::BF16, pack_bf16},
+    {DType::Q8_0, pack_q8_0}, {DType::Q8_1, pack_q8_1}, {DType::Q8_K, pack_q8_k},
+};
+static_assert(sizeof(BlockQ8_1) == 36 && sizeof(BlockQ8_K) == 292, "the format table's Q8_1 and Q8_K sizes");
+
 }  // namespace
 
 ActQuantizeFn activation_quantizer(DType act_type) {
-  switch (act_type) {
-    case DType::F32: return pack_f32;
-    case DType::F16: return pack_f16;
-    case DType::BF16: return pack_bf16;
-    case DType::Q8_0: return pack_q8_0;
-    case DType::Q8_1: return pack_q8_1;
-    case DType::Q8_K: return pack_q8_k;
-    default: return nullptr;
-  }
+  for (const auto& a : kActivationFormats)
+    if (a.type == act_type) return a.pack;
+  return nullptr;
 }
 
+// The packed blocks have the format table's sizes (the static_assert above), so the
+// table says how many bytes n activations take.
 size_t activation_bytes(DType act_type, int64_t n) {
-  switch (act_type) {
-    case DType::F32: return size_t(n) * 4;
-    case DType::F16:
-    case DType::BF16: return size_t(n) * 2;
-    case DType::Q8_0: return size_t(n / 32) * sizeof(BlockQ8_0);
-    case DType::Q8_1: return size_t(n / 32) * sizeof(BlockQ8_1);
-    case DType::Q8_K: return size_t(n / 256) * sizeof(BlockQ8_K);
-    default: return 0;
-  }
+  if (activation_quantizer(act_type) == nullptr) return 0;
+  return size_t(row_bytes(act_type, uint64_t(n)).value_or(0));
 }
 
 }  // namespace lowbit

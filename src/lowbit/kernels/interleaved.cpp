@@ -65,7 +65,8 @@ inline int legacy_nibble(const uint8_t* qs, int r, int e) {
   return e < 16 ? byte & 0x0F : byte >> 4;
 }
 
-constexpr size_t kLegacyHeader = 16, kQ4_1Header = 32, kQ4KHeader = 32 + 128;
+constexpr size_t kLegacyHeader = kTilesQ4_0.header_bytes, kQ4_1Header = kTilesQ4_1.header_bytes,
+                 kQ4KHeader = kTilesQ4_K.header_bytes;
 
 void q4_0_reference(int64_t cols, const std::byte* pair, int n_groups, const InterleavedActs* acts, int n_tokens,
                     float* out, size_t out_stride);
@@ -89,10 +90,10 @@ void q4_k_header(const uint8_t* block, int r, uint8_t* tile) {
 }
 
 constexpr std::array kTable = {
-    InterleavedTraits{DType::Q4_0, 32, kLegacyHeader, 128, 2, one_half, q4_0_reference, interleaved_simd::q4_0},
-    InterleavedTraits{DType::Q4_1, 32, kQ4_1Header, 128, 4, two_halves, q4_1_reference, interleaved_simd::q4_1},
-    InterleavedTraits{DType::Q8_0, 32, kLegacyHeader, 256, 2, one_half, q8_0_reference, interleaved_simd::q8_0},
-    InterleavedTraits{DType::Q4_K, 256, kQ4KHeader, 1024, 16, q4_k_header, q4_k_reference, interleaved_simd::q4_k},
+    InterleavedTraits{DType::Q4_0, 32, kTilesQ4_0.header_bytes, kTilesQ4_0.code_bytes, 2, one_half, q4_0_reference, interleaved_simd::q4_0},
+    InterleavedTraits{DType::Q4_1, 32, kTilesQ4_1.header_bytes, kTilesQ4_1.code_bytes, 4, two_halves, q4_1_reference, interleaved_simd::q4_1},
+    InterleavedTraits{DType::Q8_0, 32, kTilesQ8_0.header_bytes, kTilesQ8_0.code_bytes, 2, one_half, q8_0_reference, interleaved_simd::q8_0},
+    InterleavedTraits{DType::Q4_K, 256, kTilesQ4_K.header_bytes, kTilesQ4_K.code_bytes, 16, q4_k_header, q4_k_reference, interleaved_simd::q4_k},
 };
 
 void q4_0_reference(int64_t cols, const std::byte* pair, int n_groups, const InterleavedActs* acts, int n_tokens,

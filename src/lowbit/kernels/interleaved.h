@@ -56,6 +56,22 @@ inline constexpr int kInterleavedMaxTokens = 4;
 using InterleavedGemmFn = void (*)(int64_t cols, const std::byte* pair, int n_groups, const InterleavedActs* acts,
                                    int n_tokens, float* out, size_t out_stride);
 
+// Geometry of each repacked layout: per tile of 8 rows × one block, a header (the rows'
+// scales and offsets) and the rows' codes. The table rows (interleaved.cpp), their
+// reference kernels and the SIMD kernels' compile-time tile walk all read it from here.
+struct TileLayout {
+  DType type;
+  size_t header_bytes;
+  size_t code_bytes;
+  bool nibbles;  // 4-bit codes (else one byte each)
+  constexpr size_t tile_bytes() const { return header_bytes + code_bytes; }
+};
+inline constexpr TileLayout kTilesQ4_0{DType::Q4_0, 16, 128, true};
+inline constexpr TileLayout kTilesQ4_1{DType::Q4_1, 32, 128, true};
+inline constexpr TileLayout kTilesQ8_0{DType::Q8_0, 16, 256, false};
+// Q4_K: d and dmin, then the 8 sub-block scales and mins, each as 8 rows' bytes.
+inline constexpr TileLayout kTilesQ4_K{DType::Q4_K, 32 + 128, 1024, true};
+
 struct InterleavedTraits {
   DType type;
   int block_size;       // columns per tile: the format's block

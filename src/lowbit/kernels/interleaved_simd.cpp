@@ -143,15 +143,13 @@ using Wide = Rows16;
 using Wide = Rows8;
 #endif
 
-enum class Format { Q4_0, Q4_1, Q8_0, Q4_K };
-
 // One pass over the tiles of W::kGroups groups (g0, g1; g1 == g0 when there is one),
 // each `step` bytes after the last, for NT tokens.
-template <class W, Format kFormat, int NT>
+template <class W, TileLayout kTiles, int NT>
 void gemm_step(int64_t cols, const uint8_t* g0, const uint8_t* g1, size_t step, const InterleavedActs* acts,
                float* out0, float* out1, size_t out_stride) {
-  constexpr bool kNibbles = kFormat != Format::Q8_0;
-  constexpr size_t kHeader = kFormat == Format::Q4_1 ? 32 : 16;
+  constexpr bool kNibbles = kTiles.nibbles;
+  constexpr size_t kHeader = kTiles.header_bytes;
   using I = typename W::I;
   using F = typename W::F;
   const I low = W::splat8(0x0F);
@@ -174,11 +172,11 @@ void gemm_step(int64_t cols, const uint8_t* g0, const uint8_t* g1, size_t step, 
       const float da = acts[t].d[b];
       const int32_t sum = acts[t].sum[b];
       I isum;
-      if constexpr (kFormat == Format::Q4_0) isum = W::nibble_dot(c, y, W::splat32(-8 * sum));
-      if constexpr (kFormat == Format::Q4_1) isum = W::nibble_dot(c, y, W::splat32(0));
-      if constexpr (kFormat == Format::Q8_0) isum = W::byte_dot(c, y, sum);
+      if constexpr (kTiles.type == DType::Q4_0) isum = W::nibble_dot(c, y, W::splat32(-8 * sum));
+      if constexpr (kTiles.type == DType::Q4_1) isum = W::nibble_dot(c, y, W::splat32(0));
+      if constexpr (kTiles.type == DType::Q8_0) isum = W::byte_dot(c, y, sum);
       acc[t] = W::mul_add(W::to_float(isum), W::mul(dw, W::splat(da)), acc[t]);
-      if constexpr (kFormat == Format::Q4_1)
+      if constexpr (kTiles.type == DType::Q4_1)
         acc[t] = W::mul_add(W::halves(g0 + 16, g1 + 16), W::splat(da * float(sum)), acc[t]);
     }
   }
@@ -234,58 +232,47 @@ void gemm_step_q4_k(int64_t cols, const uint8_t* g0, const uint8_t* g1, size_t s
 }
 
 // The tile walk of one step for a format.
-template <class W, Format kFormat, int NT>
+template <class W, TileLayout kTiles, int NT>
 void step(int64_t cols, const uint8_t* g0, const uint8_t* g1, size_t stride, const InterleavedActs* acts, float* out0,
           float* out1, size_t out_stride) {
-  if constexpr (kFormat == Format::Q4_K) {
+  if constexpr (kTiles.type == DType::Q4_K) {
     gemm_step_q4_k<W, NT>(cols, g0, g1, stride, acts, out0, out1, out_stride);
   } else {
-    gemm_step<W, kFormat, NT>(cols, g0, g1, stride, acts, out0, out1, out_stride);
+    gemm_step<W, kTiles, NT>(cols, g0, g1, stride, acts, out0, out1, out_stride);
   }
 }
 
-template <Format kFormat>
-constexpr size_t tile_bytes() {
-  switch (kFormat) {
-    case Format::Q4_0: return 16 + 128;
-    case Format::Q4_1: return 32 + 128;
-    case Format::Q8_0: return 16 + 256;
-    case Format::Q4_K: return 160 + 1024;
-  }
-  return 0;
-}
-
-template <Format kFormat, int NT>
+template <TileLayout kTiles, int NT>
 void gemm_pair(int64_t cols, const std::byte* pair, int n_groups, const InterleavedActs* acts, float* out,
                size_t out_stride) {
-  constexpr size_t kTile = tile_bytes<kFormat>();
+  constexpr size_t kTile = kTiles.tile_bytes();
   const auto* g0 = reinterpret_cast<const uint8_t*>(pair);
-  if (n_groups == 1) return step<Wide, kFormat, NT>(cols, g0, g0, kTile, acts, out, nullptr, out_stride);
+  if (n_groups == 1) return step<Wide, kTiles, NT>(cols, g0, g0, kTile, acts, out, nullptr, out_stride);
   if constexpr (Wide::kGroups == 2) {
-    step<Wide, kFormat, NT>(cols, g0, g0 + kTile, 2 * kTile, acts, out, out + kInterleavedRows, out_stride);
+    step<Wide, kTiles, NT>(cols, g0, g0 + kTile, 2 * kTile, acts, out, out + kInterleavedRows, out_stride);
   } else {
     // One group per pass; the second pass finds the pair's lines in L2.
-    step<Wide, kFormat, NT>(cols, g0, g0, 2 * kTile, acts, out, nullptr, out_stride);
-    step<Wide, kFormat, NT>(cols, g0 + kTile, g0 + kTile, 2 * kTile, acts, out + kInterleavedRows, nullptr,
+    step<Wide, kTiles, NT>(cols, g0, g0, 2 * kTile, acts, out, nullptr, out_stride);
+    step<Wide, kTiles, NT>(cols, g0 + kTile, g0 + kTile, 2 * kTile, acts, out + kInterleavedRows, nullptr,
                             out_stride);
   }
 }
 
-template <Format kFormat>
+template <TileLayout kTiles>
 void gemm(int64_t cols, const std::byte* pair, int n_groups, const InterleavedActs* acts, int n_tokens, float* out,
           size_t out_stride) {
   switch (n_tokens) {
-    case 1: return gemm_pair<kFormat, 1>(cols, pair, n_groups, acts, out, out_stride);
-    case 2: return gemm_pair<kFormat, 2>(cols, pair, n_groups, acts, out, out_stride);
-    case 3: return gemm_pair<kFormat, 3>(cols, pair, n_groups, acts, out, out_stride);
-    default: return gemm_pair<kFormat, 4>(cols, pair, n_groups, acts, out, out_stride);
+    case 1: return gemm_pair<kTiles, 1>(cols, pair, n_groups, acts, out, out_stride);
+    case 2: return gemm_pair<kTiles, 2>(cols, pair, n_groups, acts, out, out_stride);
+    case 3: return gemm_pair<kTiles, 3>(cols, pair, n_groups, acts, out, out_stride);
+    default: return gemm_pair<kTiles, 4>(cols, pair, n_groups, acts, out, out_stride);
   }
 }
 
-InterleavedGemmFn KernelQ4_0() { return gemm<Format::Q4_0>; }
-InterleavedGemmFn KernelQ4_1() { return gemm<Format::Q4_1>; }
-InterleavedGemmFn KernelQ8_0() { return gemm<Format::Q8_0>; }
-InterleavedGemmFn KernelQ4_K() { return gemm<Format::Q4_K>; }
+InterleavedGemmFn KernelQ4_0() { return gemm<kTilesQ4_0>; }
+InterleavedGemmFn KernelQ4_1() { return gemm<kTilesQ4_1>; }
+InterleavedGemmFn KernelQ8_0() { return gemm<kTilesQ8_0>; }
+InterleavedGemmFn KernelQ4_K() { return gemm<kTilesQ4_K>; }
 #else
 // No fast path on this target: matmul keeps the row-wise kernels.
 InterleavedGemmFn KernelQ4_0() { return nullptr; }

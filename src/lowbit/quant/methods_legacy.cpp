@@ -29,12 +29,12 @@ void quantize_affine_with(quant::AffineManyFn choose, int qmax, float objective_
 
 void quantize_row_q4_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
   quant::quantize_symmetric_row<BlockQ4_0, kQ4_0BlockSize>(-8, 7, src, dst, n, options, "Q4_0", encode_q4_0_with_scale,
-                                                           quantize_row_q4_0_ref, dequantize_row_q4_0);
+                                                           quantize_row_q4_0, dequantize_row_q4_0);
 }
 
 void quantize_row_q5_0_search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
   quant::quantize_symmetric_row<BlockQ5_0, kQ5_0BlockSize>(-16, 15, src, dst, n, options, "Q5_0",
-                                                           encode_q5_0_with_scale, quantize_row_q5_0_ref,
+                                                           encode_q5_0_with_scale, quantize_row_q5_0,
                                                            dequantize_row_q5_0);
 }
 

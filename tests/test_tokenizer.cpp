@@ -212,6 +212,24 @@ TEST(Tokenizer, UnknownKindsAreRefusedByName) {
   EXPECT_THROW(Tokenizer::create(v), FormatError);  // BPE needs merges
 }
 
+// <0xXX> byte tokens decode to their byte; a Byte-typed token that is not exactly two
+// hex digits in that frame decodes to its own text, as any other piece does.
+TEST(Tokenizer, SpmByteTokensDecodeToTheirByte) {
+  Vocab v;
+  v.model = "llama";
+  v.tokens = {"<0x00>", "<0xFF>", "<0x41>", "<0xab>", "<0xG1>", "<0x1G>", "<0x1>",
+              "<0x123>", "<0x+1>", "<0x-1>", "<0x 1>", "<0X41>", "[0x41]"};
+  v.types.assign(v.tokens.size(), TokenType::Byte);
+  const auto t = Tokenizer::create(v);
+  EXPECT_EQ(t->decode_token(0), std::string(1, '\0'));
+  EXPECT_EQ(t->decode_token(1), "\xFF");
+  EXPECT_EQ(t->decode_token(2), "A");
+  EXPECT_EQ(t->decode_token(3), "\xAB");
+  for (int32_t id = 4; id < int32_t(v.tokens.size()); ++id)
+    EXPECT_EQ(t->decode_token(id), v.tokens[size_t(id)]) << "malformed byte token " << v.tokens[size_t(id)];
+  EXPECT_EQ(t->decode(std::vector<int32_t>{2, 0, 1}), std::string("A\0\xFF", 3));
+}
+
 std::vector<std::string> split(PreTokenizer kind, std::string_view text) {
   std::vector<std::string> out;
   for (auto p : pre_tokenize(kind, text)) out.emplace_back(p);

@@ -19,6 +19,14 @@ def shared(relative: str) -> Path:
     return path
 
 
+def model_file(name: str) -> Path:
+    """A real model that scripts/get-models.sh puts in $LOWBIT_MODELS (default <repo>/.models)."""
+    path = Path(os.environ.get("LOWBIT_MODELS") or REPO / ".models") / name
+    if not path.exists():
+        raise FileNotFoundError(f"required model file is missing: {path} (run scripts/get-models.sh)")
+    return path
+
+
 def lowbit(*args, expect=0) -> subprocess.CompletedProcess:
     proc = subprocess.run([CLI, *map(str, args)], capture_output=True, text=True)
     if proc.returncode != expect:

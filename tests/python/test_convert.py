@@ -5,6 +5,8 @@
   llama.cpp's converter wrote into stories260K-f32.gguf.
 - A Hugging Face checkpoint written here with numpy must come out with the Q/K rows
   permuted as llama.cpp's convert_hf_to_gguf.py permutes them.
+- A GGUF input's metadata comes out key for key, type for type (SmolLM2's chat
+  template, license...), with only general.file_type changed to the new type.
 """
 import json
 import struct
@@ -12,7 +14,7 @@ import struct
 import numpy as np
 import gguf
 
-from oracle import lowbit, run_tests, shared
+from oracle import lowbit, model_file, run_tests, shared
 
 
 def tensors(reader):
@@ -154,6 +156,38 @@ def test_hf_qwen2_is_not_permuted(tmp):
     assert np.array_equal(np.asarray(t["blk.1.attn_k.bias"].data), arrays["model.layers.1.self_attn.k_proj.bias"])
 
 
+def metadata(path):
+    # Key -> (value types, value): the types tell u32 from i32 and a bool from a number.
+    return {k: (list(f.types), f.contents()) for k, f in gguf.GGUFReader(str(path)).fields.items()
+            if not k.startswith("GGUF.")}
+
+
+def test_gguf_keeps_every_key(tmp):
+    src = model_file("SmolLM2-135M-Instruct.Q4_1.gguf")
+    before = metadata(src)
+    for key in ("tokenizer.chat_template", "tokenizer.ggml.add_space_prefix", "general.license"):
+        assert key in before, key  # the keys that were lost must be there to be kept
+    assert "tokenizer.ggml.add_eos_token" not in before
+    assert before["general.file_type"][1] == 3  # MOSTLY_Q4_1
+    for kind, file_type in [("f32", 0), ("f16", 1)]:
+        out = tmp / f"smol-{kind}.gguf"
+        lowbit("convert", src, out, "--type", kind)
+        after = metadata(out)
+        assert set(after) == set(before), (set(after) - set(before), set(before) - set(after))
+        assert after["general.file_type"] == ([gguf.GGUFValueType.UINT32], file_type)
+        for key, value in before.items():
+            if key != "general.file_type":
+                assert after[key] == value, (key, str(after[key])[:200], str(value)[:200])
+    # lowbit quantize's notes on how it made the weights go with the weights.
+    q = tmp / "stories-q8.gguf"
+    lowbit("quantize", shared("models/stories260K/stories260K-f32.gguf"), q, "Q8_0")
+    assert "lowbit.quantize.type" in metadata(q)
+    lowbit("convert", q, tmp / "back.gguf")
+    back = metadata(tmp / "back.gguf")
+    assert not any(k.startswith("lowbit.quantize.") for k in back), list(back)
+    assert back["general.file_type"][1] == 0
+
+
 def test_bad_input_exits_2(tmp):
     bad = tmp / "bad.gguf"
     bad.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\xff" * 8 + b"\x00" * 8)
@@ -175,5 +209,5 @@ def test_inspect_json(tmp):
 
 if __name__ == "__main__":
     run_tests([test_llama2c_matches_llama_cpp_converter, test_llama2c_to_f16_and_bf16,
-               test_hf_llama_permutes_q_and_k, test_hf_qwen2_is_not_permuted,
+               test_hf_llama_permutes_q_and_k, test_hf_qwen2_is_not_permuted, test_gguf_keeps_every_key,
                test_bad_input_exits_2, test_inspect_json])

@@ -6,12 +6,18 @@
 - For every format and every method, gguf.quants.dequantize of lowbit's bytes must equal
   lowbit's own dequantizer (run through `lowbit convert --type f32`), and be close to the
   source weights.
+- A quantize killed with SIGKILL while writing leaves nothing in the output directory.
 """
+import os
+import signal
+import subprocess
+import time
+
 import numpy as np
 import gguf
 from gguf import GGMLQuantizationType as Q
 
-from oracle import lowbit, run_tests
+from oracle import CLI, lowbit, model_file, run_tests
 
 RTN_ORACLE = [Q.Q8_0, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.TQ1_0, Q.TQ2_0]
 ALL_FORMATS = RTN_ORACLE + [Q.IQ4_NL, Q.Q2_K, Q.Q3_K, Q.Q4_K, Q.Q5_K, Q.Q6_K]
@@ -102,6 +108,41 @@ def test_bad_requests_fail_cleanly(tmp):
     assert not (tmp / "x.gguf").exists()
 
 
+def open_files_under(pid, directory):
+    found = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith(str(directory) + "/"):
+            found.append(target)
+    return found
+
+
+def test_sigkill_leaves_no_file(tmp):
+    out = tmp / "out"
+    out.mkdir()
+    src = model_file("SmolLM2-135M-Instruct.Q4_1.gguf")
+    proc = subprocess.Popen([CLI, "quantize", str(src), str(out / "q.gguf"), "Q4_K", "--method", "search",
+                             "--allow-requantize"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # Kill it only once its output is open, whatever the machine's speed.
+        deadline = time.monotonic() + 60
+        while not open_files_under(proc.pid, out):
+            assert proc.poll() is None, f"quantize exited ({proc.returncode}) before its output was open"
+            assert time.monotonic() < deadline, "quantize never opened its output"
+            time.sleep(0.01)
+        time.sleep(0.5)
+        assert proc.poll() is None, "quantize finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, proc.returncode
+    assert sorted(os.listdir(out)) == [], sorted(os.listdir(out))
+
+
 if __name__ == "__main__":
     run_tests([test_rtn_is_byte_identical_to_gguf_py, test_every_method_decodes_like_gguf_py,
-               test_dry_run_reports_exact_size, test_bad_requests_fail_cleanly])
+               test_dry_run_reports_exact_size, test_bad_requests_fail_cleanly, test_sigkill_leaves_no_file])

@@ -4,7 +4,7 @@ evaluation commands print what they promise, and bad requests exit with the docu
 status (1 for requests and text, 2 for malformed model files) and a message."""
 import json
 
-from oracle import lowbit, run_tests, shared
+from oracle import lowbit, model_file, run_tests, shared
 
 STORIES = "models/stories260K/stories260K-f32.gguf"
 
@@ -22,6 +22,26 @@ def test_greedy_run_reproduces_reference(tmp):
 def test_sampling_is_reproducible_with_a_seed(tmp):
     args = ("run", "-m", shared(STORIES), "-p", "The dog", "-n", "40", "--temp", "0.9", "--seed", "11", "-c", "128")
     assert lowbit(*args).stdout == lowbit(*args).stdout
+
+
+def test_run_says_why_it_stopped(tmp):
+    # The file's context is 128: BOS plus 127 fed tokens, and the 128th sampled, fill it.
+    full = lowbit("run", "-m", shared(STORIES), "-p", "", "-n", "300", "--temp", "0")
+    assert ("lowbit: stopped: the context of 128 tokens is full; pass -c N for a longer context "
+            "(the model was trained on 128)\n") in full.stderr, full.stderr
+    assert "generated 128 tokens" in full.stderr, full.stderr
+    longer = lowbit("run", "-m", shared(STORIES), "-p", "", "-n", "300", "--temp", "0", "-c", "200")
+    assert "lowbit: stopped: the context of 200 tokens is full;" in longer.stderr, longer.stderr
+    assert "(the model was trained on 128)\n" in longer.stderr, longer.stderr
+    limit = lowbit("run", "-m", shared(STORIES), "-p", "Once upon a time", "-n", "7", "--temp", "0")
+    assert "lowbit: stopped: 7 tokens generated, as asked (-n 7)\n" in limit.stderr, limit.stderr
+    # Exactly filling the context with the -n tokens asked for is the -n case, not an error.
+    exact = lowbit("run", "-m", shared(STORIES), "-p", "", "-n", "128", "--temp", "0")
+    assert "lowbit: stopped: 128 tokens generated, as asked (-n 128)\n" in exact.stderr, exact.stderr
+    # SmolLM2-Instruct ends its answer with <|im_end|> well before -n.
+    chat = "<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n"
+    eog = lowbit("run", "-m", model_file("SmolLM2-135M-Instruct.Q4_1.gguf"), "-p", chat, "-n", "60", "--temp", "0")
+    assert "lowbit: stopped: the model sent its end-of-generation token\n" in eog.stderr, eog.stderr
 
 
 def test_kld_json_against_itself(tmp):
@@ -86,5 +106,6 @@ def test_bad_models_exit_2(tmp):
 
 if __name__ == "__main__":
     run_tests([test_greedy_run_reproduces_reference, test_sampling_is_reproducible_with_a_seed,
+               test_run_says_why_it_stopped,
                test_kld_json_against_itself, test_perplexity_prints_llama_cpp_style, test_bench_json,
                test_bad_requests_exit_1, test_bad_models_exit_2])

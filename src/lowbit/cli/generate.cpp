@@ -1,6 +1,7 @@
 // lowbit run -m MODEL -p PROMPT -n N: generates text, streaming it as it comes, like
 // llama-cli's plain completion mode.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -21,6 +22,27 @@ struct RunArgs {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+enum class StopReason { EndToken, Limit, ContextFull };
+
+void print_stop_reason(StopReason stop, const RunArgs& args, int64_t ctx, int64_t trained_ctx) {
+  switch (stop) {
+    case StopReason::EndToken:
+      std::fprintf(stderr, "lowbit: stopped: the model sent its end-of-generation token\n");
+      break;
+    case StopReason::Limit:
+      std::fprintf(stderr, "lowbit: stopped: %lld tokens generated, as asked (-n %lld)\n",
+                   static_cast<long long>(std::max<int64_t>(args.n_predict, 0)),
+                   static_cast<long long>(args.n_predict));
+      break;
+    case StopReason::ContextFull:
+      std::fprintf(stderr,
+                   "lowbit: stopped: the context of %lld tokens is full; pass -c N for a longer context "
+                   "(the model was trained on %lld)\n",
+                   static_cast<long long>(ctx), static_cast<long long>(trained_ctx));
+      break;
+  }
 }
 
 void run_model(const RunArgs& args) {
@@ -45,19 +67,30 @@ void run_model(const RunArgs& args) {
   const double prompt_seconds = seconds_since(t0);
   const auto t1 = std::chrono::steady_clock::now();
   int64_t generated = 0;
+  StopReason stop = StopReason::Limit;
   while (generated < args.n_predict) {
     const int32_t next = sampler.sample(logits);
-    if (tok.is_end_of_generation(next)) break;
+    if (tok.is_end_of_generation(next)) {
+      stop = StopReason::EndToken;
+      break;
+    }
     const std::string piece = tok.decode_token(next);
     std::fwrite(piece.data(), 1, piece.size(), stdout);
     std::fflush(stdout);
     ++generated;
-    if (llama.position() >= llama.context_length()) break;
+    // Checked before the context so that a run given exactly what it asked for says so.
+    if (generated >= args.n_predict) break;
+    if (llama.position() >= llama.context_length()) {
+      stop = StopReason::ContextFull;
+      break;
+    }
     logits = llama.forward({&next, 1});
   }
   std::printf("\n");
   std::fflush(stdout);
   const double gen_seconds = seconds_since(t1);
+  // Without this a run cut short by the context looks like the model chose to stop.
+  print_stop_reason(stop, args, llama.context_length(), s->model.config.context_length);
   std::fprintf(stderr, "lowbit: prompt %zu tokens %.1f tok/s, generated %lld tokens %.1f tok/s\n", prompt.size(),
                double(prompt.size()) / prompt_seconds, static_cast<long long>(generated),
                generated > 0 ? double(generated) / gen_seconds : 0.0);

@@ -20,6 +20,9 @@ struct GgufExportOptions {
 // The element type `tensor` gets in the output under `options`.
 DType export_type(const Tensor& tensor, const GgufExportOptions& options);
 
+// A model read from GGUF keeps that file's metadata, every key with its value and type
+// except general.file_type (set for the new weight type) and lowbit.quantize.*; others
+// get metadata built from the Model (gguf_metadata_for).
 // Throws FormatError if a tensor's type cannot be converted (no decoder for it) and
 // IoError if writing fails; the output appears only when complete.
 void export_gguf(const Model& model, const std::string& path, const GgufExportOptions& options);

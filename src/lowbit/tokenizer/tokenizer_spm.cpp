@@ -1,7 +1,7 @@
 #include "lowbit/tokenizer/tokenizer_spm.h"
 
+#include <charconv>
 #include <cstdio>
-#include <cstdlib>
 
 #include "lowbit/tokenizer/symbol_merge.h"
 #include "lowbit/tokenizer/utf8.h"
@@ -77,11 +77,14 @@ std::string SpmTokenizer::decode_token(int32_t id) const {
     case TokenType::UserDefined: return t;
     case TokenType::Byte:
       if (t.size() == 6 && t.starts_with("<0x") && t[5] == '>') {
-        char* end = nullptr;
-        const long byte = std::strtol(t.substr(3, 2).c_str(), &end, 16);
-        if (end != nullptr && *end == '\0') return std::string(1, static_cast<char>(byte));
+        // from_chars, unlike strtol, takes no sign, blank or "0x", so both characters
+        // must be hex digits for the parse to end exactly at '>'.
+        const char* digits_end = t.data() + 5;
+        unsigned byte = 0;
+        const auto [stop, err] = std::from_chars(t.data() + 3, digits_end, byte, 16);
+        if (err == std::errc() && stop == digits_end) return std::string(1, static_cast<char>(byte));
       }
-      break;
+      break;  // malformed: the text as it stands
     default: break;
   }
   std::string out;

@@ -124,8 +124,8 @@ void run_read(benchmark::State& state, int threads) {
   uint64_t checksum = 0;
   for (auto _ : state) best = std::max(best, read_pass(threads, &checksum));
   benchmark::DoNotOptimize(checksum);
-  state.counters["GB/s"] = benchmark::Counter(double(state.iterations()) * double(kReadBytes) / 1e9,
-                                              benchmark::Counter::kIsRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(double(state.iterations()) * double(kReadBytes) / 1e9, benchmark::Counter::kIsRate);
   state.counters["best_GB/s"] = best / 1e9;
 }
 
@@ -151,7 +151,8 @@ const Weights& weights(DType type) {
   for (auto& v : slab) v = normal(rng);
   const size_t slab_row = size_t(*row_bytes(type, kSlab));
   std::vector<std::byte> slab_q(slab_row * size_t(kDim));
-  for (int64_t r = 0; r < kDim; ++r) tt.from_float(slab.data() + r * kSlab, slab_q.data() + size_t(r) * slab_row, kSlab);
+  for (int64_t r = 0; r < kDim; ++r)
+    tt.from_float(slab.data() + r * kSlab, slab_q.data() + size_t(r) * slab_row, kSlab);
   Weights w;
   w.type = type;
   w.bytes = size_t(*row_bytes(type, kDim)) * size_t(kDim);
@@ -219,8 +220,8 @@ void run_dot(benchmark::State& state, const KernelTraits* k) {
     for (int call = 0; call < 64; ++call) benchmark::DoNotOptimize(k_dot(call));
     fastest = std::min(fastest, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 64);
   }
-  state.counters["GB/s"] = benchmark::Counter(double(state.iterations()) * 64 * double(row_bytes_) / 1e9,
-                                              benchmark::Counter::kIsRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(double(state.iterations()) * 64 * double(row_bytes_) / 1e9, benchmark::Counter::kIsRate);
   state.counters["best_GB/s"] = double(row_bytes_) / fastest / 1e9;
 }
 
@@ -251,8 +252,8 @@ void run_tile(benchmark::State& state, const InterleavedTraits* k) {
     }
     fastest = std::min(fastest, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 64);
   }
-  state.counters["GB/s"] = benchmark::Counter(double(state.iterations()) * 64 * 2 * double(group_bytes) / 1e9,
-                                              benchmark::Counter::kIsRate);
+  state.counters["GB/s"] =
+      benchmark::Counter(double(state.iterations()) * 64 * 2 * double(group_bytes) / 1e9, benchmark::Counter::kIsRate);
   state.counters["best_GB/s"] = 2 * double(group_bytes) / fastest / 1e9;
 }
 

@@ -196,8 +196,8 @@ void write_llm_like(const std::string& path) {
   const auto& w = llm_like();
   std::vector<gguf::KeyValue> metadata = {
       {"general.name", gguf::Value::string("lowbit llm_like 4096x4096 (bench/llm_like.h)")}};
-  gguf::TensorInfo info{"llm_like.weight", {uint64_t(spec.cols), uint64_t(spec.rows)}, DType::F32, 0,
-                        uint64_t(w.size() * sizeof(float))};
+  gguf::TensorInfo info{
+      "llm_like.weight", {uint64_t(spec.cols), uint64_t(spec.rows)}, DType::F32, 0, uint64_t(w.size() * sizeof(float))};
   gguf::Writer out(path, metadata, {info});
   out.write_data(std::as_bytes(std::span(w)));
   out.finish();
@@ -218,8 +218,7 @@ void register_all() {
   if (std::filesystem::exists(stories_path))
     stories = load_stories(stories_path);
   else
-    std::fprintf(stderr, "bench_quant: %s not found (set LOWBIT_SHARED); skipping stories260K\n",
-                 stories_path.c_str());
+    std::fprintf(stderr, "bench_quant: %s not found (set LOWBIT_SHARED); skipping stories260K\n", stories_path.c_str());
 
   for (int t : thread_counts) {
     const std::string suffix = "/threads:" + std::to_string(t);

@@ -77,8 +77,8 @@ int main(int argc, char** argv) {
   for (const auto& m : matrices) {
     const bool norm = m.rows == 1;
     const DType type = norm ? DType::F32 : DType::F16;
-    infos.push_back({m.name, norm ? std::vector<uint64_t>{m.cols} : std::vector<uint64_t>{m.cols, m.rows},
-                     type, 0, m.rows * m.cols * (norm ? 4 : 2)});
+    infos.push_back({m.name, norm ? std::vector<uint64_t>{m.cols} : std::vector<uint64_t>{m.cols, m.rows}, type, 0,
+                     m.rows * m.cols * (norm ? 4 : 2)});
     params += m.rows * m.cols;
   }
   lowbit::gguf::Writer w(argv[1], metadata(), infos);

@@ -26,8 +26,7 @@ void fuzz_checkpoint(std::span<const std::byte> bytes) {
     check(m.config.hidden_size % m.config.n_heads == 0);
     check(m.config.head_dim % 2 == 0);
     check(m.config.n_heads % m.config.n_kv_heads == 0);
-    check(m.tensors.size() == static_cast<size_t>(9 * m.config.n_layers) + 2 +
-                                  (m.config.tied_embeddings ? 0 : 1));
+    check(m.tensors.size() == static_cast<size_t>(9 * m.config.n_layers) + 2 + (m.config.tied_embeddings ? 0 : 1));
   } catch (const lowbit::FormatError&) {
   }
 }

@@ -59,9 +59,7 @@ struct Lcg {
 // +-65504, alternating signs, exact grids and rounding ties).
 inline std::vector<float> oracle_inputs() {
   std::vector<float> v(size_t(kOracleRows) * kOracleRowLength, 0.0f);
-  auto row = [&](int r) {
-    return std::span<float>(v).subspan(size_t(r) * kOracleRowLength, kOracleRowLength);
-  };
+  auto row = [&](int r) { return std::span<float>(v).subspan(size_t(r) * kOracleRowLength, kOracleRowLength); };
 
   const int exponents[6] = {0, -4, 3, -10, 8, -1};
   for (int r = 0; r < 6; ++r) {
@@ -87,14 +85,30 @@ inline std::vector<float> oracle_inputs() {
     const int j = i % 32;
     float x = 0.0f;
     switch (i / 32) {
-      case 0: x = 1e-40f * float(j % 5 - 2); break;
-      case 1: x = 1e-40f; break;
-      case 2: x = 5e-39f * float(j % 7 - 3); break;
-      case 3: x = 2e-15f * float(j % 9 - 4); break;
-      case 4: x = 5e-16f * float(j % 3); break;
-      case 5: x = j % 2 == 0 ? 1e-40f : (j == 5 ? 1.0f : 0.0f); break;
-      case 6: x = j % 2 == 0 ? 1.17549435e-38f : -1.17549435e-38f; break;
-      default: x = 3e-39f * float(j - 16); break;
+      case 0:
+        x = 1e-40f * float(j % 5 - 2);
+        break;
+      case 1:
+        x = 1e-40f;
+        break;
+      case 2:
+        x = 5e-39f * float(j % 7 - 3);
+        break;
+      case 3:
+        x = 2e-15f * float(j % 9 - 4);
+        break;
+      case 4:
+        x = 5e-16f * float(j % 3);
+        break;
+      case 5:
+        x = j % 2 == 0 ? 1e-40f : (j == 5 ? 1.0f : 0.0f);
+        break;
+      case 6:
+        x = j % 2 == 0 ? 1.17549435e-38f : -1.17549435e-38f;
+        break;
+      default:
+        x = 3e-39f * float(j - 16);
+        break;
     }
     row(9)[i] = x;
   }
@@ -110,34 +124,65 @@ inline std::vector<float> oracle_inputs() {
       const float sign = j % 2 == 0 ? 1.0f : -1.0f;
       float x = 0.0f;
       switch (i / 32) {
-        case 0: x = 65504.0f * sign; break;
-        case 1: x = j == 0 ? 65504.0f : rng.bell(); break;
-        case 2: x = j == 0 ? -65504.0f : (j == 1 ? 65504.0f : rng.bell()); break;
-        case 3: x = 65504.0f; break;
-        case 4: x = float(j - 16) * 2047.0f; break;
-        case 5: x = j == 31 ? -65504.0f : 1.0f; break;
-        case 6: x = j % 3 == 0 ? 0.0f : 65504.0f * sign; break;
-        default: x = 60000.0f * sign; break;
+        case 0:
+          x = 65504.0f * sign;
+          break;
+        case 1:
+          x = j == 0 ? 65504.0f : rng.bell();
+          break;
+        case 2:
+          x = j == 0 ? -65504.0f : (j == 1 ? 65504.0f : rng.bell());
+          break;
+        case 3:
+          x = 65504.0f;
+          break;
+        case 4:
+          x = float(j - 16) * 2047.0f;
+          break;
+        case 5:
+          x = j == 31 ? -65504.0f : 1.0f;
+          break;
+        case 6:
+          x = j % 3 == 0 ? 0.0f : 65504.0f * sign;
+          break;
+        default:
+          x = 60000.0f * sign;
+          break;
       }
       row(12)[i] = x;
     }
   }
   // Row 13: alternating signs.
-  for (int i = 0; i < kOracleRowLength; ++i)
-    row(13)[i] = (i % 2 == 0 ? 1.0f : -1.0f) * (1.0f + 0.25f * float(i % 3));
+  for (int i = 0; i < kOracleRowLength; ++i) row(13)[i] = (i % 2 == 0 ? 1.0f : -1.0f) * (1.0f + 0.25f * float(i % 3));
   // Row 14: exact grids and halves that put every rounding step on a tie.
   for (int i = 0; i < kOracleRowLength; ++i) {
     const int j = i % 32;
     float x = 0.0f;
     switch (i / 32) {
-      case 0: x = float(j - 16); break;
-      case 1: x = float(j % 16 - 8); break;
-      case 2: x = float(j % 16 - 8) + 0.5f; break;
-      case 3: x = float(j) * 0.5f; break;
-      case 4: x = j % 2 == 0 ? 2.0f : 1.0f; break;
-      case 5: x = j == 0 ? 1.0f : 0.5f * float(j % 3 - 1); break;
-      case 6: x = j == 0 ? 127.0f : float(j - 16) + 0.5f; break;
-      default: x = j == 0 ? -127.0f : float(j - 16) + 0.5f; break;
+      case 0:
+        x = float(j - 16);
+        break;
+      case 1:
+        x = float(j % 16 - 8);
+        break;
+      case 2:
+        x = float(j % 16 - 8) + 0.5f;
+        break;
+      case 3:
+        x = float(j) * 0.5f;
+        break;
+      case 4:
+        x = j % 2 == 0 ? 2.0f : 1.0f;
+        break;
+      case 5:
+        x = j == 0 ? 1.0f : 0.5f * float(j % 3 - 1);
+        break;
+      case 6:
+        x = j == 0 ? 127.0f : float(j - 16) + 0.5f;
+        break;
+      default:
+        x = j == 0 ? -127.0f : float(j - 16) + 0.5f;
+        break;
     }
     row(14)[i] = x;
   }

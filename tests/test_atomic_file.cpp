@@ -114,8 +114,7 @@ TEST(AtomicFile, MissingDirectoryIsAnIoErrorNamingTheFile) {
       AtomicFile f(path, temp);
       FAIL() << "no error";
     } catch (const IoError& e) {
-      EXPECT_EQ(std::string(e.what()),
-                path + ": cannot create temporary output file: No such file or directory");
+      EXPECT_EQ(std::string(e.what()), path + ": cannot create temporary output file: No such file or directory");
     }
   }
 }

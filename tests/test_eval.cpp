@@ -110,12 +110,12 @@ TEST(Eval, KldStatisticsByHand) {
   add_hand_positions(acc);
   const KldResult r = acc.result();
   const double a = 0.5 * std::log(4.0 / 3), b = 0.75 * std::log(3.0) - std::log(2.0);  // b < a
-  const double tol = 1e-6;  // float logits (ln3 rounded)
+  const double tol = 1e-6;                                                             // float logits (ln3 rounded)
   EXPECT_EQ(r.scored, 4);
   EXPECT_NEAR(r.kld_mean, (a + b) / 4, tol);
   EXPECT_NEAR(r.kld_max, a, tol);
-  EXPECT_NEAR(r.kld_median, b / 2, tol);               // sorted 0, 0, b, a
-  EXPECT_NEAR(r.kld_p99, 0.03 * b + 0.97 * a, tol);   // rank 2.97
+  EXPECT_NEAR(r.kld_median, b / 2, tol);             // sorted 0, 0, b, a
+  EXPECT_NEAR(r.kld_p99, 0.03 * b + 0.97 * a, tol);  // rank 2.97
   EXPECT_NEAR(r.kld_p1, 0.0, tol);
   EXPECT_NEAR(r.kld_min, 0.0, tol);
   // Σnll_base = 2ln2 + 2ln(4/3) = ln(64/9); Σnll_Q = ln4 + ln(4/3) + 2ln2 = ln(64/3).

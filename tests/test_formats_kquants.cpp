@@ -39,10 +39,10 @@ struct KQuantCase {
   ToFloatFn dequantize;
   FromFloatFn quantize;
   size_t block_bytes;
-  uint64_t ggml_bytes_hash;  // FNV-1a 64 of ggml's bytes for reference_input()
-  const char* ggml_first32;  // their first 32 bytes, hex
-  uint64_t ggml_wide_hash;   // FNV-1a 64 of ggml's bytes for wide_input()
-  uint64_t oracle_floats_hash;  // FNV-1a 64 of gguf.quants.dequantize's float32 bits
+  uint64_t ggml_bytes_hash;             // FNV-1a 64 of ggml's bytes for reference_input()
+  const char* ggml_first32;             // their first 32 bytes, hex
+  uint64_t ggml_wide_hash;              // FNV-1a 64 of ggml's bytes for wide_input()
+  uint64_t oracle_floats_hash;          // FNV-1a 64 of gguf.quants.dequantize's float32 bits
   std::array<float, 6> oracle_samples;  // at kSampleIndex
   // ggml's bytes and dequantized float bits for adversarial_row(kind), kind 0..6.
   std::array<uint64_t, kAdversarialKinds> ggml_adversarial_bytes;
@@ -55,54 +55,86 @@ struct KQuantCase {
 constexpr std::array<int, 6> kSampleIndex = {0, 100, 777, 1500, 1536, 2047};
 
 const std::array<KQuantCase, 5> kCases = {{
-    {DType::Q2_K, "kquants_q2_k.bin", dequantize_row_q2_K, quantize_row_q2_K_ref, 84,
-     0xa515daa531293550, "a1a1b181b2f20f42d1d2617161a291b11f35072eaf22032e16191e2f032f2b08",
+    {DType::Q2_K,
+     "kquants_q2_k.bin",
+     dequantize_row_q2_K,
+     quantize_row_q2_K_ref,
+     84,
+     0xa515daa531293550,
+     "a1a1b181b2f20f42d1d2617161a291b11f35072eaf22032e16191e2f032f2b08",
      0x22f628bb6f927821,
-     0x87451de66c7c9eb7, {0x1.1e8p+0f, 0x1.2c78p+5f, -0x1.4118p+6f, 0x1.7ff7p+3f, 0.0f, 0.0f},
-     {0x6975f1271857fe35, 0x56322accf6e6418d, 0xd43bd25bf639e972, 0x6975f1271857fe35,
-      0xba0cae2e91cb919c, 0x3dae542efb8479fa, 0xd0c5e56bd6c46cbb},
-     {0x51d88627df287325, 0x7041660ac9038d25, 0xc75567d9f681744b, 0x51d88627df287325,
-      0x48ab7249153810bf, 0xc38bc9979f624d25, 0x28ca9d557454b925},
-     0.31, 5e-4},
-    {DType::Q3_K, "kquants_q3_k.bin", dequantize_row_q3_K, quantize_row_q3_K_ref, 110,
-     0x2cdb03eb1eb14051, "fe99ecab12e9dcbbfd5f0fda5cda8abd0fe87027202df5c04bc0750ec39572fd",
+     0x87451de66c7c9eb7,
+     {0x1.1e8p+0f, 0x1.2c78p+5f, -0x1.4118p+6f, 0x1.7ff7p+3f, 0.0f, 0.0f},
+     {0x6975f1271857fe35, 0x56322accf6e6418d, 0xd43bd25bf639e972, 0x6975f1271857fe35, 0xba0cae2e91cb919c,
+      0x3dae542efb8479fa, 0xd0c5e56bd6c46cbb},
+     {0x51d88627df287325, 0x7041660ac9038d25, 0xc75567d9f681744b, 0x51d88627df287325, 0x48ab7249153810bf,
+      0xc38bc9979f624d25, 0x28ca9d557454b925},
+     0.31,
+     5e-4},
+    {DType::Q3_K,
+     "kquants_q3_k.bin",
+     dequantize_row_q3_K,
+     quantize_row_q3_K_ref,
+     110,
+     0x2cdb03eb1eb14051,
+     "fe99ecab12e9dcbbfd5f0fda5cda8abd0fe87027202df5c04bc0750ec39572fd",
      0xfa4c0a8f56ed1aab,
-     0xc4e89c874600a924, {0x1.c2p-1f, 0x1.2cp+5f, -0x1.41p+6f, 0x1.8p+3f, 0.0f, -0.0f},
-     {0x76c519d78418065d, 0x76c51bd7841809c3, 0xd113e26d1c43a3d4, 0x76c519d78418065d,
-      0xe608bdf9dfe93f9b, 0x6338c79e31815dfe, 0x76c474d78416edfe},
-     {0x51d88627df287325, 0xc1822400c9874b25, 0x40c062871974cc4f, 0x51d88627df287325,
-      0x650ac9d98b0ff5e6, 0x4900a1d90ec2cd25, 0x5e7188cbdf707325},
-     0.16, 0.17},
-    {DType::Q4_K, "kquants_q4_k.bin", dequantize_row_q4_K, quantize_row_q4_K_ref, 144,
-     0x225f3c371100c61d, "4929032c0a090d3feab5ff99cc475af8c85458e5bf270ca64693d7e828bd8d61",
+     0xc4e89c874600a924,
+     {0x1.c2p-1f, 0x1.2cp+5f, -0x1.41p+6f, 0x1.8p+3f, 0.0f, -0.0f},
+     {0x76c519d78418065d, 0x76c51bd7841809c3, 0xd113e26d1c43a3d4, 0x76c519d78418065d, 0xe608bdf9dfe93f9b,
+      0x6338c79e31815dfe, 0x76c474d78416edfe},
+     {0x51d88627df287325, 0xc1822400c9874b25, 0x40c062871974cc4f, 0x51d88627df287325, 0x650ac9d98b0ff5e6,
+      0x4900a1d90ec2cd25, 0x5e7188cbdf707325},
+     0.16,
+     0.17},
+    {DType::Q4_K,
+     "kquants_q4_k.bin",
+     dequantize_row_q4_K,
+     quantize_row_q4_K_ref,
+     144,
+     0x225f3c371100c61d,
+     "4929032c0a090d3feab5ff99cc475af8c85458e5bf270ca64693d7e828bd8d61",
      0x9b860108a17cd97b,
      0xbb4e141d7fba9f10,
      {0x1.575p-1f, 0x1.2b9e3p+5f, -0x1.40e8p+6f, 0x1.7f994p+3f, 0.0f, 0x1.d38p-3f},
-     {0xec32669a74fcae65, 0xf86ede3f84204e57, 0x6bf0c7bc054ff01d, 0xec32669a74fcae65,
-      0x88706ef9d8bb2d05, 0x3d9178dee6f3e95b, 0x61884bb82aaae272},
-     {0x51d88627df287325, 0x7041660ac9038d25, 0x683a49cacf232f44, 0x51d88627df287325,
-      0xa24459f5c5c1ff60, 0xe9911e2f7af18c25, 0x28ca9d557454b925},
-     0.075, 2e-3},
-    {DType::Q5_K, "kquants_q5_k.bin", dequantize_row_q5_K, quantize_row_q5_K_ref, 176,
-     0x09effb5723e5800e, "4225f72b0a080c3febb6ffabeb3749f8f3d4a1e65fa491d6d012c2d711d7c7f0",
+     {0xec32669a74fcae65, 0xf86ede3f84204e57, 0x6bf0c7bc054ff01d, 0xec32669a74fcae65, 0x88706ef9d8bb2d05,
+      0x3d9178dee6f3e95b, 0x61884bb82aaae272},
+     {0x51d88627df287325, 0x7041660ac9038d25, 0x683a49cacf232f44, 0x51d88627df287325, 0xa24459f5c5c1ff60,
+      0xe9911e2f7af18c25, 0x28ca9d557454b925},
+     0.075,
+     2e-3},
+    {DType::Q5_K,
+     "kquants_q5_k.bin",
+     dequantize_row_q5_K,
+     quantize_row_q5_K_ref,
+     176,
+     0x09effb5723e5800e,
+     "4225f72b0a080c3febb6ffabeb3749f8f3d4a1e65fa491d6d012c2d711d7c7f0",
      0xb378b609108fe228,
      0x8888e0b768c5d208,
      {0x1.a1b4p-1f, 0x1.2b7c4p+5f, -0x1.40e8p+6f, 0x1.807dap+3f, 0.0f, 0x1.d0ap-4f},
-     {0xad7f8afd9dfb20e5, 0x5d930643fa4516c4, 0x3650a178b22c2940, 0xad7f8afd9dfb20e5,
-      0xe49fe59d247c9311, 0xf2f1e7ca4ae6c86b, 0xbec00c65f6449b72},
-     {0x51d88627df287325, 0x94c6c0bff86adb25, 0xa20df10da1311b8c, 0x51d88627df287325,
-      0xe3115160dfa91aed, 0x3c4b44a21f0a4c25, 0x28ca9d557454b925},
-     0.038, 1e-3},
-    {DType::Q6_K, "kquants_q6_k.bin", dequantize_row_q6_K, quantize_row_q6_K_ref, 210,
-     0xc2d89baed1ba7493, "b9099bb6617cbb6150ab8d2b3ab908841c0a210f317c486635898deb26f9767c",
+     {0xad7f8afd9dfb20e5, 0x5d930643fa4516c4, 0x3650a178b22c2940, 0xad7f8afd9dfb20e5, 0xe49fe59d247c9311,
+      0xf2f1e7ca4ae6c86b, 0xbec00c65f6449b72},
+     {0x51d88627df287325, 0x94c6c0bff86adb25, 0xa20df10da1311b8c, 0x51d88627df287325, 0xe3115160dfa91aed,
+      0x3c4b44a21f0a4c25, 0x28ca9d557454b925},
+     0.038,
+     1e-3},
+    {DType::Q6_K,
+     "kquants_q6_k.bin",
+     dequantize_row_q6_K,
+     quantize_row_q6_K_ref,
+     210,
+     0xc2d89baed1ba7493,
+     "b9099bb6617cbb6150ab8d2b3ab908841c0a210f317c486635898deb26f9767c",
      0xd5a033b80be754db,
      0xf08cdf3ce56cbd51,
      {0x1.968cp-1f, 0x1.2c12p+5f, -0x1.41p+6f, 0x1.8p+3f, -0.0f, 0x1.7e99p-4f},
-     {0x51d8f4040b006a2d, 0xc0c38b3bba56952f, 0x9a4fcc29b83ace9e, 0x51d8f4040b006a2d,
-      0x4325c89319adbcd8, 0x491a3a99ff1ff100, 0xc0c3043bba55afca},
-     {0x151ff59c7f287325, 0xc1822400c9874b25, 0x40c062871974cc4f, 0x151ff59c7f287325,
-      0x18ebcfe2ea8b1263, 0xc48d1b41ba544325, 0x5e7188cbdf707325},
-     0.0186, 1e-4},
+     {0x51d8f4040b006a2d, 0xc0c38b3bba56952f, 0x9a4fcc29b83ace9e, 0x51d8f4040b006a2d, 0x4325c89319adbcd8,
+      0x491a3a99ff1ff100, 0xc0c3043bba55afca},
+     {0x151ff59c7f287325, 0xc1822400c9874b25, 0x40c062871974cc4f, 0x151ff59c7f287325, 0x18ebcfe2ea8b1263,
+      0xc48d1b41ba544325, 0x5e7188cbdf707325},
+     0.0186,
+     1e-4},
 }};
 
 std::string name_of(const KQuantCase& c) { return std::string(traits(c.type).name); }
@@ -176,13 +208,27 @@ std::vector<float> adversarial_row(int kind) {
   std::vector<float> x(256);
   for (int i = 0; i < 256; ++i) {
     switch (kind) {
-      case 0: x[i] = 0.0f; break;
-      case 1: x[i] = 0.75f; break;
-      case 2: x[i] = i == 37 ? 1e4f : static_cast<float>(i % 7 - 3) * 0.125f; break;
-      case 3: x[i] = (i % 2 ? -1e-40f : 1e-40f) * static_cast<float>(i % 5); break;
-      case 4: x[i] = i % 3 == 0 ? 65504.0f : (i % 3 == 1 ? -65504.0f : 0.5f); break;
-      case 5: x[i] = i % 2 ? -1.0f : 1.0f; break;
-      default: x[i] = -2.5f; break;
+      case 0:
+        x[i] = 0.0f;
+        break;
+      case 1:
+        x[i] = 0.75f;
+        break;
+      case 2:
+        x[i] = i == 37 ? 1e4f : static_cast<float>(i % 7 - 3) * 0.125f;
+        break;
+      case 3:
+        x[i] = (i % 2 ? -1e-40f : 1e-40f) * static_cast<float>(i % 5);
+        break;
+      case 4:
+        x[i] = i % 3 == 0 ? 65504.0f : (i % 3 == 1 ? -65504.0f : 0.5f);
+        break;
+      case 5:
+        x[i] = i % 2 ? -1.0f : 1.0f;
+        break;
+      default:
+        x[i] = -2.5f;
+        break;
     }
   }
   return x;
@@ -253,8 +299,8 @@ TEST(FormatsKQuants, QuantizerMatchesGgmlBytes) {
     ASSERT_EQ(q.size(), fixture.size()) << name_of(c);
     for (size_t i = 0; i < q.size(); ++i) {
       if (q[i] != fixture[i]) {
-        ADD_FAILURE() << name_of(c) << ": first differing byte " << i << " (block "
-                      << i / c.block_bytes << ", offset " << i % c.block_bytes << ")";
+        ADD_FAILURE() << name_of(c) << ": first differing byte " << i << " (block " << i / c.block_bytes << ", offset "
+                      << i % c.block_bytes << ")";
         break;
       }
     }
@@ -290,11 +336,9 @@ TEST(FormatsKQuants, AdversarialRowsMatchGgmlAndStayFinite) {
     for (int kind = 0; kind < kAdversarialKinds; ++kind) {
       const auto x = adversarial_row(kind);
       const auto q = quantize(c, x);
-      EXPECT_EQ(fnv1a64(q.data(), q.size()), c.ggml_adversarial_bytes[size_t(kind)])
-          << name_of(c) << " kind " << kind;
+      EXPECT_EQ(fnv1a64(q.data(), q.size()), c.ggml_adversarial_bytes[size_t(kind)]) << name_of(c) << " kind " << kind;
       const auto y = dequantize(c, q);
-      EXPECT_EQ(fnv1a64(y.data(), y.size() * sizeof(float)),
-                c.ggml_adversarial_floats[size_t(kind)])
+      EXPECT_EQ(fnv1a64(y.data(), y.size() * sizeof(float)), c.ggml_adversarial_floats[size_t(kind)])
           << name_of(c) << " kind " << kind;
       for (size_t i = 0; i < y.size(); ++i) {
         ASSERT_TRUE(std::isfinite(y[i])) << name_of(c) << " kind " << kind << " at " << i;
@@ -324,14 +368,30 @@ TEST(FormatsKQuants, RtnSlotMatchesReferenceOnMixedSubBlocks) {
       const float r = (static_cast<float>(next() % 65536) - 32768.0f) / 8192.0f;
       float v = 0.0f;
       switch (kind) {
-        case 0: v = r * scale; break;
-        case 1: v = 0.0f; break;
-        case 2: v = 1e-16f * r; break;                   // below ggml's group epsilon
-        case 3: v = (i % 2 ? -1.0f : 1.0f) * scale; break;  // every entry ties
-        case 4: v = i == 5 ? 1e3f * scale : r * scale; break;
-        case 5: v = 1e-39f * r; break;                   // denormals
-        case 6: v = std::round(r) * scale; break;        // few distinct levels
-        default: v = scale; break;
+        case 0:
+          v = r * scale;
+          break;
+        case 1:
+          v = 0.0f;
+          break;
+        case 2:
+          v = 1e-16f * r;
+          break;  // below ggml's group epsilon
+        case 3:
+          v = (i % 2 ? -1.0f : 1.0f) * scale;
+          break;  // every entry ties
+        case 4:
+          v = i == 5 ? 1e3f * scale : r * scale;
+          break;
+        case 5:
+          v = 1e-39f * r;
+          break;  // denormals
+        case 6:
+          v = std::round(r) * scale;
+          break;  // few distinct levels
+        default:
+          v = scale;
+          break;
       }
       x[16 * sub + i] = v;
     }

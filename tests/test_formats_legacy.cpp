@@ -40,40 +40,40 @@ struct OracleHashes {
 
 const OracleHashes kOracle[] = {
     {DType::Q4_0,
-     {0x12dd1978448c5846ull, 0x1f5f91a769818a67ull, 0x9f8764ad55b7c7e1ull, 0xd4a1c2829a28ed2full,
-      0x8b3b3786296ea9a4ull, 0x42a4e4ea96164febull, 0xc299a5d3a00b6465ull, 0x3477249857338175ull,
-      0x110c1ea21a55e647ull, 0x330471623dfccad8ull, 0x91b72335290c1d65ull, 0xecc2a9f7b9ce7ce5ull,
-      0x983003c9b2bf3c37ull, 0x938b65c3135a98fbull, 0x5256a653b8d4e792ull, 0xcbecacb8864d9ca5ull},
+     {0x12dd1978448c5846ull, 0x1f5f91a769818a67ull, 0x9f8764ad55b7c7e1ull, 0xd4a1c2829a28ed2full, 0x8b3b3786296ea9a4ull,
+      0x42a4e4ea96164febull, 0xc299a5d3a00b6465ull, 0x3477249857338175ull, 0x110c1ea21a55e647ull, 0x330471623dfccad8ull,
+      0x91b72335290c1d65ull, 0xecc2a9f7b9ce7ce5ull, 0x983003c9b2bf3c37ull, 0x938b65c3135a98fbull, 0x5256a653b8d4e792ull,
+      0xcbecacb8864d9ca5ull},
      0xfead4a1c6270508full},
     {DType::Q4_1,
-     {0xfb1e7af9c5db2bbfull, 0x79598c2d231ea273ull, 0x7e77828d162bd62dull, 0x36a3d413adfa1ff3ull,
-      0x14fa07713bacfbf3ull, 0x1c2dc93200aec0bbull, 0x81b169c331cabfa5ull, 0xa8a1977bcca6aa2dull,
-      0x6e13898427875092ull, 0x8e21fd6669bb097cull, 0xb9ddb4ba647cdfa5ull, 0xb9ddb4ba647cdfa5ull,
-      0x263ab01d8886c62aull, 0x808cf87737a8f459ull, 0x728ccf41c53e009cull, 0x4af7b36e292db21dull},
+     {0xfb1e7af9c5db2bbfull, 0x79598c2d231ea273ull, 0x7e77828d162bd62dull, 0x36a3d413adfa1ff3ull, 0x14fa07713bacfbf3ull,
+      0x1c2dc93200aec0bbull, 0x81b169c331cabfa5ull, 0xa8a1977bcca6aa2dull, 0x6e13898427875092ull, 0x8e21fd6669bb097cull,
+      0xb9ddb4ba647cdfa5ull, 0xb9ddb4ba647cdfa5ull, 0x263ab01d8886c62aull, 0x808cf87737a8f459ull, 0x728ccf41c53e009cull,
+      0x4af7b36e292db21dull},
      0x0b7919a48e1d7100ull},
     {DType::Q5_0,
-     {0xdddca61e834f0fbfull, 0x6138a74e87bab881ull, 0x54ad0f34423a0fd9ull, 0xb74a736d1ea1225cull,
-      0x6be255707768c4ebull, 0x9d8469c087ef4c91ull, 0xd6ee60b70a3a8745ull, 0x0fe5e6d82ec57385ull,
-      0xf4fbc03c7629f0b1ull, 0x0657f8d0aff5e42dull, 0x37b60015c38524e5ull, 0xf2a4c999a7bb6565ull,
-      0xd33f169f641ecee7ull, 0x3a6c420bed7717fdull, 0xb4cc32f60d2019c1ull, 0xfb065ffa8c1e564dull},
+     {0xdddca61e834f0fbfull, 0x6138a74e87bab881ull, 0x54ad0f34423a0fd9ull, 0xb74a736d1ea1225cull, 0x6be255707768c4ebull,
+      0x9d8469c087ef4c91ull, 0xd6ee60b70a3a8745ull, 0x0fe5e6d82ec57385ull, 0xf4fbc03c7629f0b1ull, 0x0657f8d0aff5e42dull,
+      0x37b60015c38524e5ull, 0xf2a4c999a7bb6565ull, 0xd33f169f641ecee7ull, 0x3a6c420bed7717fdull, 0xb4cc32f60d2019c1ull,
+      0xfb065ffa8c1e564dull},
      0xcf2aad87ae4ec3f4ull},
     {DType::Q5_1,
-     {0x84616c018062e591ull, 0xc0ebb739d4db7e58ull, 0xbe3bce11819f9b62ull, 0xac9a73086fa94f4aull,
-      0xc1ea4d41eb449314ull, 0xabfa005b52f3fcc9ull, 0xab0c262759a1d225ull, 0x7c2498abce4c3bbdull,
-      0x9301fd2c9e7d58e1ull, 0x1845add6d06b2f2bull, 0x1534a586f85d5225ull, 0x1534a586f85d5225ull,
-      0x2308b68c17dc3e13ull, 0x220492bb68ba6c1eull, 0x98275909ce3a5019ull, 0x0482ce5c0947adddull},
+     {0x84616c018062e591ull, 0xc0ebb739d4db7e58ull, 0xbe3bce11819f9b62ull, 0xac9a73086fa94f4aull, 0xc1ea4d41eb449314ull,
+      0xabfa005b52f3fcc9ull, 0xab0c262759a1d225ull, 0x7c2498abce4c3bbdull, 0x9301fd2c9e7d58e1ull, 0x1845add6d06b2f2bull,
+      0x1534a586f85d5225ull, 0x1534a586f85d5225ull, 0x2308b68c17dc3e13ull, 0x220492bb68ba6c1eull, 0x98275909ce3a5019ull,
+      0x0482ce5c0947adddull},
      0xa1237d3083ca9475ull},
     {DType::Q8_0,
-     {0x3e9a6f26f493dbd0ull, 0x31359fa4672075cbull, 0xd385d0901efab3a1ull, 0x7b144271a358b771ull,
-      0x455670c3b9c34693ull, 0xa38d9884c94198bbull, 0xb20a3b9d2c8df865ull, 0x3d6445d909cb32f3ull,
-      0x59c3ddee69a1d723ull, 0xbc95006a09b91d08ull, 0xb20a3b9d2c8df865ull, 0xb20a3b9d2c8df865ull,
-      0xe96f87b9a734e382ull, 0xf541ff0cc8af9288ull, 0xac4cd74b5505e704ull, 0x73393cc9783b7935ull},
+     {0x3e9a6f26f493dbd0ull, 0x31359fa4672075cbull, 0xd385d0901efab3a1ull, 0x7b144271a358b771ull, 0x455670c3b9c34693ull,
+      0xa38d9884c94198bbull, 0xb20a3b9d2c8df865ull, 0x3d6445d909cb32f3ull, 0x59c3ddee69a1d723ull, 0xbc95006a09b91d08ull,
+      0xb20a3b9d2c8df865ull, 0xb20a3b9d2c8df865ull, 0xe96f87b9a734e382ull, 0xf541ff0cc8af9288ull, 0xac4cd74b5505e704ull,
+      0x73393cc9783b7935ull},
      0x5b06502f032bacefull},
     {DType::IQ4_NL,
-     {0x2f2afc88a3a65f82ull, 0x9cac642ce3a8bfcdull, 0xdc25789e62ba5f9cull, 0xbdeb14e1704603eaull,
-      0xc40502b21174223bull, 0xad633089f608f42cull, 0x8896fdfef75dec65ull, 0xc017ad9ea77840cbull,
-      0x3201c69acffeb272ull, 0x59f577eebf0aac49ull, 0x8896fdfef75dec65ull, 0x8896fdfef75dec65ull,
-      0x12a963e0dc691176ull, 0xa79f33e57796b119ull, 0xa4df236206347a9eull, 0x6365484030f22445ull},
+     {0x2f2afc88a3a65f82ull, 0x9cac642ce3a8bfcdull, 0xdc25789e62ba5f9cull, 0xbdeb14e1704603eaull, 0xc40502b21174223bull,
+      0xad633089f608f42cull, 0x8896fdfef75dec65ull, 0xc017ad9ea77840cbull, 0x3201c69acffeb272ull, 0x59f577eebf0aac49ull,
+      0x8896fdfef75dec65ull, 0x8896fdfef75dec65ull, 0x12a963e0dc691176ull, 0xa79f33e57796b119ull, 0xa4df236206347a9eull,
+      0x6365484030f22445ull},
      0x6d34041340ffa4f3ull},
 };
 
@@ -104,8 +104,7 @@ void PrintTo(const Bounds& p, std::ostream* os) { *os << traits(p.type).name; }
 
 TEST(FormatsLegacyInputs, AreTheOnesGgmlQuantized) {
   const std::vector<float> x = test::oracle_inputs();
-  EXPECT_EQ(test::hex64(test::fnv1a64(x.data(), x.size() * sizeof(float))),
-            test::hex64(test::kOracleInputsHash));
+  EXPECT_EQ(test::hex64(test::fnv1a64(x.data(), x.size() * sizeof(float))), test::hex64(test::kOracleInputsHash));
 }
 
 class FormatsLegacyOracle : public ::testing::TestWithParam<OracleHashes> {};
@@ -257,8 +256,7 @@ TEST(FormatsLegacyLayout, Q5_0GridBlock) {
   // -16 first: d = 1, code = x + 16 = j; elements 16..31 have the fifth bit set.
   std::vector<float> x;
   for (int j = 0; j < 32; ++j) x.push_back(float(j - 16));
-  EXPECT_EQ(quantize_one_block(DType::Q5_0, x),
-            concat({0x00, 0x3C, 0x00, 0x00, 0xFF, 0xFF}, nibble_pairs_j_j()));
+  EXPECT_EQ(quantize_one_block(DType::Q5_0, x), concat({0x00, 0x3C, 0x00, 0x00, 0xFF, 0xFF}, nibble_pairs_j_j()));
 }
 
 TEST(FormatsLegacyLayout, Q5_1GridBlock) {

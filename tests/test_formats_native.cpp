@@ -170,10 +170,10 @@ TEST(NativeFormat, ReferenceBlockBytes) {
   EXPECT_EQ(r.values, x);
   // 2-bit over [-1.5, 1.5]: d = 1, m = -1.5. 0.2 is 1.7 steps above m: code 2 -> 0.5.
   // Halves go to the even code: -1.0 (0.5 steps) -> 0, 0.0 (1.5) -> 2, 1.0 (2.5) -> 2.
-  const std::vector<float> y = {-1.5f, 1.5f, 0.2f, -1.0f, 0.0f, 1.0f, -0.5f, 0.49f,
+  const std::vector<float> y = {-1.5f, 1.5f,  0.2f,  -1.0f, 0.0f,  1.0f,  -0.5f, 0.49f,
                                 -1.5f, -1.5f, -1.5f, -1.5f, -1.5f, -1.5f, -1.5f, -1.5f};
   const auto t = test::round_trip(affine_native_dtype(2, 0), y);
-  const std::vector<float> expected_y = {-1.5f, 1.5f, 0.5f, -1.5f, 0.5f, 0.5f, -0.5f, 0.5f,
+  const std::vector<float> expected_y = {-1.5f, 1.5f,  0.5f,  -1.5f, 0.5f,  0.5f,  -0.5f, 0.5f,
                                          -1.5f, -1.5f, -1.5f, -1.5f, -1.5f, -1.5f, -1.5f, -1.5f};
   EXPECT_EQ(t.values, expected_y);
 }
@@ -241,9 +241,11 @@ TEST(NativeMethods, NeverWorseThanRtnPerBlock) {
     for (size_t b = 2048 / size_t(g); b < x.size() / size_t(g); ++b) {
       const float* xb = x.data() + b * size_t(g);
       ASSERT_LE(block_error(xb, search.values.data() + b * size_t(g), g, 2.0f),
-                block_error(xb, rtn.values.data() + b * size_t(g), g, 2.0f)) << t->name << " oracle block " << b;
+                block_error(xb, rtn.values.data() + b * size_t(g), g, 2.0f))
+          << t->name << " oracle block " << b;
       ASSERT_LE(block_error(xb, hqq.values.data() + b * size_t(g), g, o.lp_norm),
-                block_error(xb, rtn.values.data() + b * size_t(g), g, o.lp_norm)) << t->name << " oracle block " << b;
+                block_error(xb, rtn.values.data() + b * size_t(g), g, o.lp_norm))
+          << t->name << " oracle block " << b;
     }
     // Real gains where rounding error is large; tiny ones remain at 8 bits.
     if (bits_of(*t) <= 4) {
@@ -272,15 +274,16 @@ TEST(NativeMethods, AdversarialRowsDecodeFinite) {
   for (auto& r : test::vanishing_rows()) rows.push_back(std::move(r));
   const auto oracle = test::oracle_inputs();
   for (int k = 0; k < test::kOracleRows; ++k)
-    rows.push_back({"oracle row " + std::to_string(k),
-                    std::vector<float>(oracle.begin() + k * test::kOracleRowLength,
-                                       oracle.begin() + (k + 1) * test::kOracleRowLength)});
+    rows.push_back(
+        {"oracle row " + std::to_string(k), std::vector<float>(oracle.begin() + k * test::kOracleRowLength,
+                                                               oracle.begin() + (k + 1) * test::kOracleRowLength)});
   for (const TypeTraits* t : grouped_types())
     for (Method m : {Method::Rtn, Method::Hqq, Method::Search})
       for (const auto& row : rows) {
         const auto e = encode(*t, m, row.values);
         for (size_t i = 0; i < e.values.size(); ++i)
-          ASSERT_TRUE(std::isfinite(e.values[i])) << t->name << " " << method_name(m) << " " << row.name << " [" << i << "]";
+          ASSERT_TRUE(std::isfinite(e.values[i]))
+              << t->name << " " << method_name(m) << " " << row.name << " [" << i << "]";
       }
   // Constants that fp16 holds decode exactly; vanishing rows decode to zeros.
   for (float c : {0.75f, -3.0f, 65504.0f, -65504.0f}) {
@@ -321,9 +324,11 @@ TEST(NativePerChannel, MatchesOneGroupPerRowAndNeverLosesToRtn) {
     dequantize_affine_per_channel(bits, codes.data(), scale_zero.data(), rows, cols, searched.data());
     for (int64_t r = 0; r < rows; ++r)
       EXPECT_LE(block_error(x.data() + r * cols, searched.data() + r * cols, int(cols), 2.0f),
-                block_error(x.data() + r * cols, pc.data() + r * cols, int(cols), 2.0f)) << bits << " row " << r;
+                block_error(x.data() + r * cols, pc.data() + r * cols, int(cols), 2.0f))
+          << bits << " row " << r;
   }
-  EXPECT_THROW(quantize_affine_per_channel(4, Method::Rtn, x.data(), 1, 60, nullptr, nullptr, {}), std::invalid_argument);
+  EXPECT_THROW(quantize_affine_per_channel(4, Method::Rtn, x.data(), 1, 60, nullptr, nullptr, {}),
+               std::invalid_argument);
 }
 
 // ---- the LBIT container ----
@@ -454,8 +459,7 @@ TEST(NativeContainer, GgufRefusesNativeTypes) {
   NativeFile plain;
   plain.infos = {f.infos[3]};
   plain.data = {f.data[3]};
-  write(dir.file("plain.gguf"), plain, gguf::Container::Gguf,
-        {{"lowbit.container_version", gguf::Value::uint32(1)}});
+  write(dir.file("plain.gguf"), plain, gguf::Container::Gguf, {{"lowbit.container_version", gguf::Value::uint32(1)}});
   const auto g = gguf::File::open(dir.file("plain.gguf"));
   EXPECT_EQ(g.container, gguf::Container::Gguf);
   EXPECT_TRUE(g.metadata.empty());
@@ -511,8 +515,8 @@ TEST(NativeContainer, GgufPyRefusesLbit) {
   ScratchDir dir;
   write(dir.file("model.lbit"), native_file(), gguf::Container::Lbit);
   const std::string log = dir.file("python.log");
-  const std::string cmd = "python3 -c \"import gguf, sys; gguf.GGUFReader(sys.argv[1])\" '" +
-                          dir.file("model.lbit") + "' > '" + log + "' 2>&1";
+  const std::string cmd = "python3 -c \"import gguf, sys; gguf.GGUFReader(sys.argv[1])\" '" + dir.file("model.lbit") +
+                          "' > '" + log + "' 2>&1";
   const int status = std::system(cmd.c_str());
   const auto out = read_bytes(log);
   const std::string text(out.begin(), out.end());

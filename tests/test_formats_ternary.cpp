@@ -32,16 +32,16 @@ struct OracleHashes {
 
 const OracleHashes kOracle[] = {
     {DType::TQ1_0,
-     {0xc599cc54a4c65eaaull, 0xdebd85f524cc1876ull, 0xc1442d0032e9ba02ull, 0xeeb9b4994fe91b55ull,
-      0xf66e80c3752c2fdcull, 0xe9620cfc1d6520bfull, 0x5f12a8029bf916b9ull, 0x1a562b38c5854263ull,
-      0x7f942c17f0d6cc4cull, 0xa5778f3114dec756ull, 0x5f12a8029bf916b9ull, 0x39bb87f07f367981ull,
-      0xd03e978b3cf1b81aull, 0x5c54f279d395bb6bull, 0xd3f8a6b6e3295ef4ull, 0x29c8275497fe87beull},
+     {0xc599cc54a4c65eaaull, 0xdebd85f524cc1876ull, 0xc1442d0032e9ba02ull, 0xeeb9b4994fe91b55ull, 0xf66e80c3752c2fdcull,
+      0xe9620cfc1d6520bfull, 0x5f12a8029bf916b9ull, 0x1a562b38c5854263ull, 0x7f942c17f0d6cc4cull, 0xa5778f3114dec756ull,
+      0x5f12a8029bf916b9ull, 0x39bb87f07f367981ull, 0xd03e978b3cf1b81aull, 0x5c54f279d395bb6bull, 0xd3f8a6b6e3295ef4ull,
+      0x29c8275497fe87beull},
      0x572b9eb78906d37aull},
     {DType::TQ2_0,
-     {0x049cb457105468b6ull, 0xc83a0ba1f76c0208ull, 0x43d279ac14302a6eull, 0xc6b736fac5403e19ull,
-      0x252d6faa601db097ull, 0x854caadc657321e8ull, 0xe751ecfad723d2adull, 0xa993b7667a775b4full,
-      0x7e8728a1f44b217full, 0x2e3ea29eff207d25ull, 0xe751ecfad723d2adull, 0x553c595d92e10240ull,
-      0xb2932a57fbd76c0eull, 0x3bda529e76f06a53ull, 0x7c1a9640be49fe18ull, 0x0f3baead93e4a25dull},
+     {0x049cb457105468b6ull, 0xc83a0ba1f76c0208ull, 0x43d279ac14302a6eull, 0xc6b736fac5403e19ull, 0x252d6faa601db097ull,
+      0x854caadc657321e8ull, 0xe751ecfad723d2adull, 0xa993b7667a775b4full, 0x7e8728a1f44b217full, 0x2e3ea29eff207d25ull,
+      0xe751ecfad723d2adull, 0x553c595d92e10240ull, 0xb2932a57fbd76c0eull, 0x3bda529e76f06a53ull, 0x7c1a9640be49fe18ull,
+      0x0f3baead93e4a25dull},
      0x572b9eb78906d37aull},
 };
 
@@ -99,8 +99,7 @@ TEST_P(FormatsTernaryRoundTrip, TernaryDataRoundTripsExactly) {
 
 TEST_P(FormatsTernaryRoundTrip, GaussianRelativeRmsErrorWithinBound) {
   const std::vector<float> x = test::gaussian(32768, 1);
-  EXPECT_LT(test::relative_rms_error(x, test::round_trip(GetParam(), x).values),
-            kGaussianRelRmsBound);
+  EXPECT_LT(test::relative_rms_error(x, test::round_trip(GetParam(), x).values), kGaussianRelRmsBound);
 }
 
 TEST_P(FormatsTernaryRoundTrip, AdversarialRowsFiniteAndWithinErrorBound) {
@@ -111,8 +110,7 @@ TEST_P(FormatsTernaryRoundTrip, AdversarialRowsFiniteAndWithinErrorBound) {
     for (float v : row.values) amax = std::max(amax, std::fabs(v));
     for (size_t i = 0; i < row.values.size(); ++i) {
       ASSERT_TRUE(std::isfinite(r.values[i])) << "element " << i;
-      ASSERT_LE(std::fabs(double(row.values[i]) - double(r.values[i])), kMaxErrOverAmax * amax)
-          << "element " << i;
+      ASSERT_LE(std::fabs(double(row.values[i]) - double(r.values[i])), kMaxErrOverAmax * amax) << "element " << i;
     }
   }
 }
@@ -137,8 +135,7 @@ TEST_P(FormatsTernaryRoundTrip, HalfOfMaxRoundsAwayFromZero) {
   EXPECT_EQ(y[3], 0.0f);
 }
 
-INSTANTIATE_TEST_SUITE_P(FormatsTernary, FormatsTernaryRoundTrip,
-                         ::testing::Values(DType::TQ1_0, DType::TQ2_0),
+INSTANTIATE_TEST_SUITE_P(FormatsTernary, FormatsTernaryRoundTrip, ::testing::Values(DType::TQ1_0, DType::TQ2_0),
                          [](const auto& param_info) { return type_name(param_info.param); });
 
 TEST(FormatsTernaryRegistry, RowsPointAtTheseFunctions) {

@@ -64,21 +64,38 @@ TEST(Gguf, EveryValueTypeRoundTrips) {
   std::vector<gguf::KeyValue> kv;
   auto add = [&](const char* k, Value v) { kv.push_back({k, std::move(v)}); };
   Value v;
-  v.type = ValueType::UINT8; v.u = 250; add("u8", v);
-  v = {}; v.type = ValueType::INT8; v.i = -100; add("i8", v);
-  v = {}; v.type = ValueType::UINT16; v.u = 65000; add("u16", v);
-  v = {}; v.type = ValueType::INT16; v.i = -32000; add("i16", v);
+  v.type = ValueType::UINT8;
+  v.u = 250;
+  add("u8", v);
+  v = {};
+  v.type = ValueType::INT8;
+  v.i = -100;
+  add("i8", v);
+  v = {};
+  v.type = ValueType::UINT16;
+  v.u = 65000;
+  add("u16", v);
+  v = {};
+  v.type = ValueType::INT16;
+  v.i = -32000;
+  add("i16", v);
   add("u32", Value::uint32(4000000000u));
   add("i32", Value::int32(-2000000000));
   add("f32", Value::float32(1.5f));
   add("bool", Value::boolean(true));
   add("str", Value::string(std::string("with\0nul", 8)));
   add("u64", Value::uint64(~uint64_t{0}));
-  v = {}; v.type = ValueType::INT64; v.i = INT64_MIN; add("i64", v);
-  v = {}; v.type = ValueType::FLOAT64; v.f = -1e300; add("f64", v);
-  add("arr_of_arr", Value::array(ValueType::ARRAY,
-                                 {Value::array(ValueType::STRING, {Value::string("a"), Value::string("")}),
-                                  Value::array(ValueType::INT32, {Value::int32(7)})}));
+  v = {};
+  v.type = ValueType::INT64;
+  v.i = INT64_MIN;
+  add("i64", v);
+  v = {};
+  v.type = ValueType::FLOAT64;
+  v.f = -1e300;
+  add("f64", v);
+  add("arr_of_arr",
+      Value::array(ValueType::ARRAY, {Value::array(ValueType::STRING, {Value::string("a"), Value::string("")}),
+                                      Value::array(ValueType::INT32, {Value::int32(7)})}));
   add("empty", Value::array(ValueType::FLOAT32, {}));
   add("general.alignment", Value::uint32(64));
   std::vector<float> data(100);
@@ -120,9 +137,7 @@ TEST(Gguf, FailedWriteLeavesNoFile) {
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }
 
-TEST(Gguf, UnwritableDirectoryIsAnIoError) {
-  EXPECT_THROW(gguf::Writer("/nonexistent-dir/x.gguf", {}, {}), IoError);
-}
+TEST(Gguf, UnwritableDirectoryIsAnIoError) { EXPECT_THROW(gguf::Writer("/nonexistent-dir/x.gguf", {}, {}), IoError); }
 
 // --- hostile input ---------------------------------------------------------------
 

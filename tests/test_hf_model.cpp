@@ -21,8 +21,7 @@ namespace fs = std::filesystem;
 // A tiny Llama-family checkpoint: hidden 8, 2 heads of 4, 1 KV head, 2 layers, FFN 12,
 // vocab 10. Element (r, c) of tensor number t is 10000*t + 100*r + c, so every row of
 // every tensor is recognisable after loading.
-constexpr int64_t kHidden = 8, kHeads = 2, kKvHeads = 1, kHeadDim = 4, kLayers = 2, kFfn = 12,
-                  kVocab = 10;
+constexpr int64_t kHidden = 8, kHeads = 2, kKvHeads = 1, kHeadDim = 4, kLayers = 2, kFfn = 12, kVocab = 10;
 
 struct FakeTensor {
   std::vector<int64_t> shape;
@@ -60,8 +59,7 @@ class TinyCheckpoint {
     const int64_t cols = t.shape.size() > 1 ? t.shape[1] : 1;
     const int64_t rows = t.shape[0];
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t c = 0; c < cols; ++c)
-        t.values.push_back(float(10000 * int64_t(tensors.size()) + 100 * r + c));
+      for (int64_t c = 0; c < cols; ++c) t.values.push_back(float(10000 * int64_t(tensors.size()) + 100 * r + c));
     tensors[name] = std::move(t);
   }
 
@@ -109,8 +107,7 @@ class HfModel : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("lowbit_hf_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
+    dir_ = fs::temp_directory_path() / ("lowbit_hf_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -276,10 +273,8 @@ TEST_F(HfModel, ShardedDirectoryAndSingleFilePaths) {
   const Model m = load_hf_model(dir_.string());
   EXPECT_EQ(m.tensors.size(), 21u);
   EXPECT_EQ(m.storage.size(), 2u + 2 * kLayers);  // two mappings + permuted Q and K per layer
-  EXPECT_EQ(value_at(*m.find("blk.0.attn_q.weight"), 2),
-            ckpt.at("model.layers.0.self_attn.q_proj.weight", 1));
-  EXPECT_EQ(value_at(*m.find("blk.1.ffn_down.weight"), 7, 11),
-            ckpt.at("model.layers.1.mlp.down_proj.weight", 7, 11));
+  EXPECT_EQ(value_at(*m.find("blk.0.attn_q.weight"), 2), ckpt.at("model.layers.0.self_attn.q_proj.weight", 1));
+  EXPECT_EQ(value_at(*m.find("blk.1.ffn_down.weight"), 7, 11), ckpt.at("model.layers.1.mlp.down_proj.weight", 7, 11));
 
   // The index itself, and a lone .safetensors file, with config.json beside them.
   EXPECT_EQ(load_hf_model(path("model.safetensors.index.json")).tensors.size(), 21u);
@@ -289,10 +284,10 @@ TEST_F(HfModel, ShardedDirectoryAndSingleFilePaths) {
 }
 
 TEST_F(HfModel, MissingPiecesAreClearErrors) {
-  expect_load_error(dir_.string(), "weights");                   // empty directory
-  expect_load_error(path("absent"), "file");                     // no such path
+  expect_load_error(dir_.string(), "weights");  // empty directory
+  expect_load_error(path("absent"), "file");    // no such path
   TinyCheckpoint(/*biases=*/false).write(path("model.safetensors"));
-  expect_load_error(dir_.string(), "config.json");               // weights, no config
+  expect_load_error(dir_.string(), "config.json");  // weights, no config
   write_config(config_json("gemma"));
   expect_load_error(dir_.string(), "model_type");
   write_config(config_json("llama", R"(, "mlp_bias": true)"));
@@ -321,7 +316,8 @@ TEST(HfConfig, DefaultsFollowTransformers) {
   const ModelConfig c = parse_hf_config(R"({"model_type": "llama", "hidden_size": 64,
       "num_hidden_layers": 3, "num_attention_heads": 4, "intermediate_size": 100,
       "vocab_size": 32, "max_position_embeddings": 128, "rope_scaling": null,
-      "num_key_value_heads": null})", "config.json");
+      "num_key_value_heads": null})",
+                                        "config.json");
   EXPECT_EQ(c.architecture, "llama");
   EXPECT_EQ(c.hidden_size, 64);
   EXPECT_EQ(c.n_layers, 3);
@@ -344,7 +340,8 @@ TEST(HfConfig, DefaultsFollowTransformers) {
 TEST(HfConfig, Llama3RopeScalingAndQwen3FromArchitectures) {
   const ModelConfig l = parse_hf_config(config_json("llama", R"(, "rope_scaling": {"factor": 8.0,
       "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192,
-      "rope_type": "llama3"})"), "config.json");
+      "rope_type": "llama3"})"),
+                                        "config.json");
   EXPECT_EQ(l.rope_scaling.type, "llama3");
   EXPECT_DOUBLE_EQ(l.rope_scaling.factor, 8.0);
   EXPECT_DOUBLE_EQ(l.rope_scaling.low_freq_factor, 1.0);
@@ -353,7 +350,9 @@ TEST(HfConfig, Llama3RopeScalingAndQwen3FromArchitectures) {
   EXPECT_DOUBLE_EQ(l.rms_norm_eps, 1e-5);
 
   const ModelConfig y = parse_hf_config(
-      config_json("qwen2", R"(, "rope_scaling": {"type": "yarn", "factor": 4.0}, "use_sliding_window": true, "sliding_window": 32)"),
+      config_json(
+          "qwen2",
+          R"(, "rope_scaling": {"type": "yarn", "factor": 4.0}, "use_sliding_window": true, "sliding_window": 32)"),
       "config.json");
   EXPECT_EQ(y.rope_scaling.type, "yarn");
   EXPECT_DOUBLE_EQ(y.rope_scaling.factor, 4.0);
@@ -364,7 +363,8 @@ TEST(HfConfig, Llama3RopeScalingAndQwen3FromArchitectures) {
       "hidden_size": 1024, "num_hidden_layers": 28, "num_attention_heads": 16,
       "num_key_value_heads": 8, "head_dim": 128, "intermediate_size": 3072,
       "vocab_size": 151936, "max_position_embeddings": 40960, "tie_word_embeddings": true,
-      "rope_parameters": {"rope_theta": 1000000, "rope_type": "default"}})", "config.json");
+      "rope_parameters": {"rope_theta": 1000000, "rope_type": "default"}})",
+                                        "config.json");
   EXPECT_EQ(q.architecture, "qwen3");
   EXPECT_EQ(q.head_dim, 128);  // not hidden_size / heads = 64
   EXPECT_TRUE(q.qk_norm);
@@ -383,8 +383,7 @@ TEST(HfConfig, BadFieldsNameTheField) {
   expect_config_error(config_json("llama", R"(, "hidden_size": 8.5)"), "hidden_size");
   expect_config_error(config_json("llama", R"(, "vocab_size": 0)"), "vocab_size");
   expect_config_error(config_json("llama", R"(, "num_hidden_layers": -2)"), "num_hidden_layers");
-  expect_config_error(config_json("llama", R"(, "intermediate_size": 99999999999999999999)"),
-                      "intermediate_size");
+  expect_config_error(config_json("llama", R"(, "intermediate_size": 99999999999999999999)"), "intermediate_size");
   expect_config_error(config_json("llama", R"(, "num_key_value_heads": 3)"), "num_key_value_heads");
   expect_config_error(config_json("llama", R"(, "num_attention_heads": 3)"), "num_attention_heads");
   expect_config_error(config_json("llama", R"(, "head_dim": 5)"), "head_dim");

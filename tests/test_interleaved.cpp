@@ -91,8 +91,10 @@ Acts make_acts(const std::vector<float>& x, int64_t cols) {
   a.d.resize(size_t(n * nb));
   a.sum.resize(size_t(n * nb));
   for (int64_t t = 0; t < n; ++t)
-    pack_interleaved_acts(x.data() + t * cols, cols, a.qs.data() + t * cols, a.d.data() + t * nb, a.sum.data() + t * nb);
-  for (int64_t t = 0; t < n; ++t) a.tokens.push_back({a.qs.data() + t * cols, a.d.data() + t * nb, a.sum.data() + t * nb});
+    pack_interleaved_acts(x.data() + t * cols, cols, a.qs.data() + t * cols, a.d.data() + t * nb,
+                          a.sum.data() + t * nb);
+  for (int64_t t = 0; t < n; ++t)
+    a.tokens.push_back({a.qs.data() + t * cols, a.d.data() + t * nb, a.sum.data() + t * nb});
   for (size_t i = 0; i < x.size(); ++i) a.decoded.push_back(double(a.d[i / 32]) * a.qs[i]);
   return a;
 }

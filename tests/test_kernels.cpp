@@ -34,11 +34,16 @@ enum class Pattern { Random, Zeros, Constant, Outlier, RandomBytes };
 
 const char* pattern_name(Pattern p) {
   switch (p) {
-    case Pattern::Random: return "random";
-    case Pattern::Zeros: return "zeros";
-    case Pattern::Constant: return "constant";
-    case Pattern::Outlier: return "outlier";
-    case Pattern::RandomBytes: return "random-bytes";
+    case Pattern::Random:
+      return "random";
+    case Pattern::Zeros:
+      return "zeros";
+    case Pattern::Constant:
+      return "constant";
+    case Pattern::Outlier:
+      return "outlier";
+    case Pattern::RandomBytes:
+      return "random-bytes";
   }
   return "?";
 }
@@ -52,8 +57,11 @@ std::vector<float> make_values(Pattern p, int64_t n, uint32_t seed) {
     case Pattern::Random:
       for (auto& v : x) v = normal(rng);
       break;
-    case Pattern::Zeros: break;
-    case Pattern::Constant: std::fill(x.begin(), x.end(), 0.37f); break;
+    case Pattern::Zeros:
+      break;
+    case Pattern::Constant:
+      std::fill(x.begin(), x.end(), 0.37f);
+      break;
     case Pattern::Outlier:
     case Pattern::RandomBytes:
       // Small values and one huge one, whose sign depends on the seed.
@@ -121,9 +129,15 @@ std::vector<double> decode_activations(DType act, const std::byte* p, int64_t n)
   for (int64_t i = 0; i < n; ++i) {
     const size_t k = size_t(i);
     switch (act) {
-      case DType::F32: out[k] = load<float>(p, k); break;
-      case DType::F16: out[k] = fp16_to_fp32(load<uint16_t>(p, k)); break;
-      case DType::BF16: out[k] = bf16_to_fp32(load<uint16_t>(p, k)); break;
+      case DType::F32:
+        out[k] = load<float>(p, k);
+        break;
+      case DType::F16:
+        out[k] = fp16_to_fp32(load<uint16_t>(p, k));
+        break;
+      case DType::BF16:
+        out[k] = bf16_to_fp32(load<uint16_t>(p, k));
+        break;
       case DType::Q8_0: {
         const auto b = load<BlockQ8_0>(p, k / 32);
         out[k] = double(fp16_to_fp32(b.d)) * b.qs[k % 32];
@@ -139,7 +153,8 @@ std::vector<double> decode_activations(DType act, const std::byte* p, int64_t n)
         out[k] = double(b.d) * b.qs[k % 256];
         break;
       }
-      default: throw std::invalid_argument("not an activation type");
+      default:
+        throw std::invalid_argument("not an activation type");
     }
   }
   return out;
@@ -156,13 +171,24 @@ std::vector<double> activation_error(DType act, const std::vector<float>& x) {
   };
   for (size_t i = 0; i < x.size(); ++i) {
     switch (act) {
-      case DType::F32: e[i] = 0; break;
-      case DType::F16: e[i] = std::fabs(x[i]) * 0x1p-11 + 0x1p-25; break;
-      case DType::BF16: e[i] = std::fabs(x[i]) * 0x1p-8; break;
+      case DType::F32:
+        e[i] = 0;
+        break;
+      case DType::F16:
+        e[i] = std::fabs(x[i]) * 0x1p-11 + 0x1p-25;
+        break;
+      case DType::BF16:
+        e[i] = std::fabs(x[i]) * 0x1p-8;
+        break;
       case DType::Q8_0:
-      case DType::Q8_1: e[i] = block_amax(i, 32) * (1.0 / 254 + 0x1p-11 + 0x1p-20); break;
-      case DType::Q8_K: e[i] = block_amax(i, 256) * (1.0 / 254 + 0x1p-20); break;
-      default: throw std::invalid_argument("not an activation type");
+      case DType::Q8_1:
+        e[i] = block_amax(i, 32) * (1.0 / 254 + 0x1p-11 + 0x1p-20);
+        break;
+      case DType::Q8_K:
+        e[i] = block_amax(i, 256) * (1.0 / 254 + 0x1p-20);
+        break;
+      default:
+        throw std::invalid_argument("not an activation type");
     }
   }
   return e;
@@ -218,7 +244,8 @@ std::vector<DotCase> dot_cases(const KernelTraits& k) {
     }
   }
   cases.push_back({std::string(traits(k.type).name) + " long random row", 64 * unit,
-                   make_weights(k.type, Pattern::Random, 64 * unit, 777), make_values(Pattern::Random, 64 * unit, 778)});
+                   make_weights(k.type, Pattern::Random, 64 * unit, 777),
+                   make_values(Pattern::Random, 64 * unit, 778)});
   return cases;
 }
 
@@ -390,8 +417,7 @@ TEST(KernelPack, Q8_1DecodesWithinHalfAStep) {
       if (amax > 0) {
         EXPECT_EQ(qmax, 127);
       }
-      for (int j = 0; j < 32; ++j)
-        EXPECT_NEAR(d * blk.qs[j], x[b * 32 + size_t(j)], amax * (1.0 / 254 + 0x1p-11));
+      for (int j = 0; j < 32; ++j) EXPECT_NEAR(d * blk.qs[j], x[b * 32 + size_t(j)], amax * (1.0 / 254 + 0x1p-11));
       // s = d * sum(q), rounded to fp16 (d before its own fp16 rounding).
       EXPECT_NEAR(fp16_to_fp32(blk.s), d * sum, std::fabs(d * sum) * 0x1p-10 + 1e-7);
     }
@@ -435,14 +461,16 @@ Tensor tensor_of(DType type, int64_t rows, int64_t cols, std::vector<std::byte>&
   decoded.clear();
   for (int64_t r = 0; r < rows; ++r) {
     // Mostly random rows, some adversarial ones.
-    const Pattern p = r % 8 == 5 ? Pattern::Outlier : r % 8 == 6 ? Pattern::Constant : r == 7 ? Pattern::Zeros
-                                                                                               : Pattern::Random;
+    const Pattern p = r % 8 == 5   ? Pattern::Outlier
+                      : r % 8 == 6 ? Pattern::Constant
+                      : r == 7     ? Pattern::Zeros
+                                   : Pattern::Random;
     const WeightRow w = make_weights(type, p, cols, seed + uint32_t(r));
     storage.insert(storage.end(), w.bytes.begin(), w.bytes.end());
     decoded.insert(decoded.end(), w.decoded.begin(), w.decoded.end());
   }
-  return Tensor{.name = std::string("w.") + std::string(traits(type).name), .shape = {rows, cols}, .type = type,
-                .data = storage};
+  return Tensor{
+      .name = std::string("w.") + std::string(traits(type).name), .shape = {rows, cols}, .type = type, .data = storage};
 }
 
 TEST(KernelMatmul, MatchesReferenceForEveryDecodableType) {
@@ -476,12 +504,12 @@ TEST(KernelMatmul, MatchesReferenceForEveryDecodableType) {
         for (int64_t r = 0; r < rows; ++r) {
           const std::vector<float> wr(wdec.begin() + r * cols, wdec.begin() + (r + 1) * cols);
           // Without a kernel matmul sums cols float products in float: count each.
-          double bound = kernel ? float_slack(tt.type, kernel->act_type, wr, xd)
-                                : 16.0 * double(cols + 8) * kUlp * [&] {
-                                    double s = 0;
-                                    for (int64_t c = 0; c < cols; ++c) s += std::fabs(wr[size_t(c)] * xd[size_t(c)]);
-                                    return s;
-                                  }() + 1e-30;
+          double bound =
+              kernel ? float_slack(tt.type, kernel->act_type, wr, xd) : 16.0 * double(cols + 8) * kUlp * [&] {
+                double s = 0;
+                for (int64_t c = 0; c < cols; ++c) s += std::fabs(wr[size_t(c)] * xd[size_t(c)]);
+                return s;
+              }() + 1e-30;
           for (int64_t c = 0; c < cols; ++c) bound += std::fabs(wr[size_t(c)]) * e[size_t(c)];
           const size_t at = size_t(t * rows + r);
           ASSERT_NEAR(one[at], expected[at], bound) << "row " << r << " token " << t;

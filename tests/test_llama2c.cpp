@@ -31,8 +31,7 @@ std::string shared_dir() {
 // Returns the path of a shared data file, failing the test (not skipping) if it is missing.
 std::string shared_file(const std::string& relative) {
   const std::string path = shared_dir() + "/" + relative;
-  EXPECT_TRUE(fs::is_regular_file(path)) << "missing shared data file " << path
-                                         << " (set LOWBIT_SHARED)";
+  EXPECT_TRUE(fs::is_regular_file(path)) << "missing shared data file " << path << " (set LOWBIT_SHARED)";
   return path;
 }
 
@@ -53,8 +52,8 @@ class TempFile {
  public:
   explicit TempFile(const Bytes& bytes) {
     static std::atomic<int> counter{0};
-    path_ = (fs::temp_directory_path() / ("lowbit_llama2c_" + std::to_string(::getpid()) + "_" +
-                                          std::to_string(counter++) + ".bin"))
+    path_ = (fs::temp_directory_path() /
+             ("lowbit_llama2c_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + ".bin"))
                 .string();
     std::ofstream out(path_, std::ios::binary);
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
@@ -79,8 +78,8 @@ void append_bytes(Bytes& out, const Bytes& src, size_t offset, size_t n) {
              src.begin() + static_cast<std::ptrdiff_t>(offset + n));
 }
 
-Bytes header_v0(int32_t dim, int32_t hidden, int32_t layers, int32_t heads, int32_t kv_heads,
-                int32_t vocab, int32_t seq_len) {
+Bytes header_v0(int32_t dim, int32_t hidden, int32_t layers, int32_t heads, int32_t kv_heads, int32_t vocab,
+                int32_t seq_len) {
   Bytes b;
   for (int32_t v : {dim, hidden, layers, heads, kv_heads, vocab, seq_len}) append(b, v);
   return b;
@@ -117,11 +116,9 @@ const Tensor& tensor(const Model& m, const std::string& name) {
 }
 
 // Byte offsets of stories260K.bin's arrays (header 28 bytes, then float32 arrays).
-constexpr size_t kEmbOffset = 28, kAttnNormOffset = 131100, kWqOffset = 132380,
-                 kWkOffset = 214300, kWvOffset = 255260, kWoOffset = 296220,
-                 kFfnNormOffset = 378140, kW1Offset = 379420, kW2Offset = 599580,
-                 kW3Offset = 819740, kNormOffset = 1039900, kFreqOffset = 1040156,
-                 kFileSize = 1056540;
+constexpr size_t kEmbOffset = 28, kAttnNormOffset = 131100, kWqOffset = 132380, kWkOffset = 214300, kWvOffset = 255260,
+                 kWoOffset = 296220, kFfnNormOffset = 378140, kW1Offset = 379420, kW2Offset = 599580,
+                 kW3Offset = 819740, kNormOffset = 1039900, kFreqOffset = 1040156, kFileSize = 1056540;
 
 TEST(Llama2c, Stories260KConfig) {
   const Model m = load_llama2c(stories_bin(), stories_tok());
@@ -289,12 +286,10 @@ TEST(Llama2c, Tokenizer32k) {
   Bytes lowered = read_all(tokenizer_32k());
   const int32_t max_26 = 26;
   std::memcpy(lowered.data(), &max_26, 4);
-  expect_format_error([&] { parse_llama2c_tokenizer(lowered, "32k.bin"); }, "token 23409 length",
-                      317284);
+  expect_format_error([&] { parse_llama2c_tokenizer(lowered, "32k.bin"); }, "token 23409 length", 317284);
   EXPECT_EQ(load_llama2c_tokenizer(tokenizer_32k(), 32000).tokens.size(), 32000u);
   expect_format_error([] { load_llama2c_tokenizer(tokenizer_32k(), 31999); }, "vocab_size");
-  expect_format_error([] { load_llama2c_tokenizer(tokenizer_32k(), 32001); }, "token 32000 header",
-                      433869);
+  expect_format_error([] { load_llama2c_tokenizer(tokenizer_32k(), 32001); }, "token 32000 header", 433869);
   // The 32k tokenizer does not belong to stories260K (vocab 512).
   expect_format_error([] { load_llama2c(stories_bin(), tokenizer_32k()); }, "vocab_size");
 }
@@ -307,8 +302,7 @@ Bytes to_version1(const Bytes& v0, bool shared, const Bytes& wcls) {
   append_bytes(b, v0, 0, 28);
   append(b, static_cast<uint8_t>(shared ? 1 : 0));
   b.resize(256, std::byte{0});
-  const size_t norms = 5 * 64 * 4, mats = 5 * 64 * 64 * 4, kv = 5 * 32 * 64 * 4,
-               ffn = 5 * 172 * 64 * 4;
+  const size_t norms = 5 * 64 * 4, mats = 5 * 64 * 64 * 4, kv = 5 * 32 * 64 * 4, ffn = 5 * 172 * 64 * 4;
   append_bytes(b, v0, kAttnNormOffset, norms);
   append_bytes(b, v0, kFfnNormOffset, norms);
   append_bytes(b, v0, kNormOffset, 64 * 4);
@@ -380,8 +374,7 @@ TEST(Llama2c, Version0SeparateClassifier) {
   const Tensor& out = tensor(m, "output.weight");
   EXPECT_EQ(out.shape, (std::vector<int64_t>{512, 64}));
   EXPECT_EQ(float_at(out, 512 * 64 - 1), 0.424032598733902f);
-  EXPECT_EQ(out.data.data() - m.tensors.front().data.data(),
-            static_cast<std::ptrdiff_t>(kFileSize - kEmbOffset));
+  EXPECT_EQ(out.data.data() - m.tensors.front().data.data(), static_cast<std::ptrdiff_t>(kFileSize - kEmbOffset));
 }
 
 TEST(Llama2c, RejectsOtherVersions) {
@@ -415,8 +408,8 @@ TEST(Llama2c, RejectsTruncatedAndOversizedCheckpoints) {
   expect_format_error([&] { parse_llama2c(cut, "cut.bin"); }, "n_layers", 8);
   expect_format_error([&] { parse_llama2c(Bytes{}, "empty.bin"); }, "dim", 0);
   cut.assign(v0.begin(), v0.begin() + 500000);
-  std::string msg = expect_format_error([&] { parse_llama2c(cut, "cut.bin"); },
-                                        "layers.#.feed_forward.w1.weight", kW1Offset);
+  std::string msg =
+      expect_format_error([&] { parse_llama2c(cut, "cut.bin"); }, "layers.#.feed_forward.w1.weight", kW1Offset);
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
   cut.assign(v0.begin(), v0.end() - 4);
   expect_format_error([&] { parse_llama2c(cut, "cut.bin"); }, "freq_cis_imag");
@@ -444,21 +437,19 @@ TEST(Llama2c, RejectsBadDimensions) {
   expect_format_error([&] { parse(header_v0(64, 172, 5, 8, 0, 512, 512)); }, "n_kv_heads", 16);
   expect_format_error([&] { parse(header_v0(64, 172, 5, 8, 4, 0, 512)); }, "vocab_size", 20);
   expect_format_error([&] { parse(header_v0(64, 172, 5, 8, 4, 512, -512)); }, "seq_len", 24);
-  std::string msg = expect_format_error([&] { parse(header_v0(64, 172, 5, 7, 7, 512, 512)); },
-                                        "n_heads", 12);
+  std::string msg = expect_format_error([&] { parse(header_v0(64, 172, 5, 7, 7, 512, 512)); }, "n_heads", 12);
   EXPECT_NE(msg.find("not a multiple"), std::string::npos) << msg;
   msg = expect_format_error([&] { parse(header_v0(64, 172, 5, 64, 64, 512, 512)); }, "n_heads", 12);
   EXPECT_NE(msg.find("odd"), std::string::npos) << msg;
   expect_format_error([&] { parse(header_v0(64, 172, 5, 8, 3, 512, 512)); }, "n_kv_heads", 16);
   // Each value fits in int32 but their products overflow 64 bits.
   const int32_t big = 1 << 30;
-  msg = expect_format_error([&] { parse(header_v0(big, big, big, 2, 2, big, big)); },
-                            "layers.#.attention.wq.weight", 0);
+  msg =
+      expect_format_error([&] { parse(header_v0(big, big, big, 2, 2, big, big)); }, "layers.#.attention.wq.weight", 0);
   EXPECT_NE(msg.find("overflows"), std::string::npos) << msg;
   // Large but representable: reported as truncation of the first array, not allocated.
   const int32_t large = 1 << 20;
-  msg = expect_format_error([&] { parse(header_v0(large, 8, 1, 2, 2, large, 1)); },
-                            "tok_embeddings.weight", 28);
+  msg = expect_format_error([&] { parse(header_v0(large, 8, 1, 2, 2, large, 1)); }, "tok_embeddings.weight", 28);
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
 }
 
@@ -489,12 +480,18 @@ TEST(Llama2c, TokenTypesFollowLlamaCpp) {
                                  .token("a b c", -3.25f);
   const Vocab v = parse_llama2c_tokenizer(t.bytes, "types.bin");
   ASSERT_EQ(v.tokens.size(), 8u);
-  const std::vector<std::string> texts = {"<unk>", "<s>", "</s>", "", "<0xAB>", "<0xG1>",
-                                          "<0x41", "a\xe2\x96\x81" "b\xe2\x96\x81" "c"};
-  const std::vector<TokenType> types = {TokenType::Unknown, TokenType::Control,
-                                        TokenType::Control, TokenType::Control,
-                                        TokenType::Byte,    TokenType::Normal,
-                                        TokenType::Normal,  TokenType::Normal};
+  const std::vector<std::string> texts = {"<unk>",
+                                          "<s>",
+                                          "</s>",
+                                          "",
+                                          "<0xAB>",
+                                          "<0xG1>",
+                                          "<0x41",
+                                          "a\xe2\x96\x81"
+                                          "b\xe2\x96\x81"
+                                          "c"};
+  const std::vector<TokenType> types = {TokenType::Unknown, TokenType::Control, TokenType::Control, TokenType::Control,
+                                        TokenType::Byte,    TokenType::Normal,  TokenType::Normal,  TokenType::Normal};
   EXPECT_EQ(v.tokens, texts);
   EXPECT_EQ(v.types, types);
   EXPECT_EQ(v.scores[0], 1.5f);
@@ -504,25 +501,18 @@ TEST(Llama2c, TokenTypesFollowLlamaCpp) {
 TEST(Llama2c, RejectsHostileTokenizers) {
   auto three = [] { return TokenizerBuilder(4).token("a").token("b").token("c"); };
   expect_format_error([] { parse_llama2c_tokenizer(Bytes{}, "t.bin"); }, "max_token_length", 0);
-  expect_format_error([] { parse_llama2c_tokenizer(TokenizerBuilder(-1).bytes, "t.bin"); },
-                      "max_token_length", 0);
+  expect_format_error([] { parse_llama2c_tokenizer(TokenizerBuilder(-1).bytes, "t.bin"); }, "max_token_length", 0);
   // Token 3's length field sits at 4 + 3 * (8 + 1) + 4 = 35.
-  expect_format_error([&] { parse_llama2c_tokenizer(three().raw(0, -2, "").bytes, "t.bin"); },
-                      "token 3 length", 35);
-  expect_format_error([&] { parse_llama2c_tokenizer(three().raw(0, 4, "ab").bytes, "t.bin"); },
-                      "token 3 bytes", 39);
-  expect_format_error(
-      [&] { parse_llama2c_tokenizer(three().token("longer").bytes, "t.bin"); }, "token 3 length",
-      35);
+  expect_format_error([&] { parse_llama2c_tokenizer(three().raw(0, -2, "").bytes, "t.bin"); }, "token 3 length", 35);
+  expect_format_error([&] { parse_llama2c_tokenizer(three().raw(0, 4, "ab").bytes, "t.bin"); }, "token 3 bytes", 39);
+  expect_format_error([&] { parse_llama2c_tokenizer(three().token("longer").bytes, "t.bin"); }, "token 3 length", 35);
   Bytes cut = three().token("d").bytes;
   cut.resize(cut.size() - 7);  // inside token 3's score/length
   expect_format_error([&] { parse_llama2c_tokenizer(cut, "t.bin"); }, "token 3 header", 31);
-  expect_format_error(
-      [] { parse_llama2c_tokenizer(TokenizerBuilder(4).token("a").token("b").bytes, "t.bin"); },
-      "token count");
+  expect_format_error([] { parse_llama2c_tokenizer(TokenizerBuilder(4).token("a").token("b").bytes, "t.bin"); },
+                      "token count");
   expect_format_error([&] { parse_llama2c_tokenizer(three().bytes, "t.bin", 2); }, "vocab_size");
-  expect_format_error([&] { parse_llama2c_tokenizer(three().bytes, "t.bin", 4); },
-                      "token 3 header", 31);
+  expect_format_error([&] { parse_llama2c_tokenizer(three().bytes, "t.bin", 4); }, "token 3 header", 31);
   EXPECT_EQ(parse_llama2c_tokenizer(three().bytes, "t.bin", 3).tokens.size(), 3u);
   expect_format_error([] { load_llama2c_tokenizer("/nonexistent/lowbit/tok.bin"); }, "file");
 }

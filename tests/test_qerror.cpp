@@ -141,8 +141,8 @@ TEST(QError, IdenticalForAnyThreadCount) {
   MatrixModel m;
   m.add("a.weight", {37, 512}, 0.02f, 3);
   m.add("b.weight", {5, 256}, 0.5f, 4);
-  const std::vector<QuantChoice> choices = {{DType::Q4_0, Method::Rtn}, {DType::Q4_K, Method::Rtn},
-                                            {DType::Q5_1, Method::Rtn}};
+  const std::vector<QuantChoice> choices = {
+      {DType::Q4_0, Method::Rtn}, {DType::Q4_K, Method::Rtn}, {DType::Q5_1, Method::Rtn}};
   const QErrorReport one = measure_model(m.model, request_for(choices, 1));
   for (int threads : {2, 3, 8}) {
     const QErrorReport many = measure_model(m.model, request_for(choices, threads));
@@ -162,8 +162,7 @@ TEST(QError, RowsThatDoNotFitTheBlockAreNotApplicable) {
   m.add("fits.weight", {4, 256}, 1.0f, 5);
   m.add("ffn_down.weight", {4, 172}, 1.0f, 6);
   m.add("norm.weight", {256}, 1.0f, 7);
-  const QErrorReport r =
-      measure_model(m.model, request_for({{DType::Q4_0, Method::Rtn}, {DType::Q4_K, Method::Rtn}}));
+  const QErrorReport r = measure_model(m.model, request_for({{DType::Q4_0, Method::Rtn}, {DType::Q4_K, Method::Rtn}}));
   ASSERT_EQ(r.tensors.size(), 2u);  // the 1-D norm is not a weight matrix
   EXPECT_EQ(r.tensors_skipped, 1u);
   EXPECT_EQ(r.tensors[1].name, "ffn_down.weight");

@@ -36,12 +36,23 @@ std::vector<float> transposed_blocks(int n, int subs, uint64_t seed) {
     for (int i = 0; i < n; ++i) {
       float v = std::ldexp(rng.uniform(), j % 5 - 3);
       switch (j % 6) {
-        case 1: v = 0.0f; break;
-        case 2: v = -0.25f; break;
-        case 3: if (i == j % n) v = 300.0f; break;
-        case 4: v *= 1e-39f; break;
-        case 5: if (i == 0) v = 65504.0f; break;
-        default: break;
+        case 1:
+          v = 0.0f;
+          break;
+        case 2:
+          v = -0.25f;
+          break;
+        case 3:
+          if (i == j % n) v = 300.0f;
+          break;
+        case 4:
+          v *= 1e-39f;
+          break;
+        case 5:
+          if (i == 0) v = 65504.0f;
+          break;
+        default:
+          break;
       }
       xt[size_t(i) * size_t(subs) + size_t(j)] = v;
     }

@@ -47,8 +47,7 @@ const KFormat kFormats[] = {
     {DType::Q6_K, q6_K_codec(), false, 0.05},   // measured 0.062
 };
 
-std::vector<std::byte> encode(DType t, Method m, const std::vector<float>& x,
-                              const QuantOptions& options) {
+std::vector<std::byte> encode(DType t, Method m, const std::vector<float>& x, const QuantOptions& options) {
   std::vector<std::byte> bytes(row_bytes(t, x.size()).value());
   const QuantizeFn fn = methods(t).quantizer(m);
   const int64_t rows = int64_t(x.size()) / 4096;
@@ -56,8 +55,7 @@ std::vector<std::byte> encode(DType t, Method m, const std::vector<float>& x,
     // The matrix test: one call per 4096-weight row, as the model quantizer makes them.
     const size_t row_out = row_bytes(t, 4096).value();
     parallel_for(rows, resolve_threads(0), [&](int64_t begin, int64_t end) {
-      for (int64_t r = begin; r < end; ++r)
-        fn(x.data() + r * 4096, bytes.data() + size_t(r) * row_out, 4096, options);
+      for (int64_t r = begin; r < end; ++r) fn(x.data() + r * 4096, bytes.data() + size_t(r) * row_out, 4096, options);
     });
   } else {
     fn(x.data(), bytes.data(), int64_t(x.size()), options);
@@ -138,8 +136,7 @@ struct Totals {
 
 // Checks search (and hqq) against rtn block by block on x, and that every output
 // decodes to finite values.
-Totals expect_never_worse_per_block(const KFormat& f, const std::vector<float>& x,
-                                    const std::string& what) {
+Totals expect_never_worse_per_block(const KFormat& f, const std::vector<float>& x, const std::string& what) {
   const QuantOptions options;
   const float p = options.lp_norm;
   Totals t;

@@ -50,18 +50,30 @@ std::vector<float> test_blocks(int n, int count, uint64_t seed) {
     const float scale = std::ldexp(1.0f, (b % 9) - 6);  // 2^-6 .. 2^2
     for (int i = 0; i < n; ++i) xb[i] = scale * (uniform() + uniform() + uniform() - 1.5f);
     switch (b % 8) {
-      case 1: std::fill(xb, xb + n, 0.0f); break;                      // zeros
-      case 2: std::fill(xb, xb + n, -0.375f); break;                   // constant
-      case 3: xb[b % n] = 1000.0f * scale; break;                      // one huge outlier
-      case 4: for (int i = 0; i < n; ++i) xb[i] *= 1e-38f; break;      // denormals
-      case 5: xb[0] = 65504.0f; xb[n - 1] = -65504.0f; break;          // fp16 extremes
-      case 6:                                                           // signed zeros
+      case 1:
+        std::fill(xb, xb + n, 0.0f);
+        break;  // zeros
+      case 2:
+        std::fill(xb, xb + n, -0.375f);
+        break;  // constant
+      case 3:
+        xb[b % n] = 1000.0f * scale;
+        break;  // one huge outlier
+      case 4:
+        for (int i = 0; i < n; ++i) xb[i] *= 1e-38f;
+        break;  // denormals
+      case 5:
+        xb[0] = 65504.0f;
+        xb[n - 1] = -65504.0f;
+        break;  // fp16 extremes
+      case 6:   // signed zeros
         for (int i = 0; i < n; ++i) xb[i] = (i + b) % 3 == 0 ? -0.0f : (i % 3 == 1 ? 0.0f : std::fabs(xb[i]));
         break;
       case 7:  // zeros of both signs only: which zero is the minimum shows in m's sign
         for (int i = 0; i < n; ++i) xb[i] = (i * 5 + b) % 7 < 3 ? -0.0f : 0.0f;
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return x;
@@ -128,9 +140,7 @@ TEST(QuantHqqMany, SameZerosForOtherPowersAndSchedules) {
   }
 }
 
-TEST(QuantHqqMany, OddLengthsFallBackToOneBlock) {
-  expect_same_as_one_by_one(30, 40, 15, QuantOptions{}, 10);
-}
+TEST(QuantHqqMany, OddLengthsFallBackToOneBlock) { expect_same_as_one_by_one(30, 40, 15, QuantOptions{}, 10); }
 
 TEST(QuantHqqMany, SkipBoundIsBelowTheShrinkThreshold) {
   // At the bound, |r| - |r|^(p-1)/beta stays clearly negative for every beta reached.
@@ -188,10 +198,9 @@ TEST(QuantManyBlocks, RefineZeroMatchesOneBlockAtATime) {
       hqq_refine_zero_many(x.data(), n, qmax, many.data(), count, QuantOptions{});
       int moved = 0;
       for (int b = 0; b < count; ++b) {
-        const AffineParams one = starts[size_t(b)].d == 0.0f
-                                     ? starts[size_t(b)]
-                                     : hqq_refine_zero(x.data() + size_t(b) * size_t(n), n, qmax,
-                                                       starts[size_t(b)], QuantOptions{});
+        const AffineParams one = starts[size_t(b)].d == 0.0f ? starts[size_t(b)]
+                                                             : hqq_refine_zero(x.data() + size_t(b) * size_t(n), n,
+                                                                               qmax, starts[size_t(b)], QuantOptions{});
         ASSERT_EQ(std::bit_cast<uint64_t>(many[size_t(b)]), std::bit_cast<uint64_t>(one))
             << "n " << n << " block " << b;
         moved += one.m != starts[size_t(b)].m;
@@ -266,13 +275,13 @@ void expect_same_symmetric_steps(int n, int count, int qmin, int qmax, StoreFn s
 TEST(QuantManyBlocks, SymmetricSearchMatchesOneBlockAtATime) {
   for_each_width([] {
     for (StoreFn store : {StoreFn{nullptr}, StoreFn{stored_as_fp16}}) {
-      expect_same_symmetric_steps(32, 203, -8, 7, store, 21);      // Q4_0: two sides
-      expect_same_symmetric_steps(32, 70, -16, 15, store, 22);     // Q5_0
-      expect_same_symmetric_steps(32, 70, -127, 127, store, 23);   // Q8_0: one side
-      expect_same_symmetric_steps(64, 40, 0, 3, store, 24);        // codes from 0 only
-      expect_same_symmetric_steps(16, 41, -1, 1, store, 25);       // ternary
-      expect_same_symmetric_steps(256, 40, -1, 1, store, 28);      // TQ1_0 / TQ2_0 blocks
-      expect_same_symmetric_steps(20, 33, -8, 7, store, 26);       // n % 8 != 0: one by one
+      expect_same_symmetric_steps(32, 203, -8, 7, store, 21);     // Q4_0: two sides
+      expect_same_symmetric_steps(32, 70, -16, 15, store, 22);    // Q5_0
+      expect_same_symmetric_steps(32, 70, -127, 127, store, 23);  // Q8_0: one side
+      expect_same_symmetric_steps(64, 40, 0, 3, store, 24);       // codes from 0 only
+      expect_same_symmetric_steps(16, 41, -1, 1, store, 25);      // ternary
+      expect_same_symmetric_steps(256, 40, -1, 1, store, 28);     // TQ1_0 / TQ2_0 blocks
+      expect_same_symmetric_steps(20, 33, -8, 7, store, 26);      // n % 8 != 0: one by one
     }
     QuantOptions few;
     few.search_candidates = 3;
@@ -305,9 +314,8 @@ TEST(QuantManyBlocks, TernarySearchKeepsHalfwayTiesAtZero) {
       std::vector<float> got(count);
       search_symmetric_scale_many(x.data(), n, -1, 1, count, o, stored_as_fp16, got.data());
       for (int b = 0; b < count; ++b)
-        ASSERT_EQ(std::bit_cast<uint32_t>(got[size_t(b)]),
-                  std::bit_cast<uint32_t>(search_symmetric_scale(x.data() + size_t(b) * n, n, -1, 1, o,
-                                                                 stored_as_fp16)))
+        ASSERT_EQ(std::bit_cast<uint32_t>(got[size_t(b)]), std::bit_cast<uint32_t>(search_symmetric_scale(
+                                                               x.data() + size_t(b) * n, n, -1, 1, o, stored_as_fp16)))
             << "block " << b << ", " << o.search_candidates << " candidates";
     });
 }
@@ -322,8 +330,10 @@ TEST(QuantManyBlocks, WriteCloserMatchesOneBlockAtATime) {
   for (int b = 0; b < count; b += 3) {
     const float* xb = x.data() + size_t(b) * n;
     std::byte* cb = candidates.data() + size_t(b) * sizeof(BlockQ4_1);
-    if (b % 2 == 0) quantize_row_q4_1_search(xb, cb, n, QuantOptions{});
-    else quantize_row_q4_1_hqq(xb, cb, n, QuantOptions{});
+    if (b % 2 == 0)
+      quantize_row_q4_1_search(xb, cb, n, QuantOptions{});
+    else
+      quantize_row_q4_1_hqq(xb, cb, n, QuantOptions{});
     if (b % 7 == 0) std::memset(cb + 4, 0xff, 16);
   }
   for (float p : {0.7f, 2.0f}) {
@@ -387,8 +397,8 @@ void expect_verdicts_match(int qmax, FromFloatFn reference, ToFloatFn decode) {
   hqq_from_min_max_many(x.data(), n, qmax, count, QuantOptions{}, stored_as_fp16, hqq.data());
   for (int b = 0; b < count; ++b) {
     const AffineParams s = searched[size_t(b)];
-    const AffineParams kinds[7] = {{0.0f, s.m},        {INFINITY, s.m},          {s.d, 1e6f},
-                                   {-s.d, s.m},        {1e-40f, s.m},            {s.d * 1.0007f, s.m * 0.9993f + 1e-3f},
+    const AffineParams kinds[7] = {{0.0f, s.m},     {INFINITY, s.m}, {s.d, 1e6f},
+                                   {-s.d, s.m},     {1e-40f, s.m},   {s.d * 1.0007f, s.m * 0.9993f + 1e-3f},
                                    {70000.0f, -s.m}};
     odd[size_t(b)] = kinds[b % 7];
   }
@@ -401,12 +411,19 @@ void expect_verdicts_match(int qmax, FromFloatFn reference, ToFloatFn decode) {
         const float* xb = x.data() + size_t(b) * n;
         const Block candidate = encode_affine<Block>(xb, (*params)[size_t(b)]);
         Block want, got;
-        write_closer_than_reference(xb, n, reinterpret_cast<const std::byte*>(&candidate), sizeof candidate,
-                                    reference, decode, p, reinterpret_cast<std::byte*>(&want));
+        write_closer_than_reference(xb, n, reinterpret_cast<const std::byte*>(&candidate), sizeof candidate, reference,
+                                    decode, p, reinterpret_cast<std::byte*>(&want));
         switch (verdict[size_t(b)]) {
-          case CloserVerdict::kUndecided: ++undecided; continue;
-          case CloserVerdict::kCandidate: got = candidate; ++candidates; break;
-          case CloserVerdict::kReference: reference(xb, reinterpret_cast<std::byte*>(&got), n); break;
+          case CloserVerdict::kUndecided:
+            ++undecided;
+            continue;
+          case CloserVerdict::kCandidate:
+            got = candidate;
+            ++candidates;
+            break;
+          case CloserVerdict::kReference:
+            reference(xb, reinterpret_cast<std::byte*>(&got), n);
+            break;
         }
         ASSERT_EQ(std::memcmp(&got, &want, sizeof got), 0) << "block " << b << ", p = " << p;
         if (qmax == 15 && params == &searched && b == 12 && p == 2.0f) {
@@ -478,8 +495,8 @@ void expect_ternary_verdicts_match(FromFloatFn reference, ToFloatFn decode) {
   absmean_scales(x.data(), n, count, QuantOptions{}, stored_as_fp16, absmean.data());
   for (int b = 0; b < count; ++b) {
     const float s = searched[size_t(b)];
-    const float kinds[8] = {0.0f, INFINITY, 1e-40f, s * 1.0007f, stored_as_fp16(s * 1.37f), 70000.0f,
-                            stored_as_fp16(6e-8f), -s};
+    const float kinds[8] = {
+        0.0f, INFINITY, 1e-40f, s * 1.0007f, stored_as_fp16(s * 1.37f), 70000.0f, stored_as_fp16(6e-8f), -s};
     odd[size_t(b)] = kinds[b % 8];
   }
   searched[13] = 1.0f;  // the tie block's own maximum: every weight off by 0 or 1/2 on both sides
@@ -503,8 +520,10 @@ void expect_ternary_verdicts_match(FromFloatFn reference, ToFloatFn decode) {
       decode(reinterpret_cast<const std::byte*>(&candidate), y, n);
       for (int i = 0; i < n; ++i) {
         const float expected = float(q[i]) * db;  // NaN for 0 * Inf
-        if (std::isnan(expected)) ASSERT_TRUE(std::isnan(y[i])) << "block " << b << ", weight " << i;
-        else ASSERT_EQ(y[i], expected) << "block " << b << ", weight " << i;
+        if (std::isnan(expected))
+          ASSERT_TRUE(std::isnan(y[i])) << "block " << b << ", weight " << i;
+        else
+          ASSERT_EQ(y[i], expected) << "block " << b << ", weight " << i;
       }
       Block want, got;
       write_closer_than_reference(xb, n, reinterpret_cast<const std::byte*>(&candidate), sizeof candidate, reference,

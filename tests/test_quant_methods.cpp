@@ -30,8 +30,7 @@ bool is_quantizable(const TypeTraits& t) {
   return t.to_float != nullptr && t.from_float != nullptr && methods(t.type).quantizer(Method::Rtn) != nullptr;
 }
 
-std::vector<std::byte> encode(const TypeTraits& t, Method m, const std::vector<float>& x,
-                              const QuantOptions& options) {
+std::vector<std::byte> encode(const TypeTraits& t, Method m, const std::vector<float>& x, const QuantOptions& options) {
   std::vector<std::byte> bytes(row_bytes(t.type, x.size()).value());
   methods(t.type).quantizer(m)(x.data(), bytes.data(), int64_t(x.size()), options);
   return bytes;
@@ -157,7 +156,7 @@ TEST(QuantMethods, RegisteredDefaultsAndSlots) {
       EXPECT_NE(methods(t.type).quantizer(methods(t.type).default_method), nullptr) << t.name;
     }
   }
-  const DType searched[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+  const DType searched[] = {DType::Q4_0, DType::Q4_1,   DType::Q5_0,  DType::Q5_1,
                             DType::Q8_0, DType::IQ4_NL, DType::TQ1_0, DType::TQ2_0};
   for (DType d : searched) {
     const TypeTraits& t = traits(d);
@@ -214,14 +213,14 @@ TEST(QuantMethods, SearchGainsOnAnLlmLikeMatrix) {
   // Minimum relative gain of search over rtn (1 - search/rtn), set a little below
   // what was measured (in parentheses) so that the test catches a regression, not noise.
   const std::map<DType, double> min_gain = {
-      {DType::Q4_0, 0.03},   // (0.036)
-      {DType::Q5_0, 0.025},  // (0.030)
-      {DType::Q8_0, 0.012},  // (0.017)
-      {DType::IQ4_NL, 0.02}, // (0.030) -- over ggml's own +-7-step scale search
-      {DType::Q4_1, 0.09},   // (0.110)
-      {DType::Q5_1, 0.08},   // (0.099)
-      {DType::TQ1_0, 0.30},  // (0.361)
-      {DType::TQ2_0, 0.30},  // (0.361)
+      {DType::Q4_0, 0.03},    // (0.036)
+      {DType::Q5_0, 0.025},   // (0.030)
+      {DType::Q8_0, 0.012},   // (0.017)
+      {DType::IQ4_NL, 0.02},  // (0.030) -- over ggml's own +-7-step scale search
+      {DType::Q4_1, 0.09},    // (0.110)
+      {DType::Q5_1, 0.08},    // (0.099)
+      {DType::TQ1_0, 0.30},   // (0.361)
+      {DType::TQ2_0, 0.30},   // (0.361)
   };
   for (const auto& [type, gain] : min_gain) {
     const TypeTraits& t = traits(type);

@@ -36,8 +36,8 @@ TEST(QuantSearch, StoredAsFp16RoundsLikeTheFormat) {
 // keep_all, which converts eight at a time, gives stored_as_fp16's values bit for bit
 // (a NaN stays a NaN), for every count up to 40 and other stores one by one.
 TEST(QuantSearch, KeepAllMatchesStoringOneByOne) {
-  std::vector<float> v = {0.0f, -0.0f, 1.0f, 0.1f, -65504.0f, 65519.0f, 65520.0f, 1e-9f, 3e-8f, 6.1e-5f,
-                          1e-40f, -3e38f, INFINITY, -INFINITY, std::nanf(""), 0.33333334f};
+  std::vector<float> v = {0.0f,  -0.0f,   1.0f,   0.1f,   -65504.0f, 65519.0f,  65520.0f,      1e-9f,
+                          3e-8f, 6.1e-5f, 1e-40f, -3e38f, INFINITY,  -INFINITY, std::nanf(""), 0.33333334f};
   for (int i = 0; v.size() < 40; ++i) v.push_back(std::ldexp(float(i % 7) - 3.3f, i % 37 - 20));
   auto same = [](float a, float b) {
     return std::isnan(a) ? std::isnan(b) : std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b);
@@ -195,7 +195,7 @@ TEST(QuantSearch, TernaryHalfwayWeightsRoundToZero) {
   EXPECT_EQ(symmetric_grid_error(x.data(), 256, -1, 1, 4.0f), 128 * 4.0);
   EXPECT_EQ(symmetric_grid_error(x.data(), 256, -1, 1, 3.0f), 256 * 1.0);
   EXPECT_EQ(symmetric_grid_error(x.data(), 256, -1, 1, 8.5f), 128 * 16.0 + 128 * 4.0);  // all 0
-  EXPECT_EQ(symmetric_grid_error(x.data(), 256, -1, 1, -3.0f), 256 * 1.0);  // codes -sign(v)
+  EXPECT_EQ(symmetric_grid_error(x.data(), 256, -1, 1, -3.0f), 256 * 1.0);              // codes -sign(v)
   EXPECT_EQ(symmetric_grid_error(x.data(), 255, -1, 1, 1.0f), 64 * 9.0 + 63 * 1.0 + 64 * 9.0 + 64 * 1.0);
 }
 
@@ -205,7 +205,7 @@ TEST(QuantSearch, CodebookNearestIndexTiesGoUp) {
   EXPECT_EQ(nearest_codebook_index(levels, -2.5f), 1);  // midpoint of -4 and -1
   EXPECT_EQ(nearest_codebook_index(levels, -2.6f), 0);
   EXPECT_EQ(nearest_codebook_index(levels, 0.4f), 2);
-  EXPECT_EQ(nearest_codebook_index(levels, 2.0f), 4);   // midpoint of 1 and 3
+  EXPECT_EQ(nearest_codebook_index(levels, 2.0f), 4);  // midpoint of 1 and 3
   EXPECT_EQ(nearest_codebook_index(levels, 100.0f), 4);
 }
 
@@ -238,8 +238,8 @@ TEST(QuantSearch, StoredAsFp16IsThePortableRoundTrip) {
     ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want)) << std::bit_cast<uint32_t>(v);
   };
   for (uint64_t bits = 0; bits <= 0xffffffffULL; bits += 97) check(std::bit_cast<float>(uint32_t(bits)));
-  for (float v : {0.0f, -0.0f, 65504.0f, 65519.996f, 65520.0f, -65520.0f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f,
-                  0x1p-14f, 1.0f + 0x1p-11f, 1.0f + 0x3p-11f, INFINITY, -INFINITY, NAN})
+  for (float v : {0.0f, -0.0f, 65504.0f, 65519.996f, 65520.0f, -65520.0f, 0x1p-24f, 0x1p-25f, 0x1.8p-25f, 0x1p-14f,
+                  1.0f + 0x1p-11f, 1.0f + 0x3p-11f, INFINITY, -INFINITY, NAN})
     check(v);
 }
 

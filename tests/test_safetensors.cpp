@@ -23,8 +23,7 @@ class Safetensors : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = fs::temp_directory_path() /
-           ("lowbit_st_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
+    dir_ = fs::temp_directory_path() / ("lowbit_st_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -157,10 +156,10 @@ TEST_F(Safetensors, EveryDtypeDecodesThroughTheRegistry) {
   const std::vector<double> f64 = {0.1, -1e10};
   const std::vector<Case> cases = {
       {"F32", bytes_of(f32.data(), 8), {1.5f, -2.25f}},
-      {"F16", u16({0x3C00, 0xC000, 0x3555, 0x7BFF, 0x0001}),
+      {"F16",
+       u16({0x3C00, 0xC000, 0x3555, 0x7BFF, 0x0001}),
        {1.0f, -2.0f, 0.333251953125f, 65504.0f, 5.9604644775390625e-08f}},
-      {"BF16", u16({0x3F80, 0xC040, 0x4049, 0x0001}),
-       {1.0f, -3.0f, 3.140625f, std::bit_cast<float>(0x00010000u)}},
+      {"BF16", u16({0x3F80, 0xC040, 0x4049, 0x0001}), {1.0f, -3.0f, 3.140625f, std::bit_cast<float>(0x00010000u)}},
       {"F8_E4M3", u8({0x38, 0xB8, 0x7E, 0x01, 0x44}), {1.0f, -1.0f, 448.0f, 0.001953125f, 3.0f}},
       {"F8_E5M2", u8({0x3C, 0xC0, 0x7B, 0x01}), {1.0f, -2.0f, 57344.0f, 1.52587890625e-05f}},
       {"I8", u8({0x80, 0x7F, 0xFF}), {-128.0f, 127.0f, -1.0f}},
@@ -175,9 +174,9 @@ TEST_F(Safetensors, EveryDtypeDecodesThroughTheRegistry) {
   std::vector<std::byte> data;
   for (const auto& c : cases) {
     if (header.size() > 1) header += ",";
-    header += "\"t_" + c.dtype + "\":{\"dtype\":\"" + c.dtype + "\",\"shape\":[" +
-              std::to_string(c.want.size()) + "],\"data_offsets\":[" + std::to_string(data.size()) +
-              "," + std::to_string(data.size() + c.bytes.size()) + "]}";
+    header += "\"t_" + c.dtype + "\":{\"dtype\":\"" + c.dtype + "\",\"shape\":[" + std::to_string(c.want.size()) +
+              "],\"data_offsets\":[" + std::to_string(data.size()) + "," +
+              std::to_string(data.size() + c.bytes.size()) + "]}";
     data.insert(data.end(), c.bytes.begin(), c.bytes.end());
   }
   header += "}";
@@ -192,8 +191,7 @@ TEST_F(Safetensors, EveryDtypeDecodesThroughTheRegistry) {
     ASSERT_NE(tt.to_float, nullptr) << c.dtype;
     std::vector<float> got(c.want.size());
     tt.to_float(t->data.data(), got.data(), int64_t(got.size()));
-    for (size_t i = 0; i < got.size(); ++i)
-      EXPECT_EQ(got[i], c.want[i]) << c.dtype << "[" << i << "]";
+    for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], c.want[i]) << c.dtype << "[" << i << "]";
   }
 }
 
@@ -226,8 +224,8 @@ TEST_F(Safetensors, ShardedIndexJoinsShards) {
 
 // Writes an index next to one real shard holding tensor "a", and expects open() to
 // fail with a FormatError naming the index and `field`.
-void expect_index_error(const std::string& dir, const std::string& index_json,
-                        const std::string& field, const std::string& also = "") {
+void expect_index_error(const std::string& dir, const std::string& index_json, const std::string& field,
+                        const std::string& also = "") {
   const std::vector<float> a = {1, 2};
   const std::vector<SafetensorsTensor> s1 = {{"a", DType::F32, {2}, std::as_bytes(std::span(a))}};
   write_safetensors(dir + "/shard1.safetensors", s1);
@@ -294,15 +292,14 @@ TEST(SafetensorsHostile, HeaderJson) {
   parse_error(raw_file("[1, 2]", {}), "header");
   parse_error(raw_file("\"just a string\"", {}), "header");
   const FormatError e = parse_error(raw_file(R"({"a": tru})", {}), "header");
-  EXPECT_EQ(e.offset(), 8u + 9u);  // the "}" that ends the bad literal
-  parse_error(raw_file("{\"a\": \"\xff\"}", {}), "header");           // not UTF-8
+  EXPECT_EQ(e.offset(), 8u + 9u);                            // the "}" that ends the bad literal
+  parse_error(raw_file("{\"a\": \"\xff\"}", {}), "header");  // not UTF-8
   parse_error(raw_file(R"({"a":{"dtype":"F32","shape":[[1]],"data_offsets":[0,4]}})", zeros(4)),
-              "header");                                               // nested too deep
-  const FormatError twice = parse_error(
-      raw_file(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
-               R"("a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})",
-               zeros(2)),
-      "header");
+              "header");  // nested too deep
+  const FormatError twice = parse_error(raw_file(R"({"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},)"
+                                                 R"("a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}})",
+                                                 zeros(2)),
+                                        "header");
   EXPECT_NE(std::string(twice.what()).find("twice"), std::string::npos);
   parse_error(raw_file(R"({"__metadata__":{"k":1}})", {}), "__metadata__[\"k\"]");
   parse_error(raw_file(R"({"w": 5})", {}), "tensor \"w\": entry");
@@ -320,11 +317,9 @@ TEST(SafetensorsHostile, TensorEntries) {
   parse_error(one(R"({"dtype":"F32","shape":[1.5],"data_offsets":[0,4]})", 4), "tensor \"w\": shape");
   parse_error(one(R"({"dtype":"F32","shape":"1","data_offsets":[0,4]})", 4), "tensor \"w\": shape");
   // 2^62 * 8 elements overflows 64 bits.
-  parse_error(one(R"({"dtype":"U8","shape":[4611686018427387904,8],"data_offsets":[0,0]})", 0),
-              "tensor \"w\": shape");
+  parse_error(one(R"({"dtype":"U8","shape":[4611686018427387904,8],"data_offsets":[0,0]})", 0), "tensor \"w\": shape");
   // 2^61 F32 elements fit in 64 bits but their byte size does not.
-  parse_error(one(R"({"dtype":"F32","shape":[2305843009213693952,2],"data_offsets":[0,0]})", 0),
-              "tensor \"w\": shape");
+  parse_error(one(R"({"dtype":"F32","shape":[2305843009213693952,2],"data_offsets":[0,0]})", 0), "tensor \"w\": shape");
   parse_error(one(R"({"dtype":"F32","shape":[2],"data_offsets":[0,4]})", 4), "tensor \"w\": data_offsets");
   parse_error(one(R"({"dtype":"F32","shape":[1],"data_offsets":[4,0]})", 4), "tensor \"w\": data_offsets");
   parse_error(one(R"({"dtype":"F32","shape":[1],"data_offsets":[0]})", 4), "tensor \"w\": data_offsets");
@@ -338,17 +333,15 @@ TEST(SafetensorsHostile, TensorEntries) {
 }
 
 TEST(SafetensorsHostile, TensorsMustTileTheDataBuffer) {
-  const std::string overlap =
-      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
+  const std::string overlap = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                              R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
   const FormatError e = parse_error(raw_file(overlap, zeros(12)), "data_offsets");
   EXPECT_EQ(e.field(), "tensor \"b\": data_offsets");
   EXPECT_NE(std::string(e.what()).find("overlaps tensor \"a\""), std::string::npos) << e.what();
   EXPECT_EQ(e.offset(), 8 + overlap.size() + 4);
 
-  const std::string hole =
-      R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-      R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})";
+  const std::string hole = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                           R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})";
   parse_error(raw_file(hole, zeros(12)), "tensor \"b\": data_offsets");
 
   const std::string trailing = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})";
@@ -360,8 +353,8 @@ TEST(SafetensorsHostile, TensorsMustTileTheDataBuffer) {
 TEST(SafetensorsHostile, LongNamesAreShortenedInMessages) {
   const std::string name(100000, 'x');
   try {
-    SafetensorsFile::parse(
-        raw_file("{\"" + name + R"(":{"dtype":"F9","shape":[1],"data_offsets":[0,1]}})", zeros(1)), "f");
+    SafetensorsFile::parse(raw_file("{\"" + name + R"(":{"dtype":"F9","shape":[1],"data_offsets":[0,1]}})", zeros(1)),
+                           "f");
     FAIL();
   } catch (const FormatError& e) {
     EXPECT_LT(std::string(e.what()).size(), 1000u);

@@ -29,7 +29,9 @@ using testing::models_path;
 using testing::read_bytes;
 using testing::shared_path;
 
-std::string data_file(const std::string& name) { return std::string(LOWBIT_SOURCE_DIR) + "/tests/data/tokenizer/" + name; }
+std::string data_file(const std::string& name) {
+  return std::string(LOWBIT_SOURCE_DIR) + "/tests/data/tokenizer/" + name;
+}
 
 std::string text_of(const std::string& path, size_t limit = std::string::npos) {
   const auto bytes = read_bytes(path);
@@ -48,8 +50,8 @@ std::vector<int32_t> read_ids(const std::string& path) {
 }
 
 struct Case {
-  const char* model;   // prefix of the .ids files
-  const char* input;   // "mixed", "edges", "wiki4k", "tiny4k"
+  const char* model;  // prefix of the .ids files
+  const char* input;  // "mixed", "edges", "wiki4k", "tiny4k"
 };
 
 class TokenizerIds : public ::testing::TestWithParam<Case> {};
@@ -153,7 +155,7 @@ TEST(Tokenizer, BosFollowsTheVocabulary) {
 TEST(Tokenizer, SmolLMEndsAtImEnd) {
   const Model m = load_model(models_path("SmolLM2-135M-Instruct.Q4_1.gguf"));
   const auto t = Tokenizer::create(m.vocab);
-  EXPECT_FALSE(t->add_bos_by_default());  // tokenizer.ggml.add_bos_token = false
+  EXPECT_FALSE(t->add_bos_by_default());    // tokenizer.ggml.add_bos_token = false
   EXPECT_TRUE(t->is_end_of_generation(2));  // <|im_end|>, also eos
   EXPECT_TRUE(t->is_end_of_generation(0));  // <|endoftext|>
   EXPECT_FALSE(t->is_end_of_generation(100));
@@ -217,7 +219,7 @@ TEST(Tokenizer, UnknownKindsAreRefusedByName) {
 TEST(Tokenizer, SpmByteTokensDecodeToTheirByte) {
   Vocab v;
   v.model = "llama";
-  v.tokens = {"<0x00>", "<0xFF>", "<0x41>", "<0xab>", "<0xG1>", "<0x1G>", "<0x1>",
+  v.tokens = {"<0x00>",  "<0xFF>", "<0x41>", "<0xab>", "<0xG1>", "<0x1G>", "<0x1>",
               "<0x123>", "<0x+1>", "<0x-1>", "<0x 1>", "<0X41>", "[0x41]"};
   v.types.assign(v.tokens.size(), TokenType::Byte);
   const auto t = Tokenizer::create(v);

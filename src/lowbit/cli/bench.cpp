@@ -41,7 +41,8 @@ void run_bench(const BenchArgs& args) {
                                      .threads = args.threads,
                                      .batch = longest_prompt,
                                      .with_tokenizer = false,
-                                     .kv_type = args.engine.kv_type, .repack = args.engine.repack});
+                                     .kv_type = args.engine.kv_type,
+                                     .repack = args.engine.repack});
   Llama& llama = *s->llama;
   size_t weight_bytes = 0;
   for (const auto& t : s->model.tensors) weight_bytes += t.data.size();
@@ -66,10 +67,12 @@ void run_bench(const BenchArgs& args) {
                         {"activation_bytes", llama.activation_bytes()},
                         {"read_bandwidth_bytes_per_second", read_bw}};
     for (const auto& t : tests)
-      j["tests"].push_back({{"name", t.name}, {"tokens", t.tokens}, {"tokens_per_second", t.rate.mean},
-                            {"stddev", t.rate.stddev}});
+      j["tests"].push_back(
+          {{"name", t.name}, {"tokens", t.tokens}, {"tokens_per_second", t.rate.mean}, {"stddev", t.rate.stddev}});
     for (const auto& g : gemv)
-      j["gemv"].push_back({{"type", traits(g.type).name}, {"tensors", g.tensors}, {"bytes", g.bytes},
+      j["gemv"].push_back({{"type", traits(g.type).name},
+                           {"tensors", g.tensors},
+                           {"bytes", g.bytes},
                            {"bytes_per_second", g.bytes_per_second}});
     std::printf("%s\n", j.dump(2).c_str());
     return;
@@ -78,10 +81,11 @@ void run_bench(const BenchArgs& args) {
   for (const auto& t : tests)
     std::printf("| %s | %d | %s | %.2f ± %.2f |\n", args.model.c_str(), llama.pool().size(), t.name.c_str(),
                 t.rate.mean, t.rate.stddev);
-  std::printf("\nmemory: peak resident %.1f MiB = weights %.1f MiB (%.1f MiB of them repacked, the rest mapped) + "
-              "KV cache %.1f MiB + activations %.1f MiB + rest\n",
-              mib(peak), mib(weight_bytes), mib(llama.repacked_bytes()), mib(llama.kv_cache_bytes()),
-              mib(llama.activation_bytes()));
+  std::printf(
+      "\nmemory: peak resident %.1f MiB = weights %.1f MiB (%.1f MiB of them repacked, the rest mapped) + "
+      "KV cache %.1f MiB + activations %.1f MiB + rest\n",
+      mib(peak), mib(weight_bytes), mib(llama.repacked_bytes()), mib(llama.kv_cache_bytes()),
+      mib(llama.activation_bytes()));
   std::printf("memory read bandwidth (%d threads): %.2f GB/s\n\n", llama.pool().size(), read_bw / 1e9);
   std::printf("| format | matrices | MiB | GEMV GB/s | of read bandwidth |\n|---|---:|---:|---:|---:|\n");
   for (const auto& g : gemv)
@@ -101,7 +105,9 @@ void add_bench(CLI::App& app) {
   cmd->add_option("-n,--n-gen", args->n_gen, "generated tokens (tg tests), a list as 64,128; 0 = skip")
       ->delimiter(',')
       ->capture_default_str();
-  cmd->add_option("-r,--repetitions", args->repetitions, "repetitions of each test")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("-r,--repetitions", args->repetitions, "repetitions of each test")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option("-t,--threads", args->threads, "threads; 0 = all")->capture_default_str();
   add_engine_options(cmd, args->engine);
   cmd->add_flag("--json", args->json, "print the figures as JSON");

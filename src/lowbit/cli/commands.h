@@ -1,7 +1,9 @@
 // Each subcommand lives in its own file and registers itself on the top-level app.
 #pragma once
 
-namespace CLI { class App; }
+namespace CLI {
+class App;
+}
 
 namespace lowbit::cli {
 

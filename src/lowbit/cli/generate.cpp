@@ -110,7 +110,9 @@ void add_run(CLI::App& app) {
   cmd->add_option("--seed", args->sampling.seed, "random seed")->capture_default_str();
   cmd->add_option("-t,--threads", args->threads, "threads; 0 = all")->capture_default_str();
   cmd->add_option("-c,--ctx", args->ctx, "context length; 0 = the model's, at most 4096")->capture_default_str();
-  cmd->add_option("-b,--batch", args->batch, "prompt tokens per batch")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("-b,--batch", args->batch, "prompt tokens per batch")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   add_engine_options(cmd, args->engine);
   cmd->callback([args] { run_model(*args); });
 }

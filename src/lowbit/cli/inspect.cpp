@@ -18,8 +18,7 @@ struct InspectArgs {
   bool all_metadata = false;
 };
 
-std::vector<std::pair<std::string, std::string>> metadata_summary(const std::string& path,
-                                                                  size_t max_items) {
+std::vector<std::pair<std::string, std::string>> metadata_summary(const std::string& path, size_t max_items) {
   std::vector<std::pair<std::string, std::string>> out;
   if (detect_file_kind(path) != FileKind::Gguf) return out;
   const auto f = gguf::File::open(path);
@@ -32,23 +31,34 @@ std::vector<std::pair<std::string, std::string>> metadata_summary(const std::str
 
 const char* format_name(SourceFormat f) {
   switch (f) {
-    case SourceFormat::Gguf: return "gguf";
-    case SourceFormat::Safetensors: return "safetensors";
-    case SourceFormat::Llama2c: return "llama2.c";
+    case SourceFormat::Gguf:
+      return "gguf";
+    case SourceFormat::Safetensors:
+      return "safetensors";
+    case SourceFormat::Llama2c:
+      return "llama2.c";
   }
   return "?";
 }
 
 nlohmann::json config_json(const ModelConfig& c) {
-  nlohmann::json j = {{"architecture", c.architecture}, {"hidden_size", c.hidden_size},
-                      {"n_layers", c.n_layers}, {"n_heads", c.n_heads},
-                      {"n_kv_heads", c.n_kv_heads}, {"head_dim", c.head_dim},
-                      {"ffn_size", c.ffn_size}, {"vocab_size", c.vocab_size},
-                      {"context_length", c.context_length}, {"rope_theta", c.rope_theta},
-                      {"rms_norm_eps", c.rms_norm_eps}, {"tied_embeddings", c.tied_embeddings},
-                      {"attention_bias", c.attention_bias}, {"qk_norm", c.qk_norm}};
+  nlohmann::json j = {{"architecture", c.architecture},
+                      {"hidden_size", c.hidden_size},
+                      {"n_layers", c.n_layers},
+                      {"n_heads", c.n_heads},
+                      {"n_kv_heads", c.n_kv_heads},
+                      {"head_dim", c.head_dim},
+                      {"ffn_size", c.ffn_size},
+                      {"vocab_size", c.vocab_size},
+                      {"context_length", c.context_length},
+                      {"rope_theta", c.rope_theta},
+                      {"rms_norm_eps", c.rms_norm_eps},
+                      {"tied_embeddings", c.tied_embeddings},
+                      {"attention_bias", c.attention_bias},
+                      {"qk_norm", c.qk_norm}};
   if (!c.rope_scaling.type.empty())
-    j["rope_scaling"] = {{"type", c.rope_scaling.type}, {"factor", c.rope_scaling.factor},
+    j["rope_scaling"] = {{"type", c.rope_scaling.type},
+                         {"factor", c.rope_scaling.factor},
                          {"original_context_length", c.rope_scaling.original_context_length}};
   return j;
 }
@@ -68,17 +78,21 @@ void inspect(const InspectArgs& args) {
     j["file"] = args.path;
     j["format"] = format_name(m.source_format);
     j["config"] = config_json(m.config);
-    j["vocab"] = {{"model", m.vocab.model}, {"size", m.vocab.tokens.size()},
-                  {"bos_id", m.vocab.bos_id}, {"eos_id", m.vocab.eos_id}};
+    j["vocab"] = {{"model", m.vocab.model},
+                  {"size", m.vocab.tokens.size()},
+                  {"bos_id", m.vocab.bos_id},
+                  {"eos_id", m.vocab.eos_id}};
     j["metadata"] = nlohmann::json::object();
     for (const auto& [k, v] : metadata) j["metadata"][k] = v;
     j["tensors"] = nlohmann::json::array();
     for (const auto& t : m.tensors)
-      j["tensors"].push_back({{"name", t.name}, {"shape", t.shape}, {"type", traits(t.type).name},
+      j["tensors"].push_back({{"name", t.name},
+                              {"shape", t.shape},
+                              {"type", traits(t.type).name},
                               {"bytes", t.data.size()},
                               {"bits_per_weight", traits(t.type).bits_per_weight()}});
-    j["totals"] = {{"tensors", m.tensors.size()}, {"parameters", total_params},
-                   {"bytes", total_bytes}, {"bits_per_weight", bpw}};
+    j["totals"] = {
+        {"tensors", m.tensors.size()}, {"parameters", total_params}, {"bytes", total_bytes}, {"bits_per_weight", bpw}};
     j["warnings"] = m.warnings;
     std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return;
@@ -88,13 +102,12 @@ void inspect(const InspectArgs& args) {
   std::printf("file:          %s (%s)\n", args.path.c_str(), format_name(m.source_format));
   std::printf("architecture:  %s\n", c.architecture.c_str());
   std::printf("dimensions:    hidden %lld, layers %lld, heads %lld (kv %lld), head dim %lld, ffn %lld\n",
-              (long long)c.hidden_size, (long long)c.n_layers, (long long)c.n_heads,
-              (long long)c.n_kv_heads, (long long)c.head_dim, (long long)c.ffn_size);
+              (long long)c.hidden_size, (long long)c.n_layers, (long long)c.n_heads, (long long)c.n_kv_heads,
+              (long long)c.head_dim, (long long)c.ffn_size);
   std::printf("vocab:         %lld (tokenizer %s, %zu tokens)\n", (long long)c.vocab_size,
               m.vocab.model.empty() ? "none" : m.vocab.model.c_str(), m.vocab.tokens.size());
-  std::printf("context:       %lld, rope theta %g%s, rms eps %g, tied embeddings %s\n",
-              (long long)c.context_length, c.rope_theta,
-              c.rope_scaling.type.empty() ? "" : (", scaling " + c.rope_scaling.type).c_str(),
+  std::printf("context:       %lld, rope theta %g%s, rms eps %g, tied embeddings %s\n", (long long)c.context_length,
+              c.rope_theta, c.rope_scaling.type.empty() ? "" : (", scaling " + c.rope_scaling.type).c_str(),
               c.rms_norm_eps, c.tied_embeddings ? "yes" : "no");
   if (!metadata.empty()) {
     std::printf("\nmetadata (%zu keys):\n", metadata.size());
@@ -104,8 +117,8 @@ void inspect(const InspectArgs& args) {
   for (const auto& t : m.tensors)
     std::printf("  %-36s %-18s %-8s %14zu %7.3f\n", t.name.c_str(), shape_string(t.shape).c_str(),
                 std::string(traits(t.type).name).c_str(), t.data.size(), traits(t.type).bits_per_weight());
-  std::printf("\ntotal: %zu tensors, %llu parameters, %llu bytes (%.2f MiB), %.3f bits per weight\n",
-              m.tensors.size(), (unsigned long long)total_params, (unsigned long long)total_bytes,
+  std::printf("\ntotal: %zu tensors, %llu parameters, %llu bytes (%.2f MiB), %.3f bits per weight\n", m.tensors.size(),
+              (unsigned long long)total_params, (unsigned long long)total_bytes,
               double(total_bytes) / (1024.0 * 1024.0), bpw);
   for (const auto& w : m.warnings) std::printf("warning: %s\n", w.c_str());
 }
@@ -115,8 +128,7 @@ void inspect(const InspectArgs& args) {
 void add_inspect(CLI::App& app) {
   auto args = std::make_shared<InspectArgs>();
   CLI::App* cmd = app.add_subcommand("inspect", "Show a model file's architecture, metadata and tensors");
-  cmd->add_option("file", args->path, "GGUF file, safetensors file/directory, or llama2.c checkpoint")
-      ->required();
+  cmd->add_option("file", args->path, "GGUF file, safetensors file/directory, or llama2.c checkpoint")->required();
   cmd->add_option("--tokenizer", args->tokenizer, "llama2.c tokenizer .bin (llama2.c checkpoints only)");
   cmd->add_flag("--json", args->json, "Machine-readable output");
   cmd->callback([args] { inspect(*args); });

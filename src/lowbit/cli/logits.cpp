@@ -35,10 +35,9 @@ std::string npy_header(size_t rows, size_t cols) {
 }
 
 void run_logits(const LogitsArgs& args) {
-  auto s = open_session(args.model, {.ctx = int64_t(args.tokens.size()),
-                                     .threads = args.threads,
-                                     .batch = args.batch,
-                                     .with_tokenizer = false});
+  auto s = open_session(
+      args.model,
+      {.ctx = int64_t(args.tokens.size()), .threads = args.threads, .batch = args.batch, .with_tokenizer = false});
   const auto logits = s->llama->forward(args.tokens, true);
   const size_t vocab = size_t(s->llama->config().vocab_size);
   AtomicFile file(args.out);
@@ -57,7 +56,9 @@ void add_logits(CLI::App& app) {
   cmd->add_option("--tokens", args->tokens, "token ids, comma-separated")->required()->delimiter(',');
   cmd->add_option("-o,--output", args->out, "output .npy file")->required();
   cmd->add_option("-t,--threads", args->threads, "threads; 0 = all")->capture_default_str();
-  cmd->add_option("-b,--batch", args->batch, "tokens per forward pass")->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("-b,--batch", args->batch, "tokens per forward pass")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->callback([args] { run_logits(*args); });
 }
 

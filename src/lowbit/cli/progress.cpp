@@ -15,8 +15,8 @@ void ProgressBar::draw(double fraction, const std::string& detail, bool done) {
   const int width = 30, filled = static_cast<int>(fraction * width);
   std::string bar(size_t(filled), '#');
   bar.resize(size_t(width), '.');
-  std::fprintf(stderr, "\r[%s] %3d%%  %.1f s elapsed  ETA %.0f s  %-40.40s", bar.c_str(), static_cast<int>(fraction * 100),
-               elapsed, eta, detail.c_str());
+  std::fprintf(stderr, "\r[%s] %3d%%  %.1f s elapsed  ETA %.0f s  %-40.40s", bar.c_str(),
+               static_cast<int>(fraction * 100), elapsed, eta, detail.c_str());
   if (done) std::fprintf(stderr, "\n");
   std::fflush(stderr);
 }

@@ -77,8 +77,8 @@ void print_header() {
   std::printf(kRowFormat, "tensor", "shape", "format", "method", "rel L2", "max abs", "lp", "SNR dB");
 }
 
-void print_result(const std::string& label, const std::string& shape, const QuantChoice& c,
-                  const ChoiceResult& r, double p) {
+void print_result(const std::string& label, const std::string& shape, const QuantChoice& c, const ChoiceResult& r,
+                  double p) {
   if (!r.not_applicable.empty()) {
     std::printf("%-32s %-10s %-7s %-8s n/a (%s)\n", label.c_str(), shape.c_str(), type_name(c.type).c_str(),
                 method_string(c.method).c_str(), r.not_applicable.c_str());
@@ -90,15 +90,17 @@ void print_result(const std::string& label, const std::string& shape, const Quan
 }
 
 void print_totals(const QErrorReport& report, double p) {
-  std::printf("\ntotals over %zu weight tensors (%llu weights); a format's total covers the tensors its "
-              "block fits\n",
-              report.tensors.size(), (unsigned long long)report.weights);
-  std::printf("%-7s %-8s %6s %8s %11s %9s %10s %10s %8s\n", "format", "method", "bpw", "tensors", "weights",
-              "rel L2", "max abs", "lp", "SNR dB");
+  std::printf(
+      "\ntotals over %zu weight tensors (%llu weights); a format's total covers the tensors its "
+      "block fits\n",
+      report.tensors.size(), (unsigned long long)report.weights);
+  std::printf("%-7s %-8s %6s %8s %11s %9s %10s %10s %8s\n", "format", "method", "bpw", "tensors", "weights", "rel L2",
+              "max abs", "lp", "SNR dB");
   for (size_t c = 0; c < report.choices.size(); ++c) {
     const QuantChoice& q = report.choices[c];
     const ErrorSums& s = report.totals[c];
-    const std::string covered = std::to_string(report.tensors_measured[c]) + "/" + std::to_string(report.tensors.size());
+    const std::string covered =
+        std::to_string(report.tensors_measured[c]) + "/" + std::to_string(report.tensors.size());
     if (report.tensors_measured[c] == 0) {
       std::printf("%-7s %-8s %6.3f %8s %11s n/a (no tensor fits)\n", type_name(q.type).c_str(),
                   method_string(q.method).c_str(), traits(q.type).bits_per_weight(), covered.c_str(), "0");
@@ -131,12 +133,13 @@ std::string csv_row(const std::string& tensor, const std::string& shape, const s
                     method_string(c.method) + "," + csv_number(traits(c.type).bits_per_weight()) + ",";
   if (!r.not_applicable.empty()) return row + ",,,,," + csv_field("n/a (" + r.not_applicable + ")") + "\n";
   return row + std::to_string(r.sums.count) + "," + csv_number(relative_l2(r.sums)) + "," +
-         csv_number(r.sums.max_abs_err) + "," + csv_number(lp_error(r.sums, p)) + "," +
-         csv_number(snr_db(r.sums)) + ",\n";
+         csv_number(r.sums.max_abs_err) + "," + csv_number(lp_error(r.sums, p)) + "," + csv_number(snr_db(r.sums)) +
+         ",\n";
 }
 
 std::string to_csv(const QErrorReport& report, double p) {
-  std::string out = "tensor,shape,source_type,format,method,bits_per_weight,weights,rel_l2,max_abs_err,lp_err,snr_db,note\n";
+  std::string out =
+      "tensor,shape,source_type,format,method,bits_per_weight,weights,rel_l2,max_abs_err,lp_err,snr_db,note\n";
   for (const auto& t : report.tensors)
     for (size_t c = 0; c < report.choices.size(); ++c)
       out += csv_row(t.name, shape_string(t.shape, true), type_name(t.source_type), report.choices[c], t.results[c], p);
@@ -170,13 +173,17 @@ nlohmann::json to_json(const std::string& file, const QErrorReport& report, doub
   j["lp_norm"] = p;
   j["choices"] = nlohmann::json::array();
   for (const auto& c : report.choices)
-    j["choices"].push_back({{"format", type_name(c.type)}, {"method", method_string(c.method)},
+    j["choices"].push_back({{"format", type_name(c.type)},
+                            {"method", method_string(c.method)},
                             {"bits_per_weight", traits(c.type).bits_per_weight()}});
   j["tensors"] = nlohmann::json::array();
   for (const auto& t : report.tensors) {
     nlohmann::json results = nlohmann::json::array();
-    for (size_t c = 0; c < report.choices.size(); ++c) results.push_back(json_result(report.choices[c], t.results[c], p));
-    j["tensors"].push_back({{"name", t.name}, {"shape", t.shape}, {"source_type", type_name(t.source_type)},
+    for (size_t c = 0; c < report.choices.size(); ++c)
+      results.push_back(json_result(report.choices[c], t.results[c], p));
+    j["tensors"].push_back({{"name", t.name},
+                            {"shape", t.shape},
+                            {"source_type", type_name(t.source_type)},
                             {"results", std::move(results)}});
   }
   j["totals"] = nlohmann::json::array();
@@ -219,8 +226,8 @@ void qerror(const QErrorArgs& args) {
 
   const Model model = load_model(args.in, LoadOptions{args.tokenizer});
   for (const auto& w : model.warnings) std::fprintf(stderr, "lowbit: warning: %s\n", w.c_str());
-  std::printf("%s: %zu format/method pairs, lp with p = %g, %d threads\n\n", args.in.c_str(),
-              request.choices.size(), request.p, resolve_threads(request.threads));
+  std::printf("%s: %zu format/method pairs, lp with p = %g, %d threads\n\n", args.in.c_str(), request.choices.size(),
+              request.p, resolve_threads(request.threads));
   print_header();
   const auto start = std::chrono::steady_clock::now();
   const QErrorReport report = measure_model(model, request, [&](const TensorErrors& t) {

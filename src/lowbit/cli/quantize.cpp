@@ -40,8 +40,7 @@ void print_plan(const std::vector<TensorPlan>& plans) {
   for (const auto& p : plans)
     std::printf("  %-36s %-14s %-6s -> %-7s %-8s %s\n", p.tensor->name.c_str(),
                 shape_string(p.tensor->shape, true).c_str(), std::string(traits(p.tensor->type).name).c_str(),
-                std::string(traits(p.type).name).c_str(), std::string(method_name(p.method)).c_str(),
-                p.note.c_str());
+                std::string(traits(p.type).name).c_str(), std::string(method_name(p.method)).c_str(), p.note.c_str());
 }
 
 void quantize(const QuantizeArgs& args) {
@@ -107,8 +106,7 @@ void quantize(const QuantizeArgs& args) {
 void add_quantize(CLI::App& app) {
   auto a = std::make_shared<QuantizeArgs>();
   CLI::App* cmd = app.add_subcommand("quantize", "Quantize a model into a GGUF file llama.cpp runs");
-  cmd->add_option("in", a->in, "GGUF (F32/F16/BF16), safetensors file/directory, or llama2.c checkpoint")
-      ->required();
+  cmd->add_option("in", a->in, "GGUF (F32/F16/BF16), safetensors file/directory, or llama2.c checkpoint")->required();
   cmd->add_option("out", a->out, "Output .gguf path")->required();
   cmd->add_option("type", a->type, "Target type: Q4_K, Q8_0, Q4_0, IQ4_NL, TQ2_0, ...")->required();
   cmd->add_option("--method", a->method, "rtn, hqq, search or absmean (default: each format's own)");

@@ -19,8 +19,7 @@ std::unique_ptr<Session> open_session(const std::string& path, const SessionOpti
   for (const auto& w : s->model.warnings) std::fprintf(stderr, "lowbit: warning: %s\n", w.c_str());
   if (options.with_tokenizer) s->tokenizer = Tokenizer::create(s->model.vocab, path);
   LlamaOptions o;
-  o.context_length =
-      options.ctx > 0 ? options.ctx : std::min(s->model.config.context_length, options.max_default_ctx);
+  o.context_length = options.ctx > 0 ? options.ctx : std::min(s->model.config.context_length, options.max_default_ctx);
   o.threads = options.threads;
   o.pool = options.shared_pool;
   o.max_batch = options.batch;
@@ -37,8 +36,9 @@ void add_engine_options(CLI::App* cmd, SessionOptions& options) {
          "KV cache values: f32 (exact) or f16 (half the memory, llama.cpp's default)")
       ->transform(CLI::IsMember({"f32", "f16"}, CLI::ignore_case))
       ->default_str("f32");
-  cmd->add_flag_callback("--no-repack", [&options] { options.repack = false; },
-                         "keep weights in their file layout (row-wise kernels) instead of interleaving them");
+  cmd->add_flag_callback(
+      "--no-repack", [&options] { options.repack = false; },
+      "keep weights in their file layout (row-wise kernels) instead of interleaving them");
 }
 
 std::string read_text_file(const std::string& path) {

@@ -17,8 +17,7 @@ namespace lowbit {
 
 class ByteReader {
  public:
-  ByteReader(std::span<const std::byte> bytes, std::string file)
-      : bytes_(bytes), file_(std::move(file)) {}
+  ByteReader(std::span<const std::byte> bytes, std::string file) : bytes_(bytes), file_(std::move(file)) {}
 
   uint64_t offset() const { return pos_; }
   uint64_t size() const { return bytes_.size(); }
@@ -28,8 +27,8 @@ class ByteReader {
   // Throws unless n more bytes are available at the current offset.
   void require(uint64_t n, std::string_view field) const {
     if (n > remaining())
-      fail(field, "needs " + std::to_string(n) + " bytes but only " +
-                      std::to_string(remaining()) + " remain (file truncated?)");
+      fail(field, "needs " + std::to_string(n) + " bytes but only " + std::to_string(remaining()) +
+                      " remain (file truncated?)");
   }
 
   template <typename T>
@@ -56,8 +55,8 @@ class ByteReader {
 
   void seek(uint64_t pos, std::string_view field) {
     if (pos > bytes_.size())
-      fail(field, "offset " + std::to_string(pos) + " is past the end of the file (" +
-                      std::to_string(bytes_.size()) + " bytes)");
+      fail(field, "offset " + std::to_string(pos) + " is past the end of the file (" + std::to_string(bytes_.size()) +
+                      " bytes)");
     pos_ = pos;
   }
 
@@ -75,11 +74,7 @@ class ByteReader {
 };
 
 // a*b, or false if it overflows uint64.
-inline bool checked_mul(uint64_t a, uint64_t b, uint64_t* out) {
-  return !__builtin_mul_overflow(a, b, out);
-}
-inline bool checked_add(uint64_t a, uint64_t b, uint64_t* out) {
-  return !__builtin_add_overflow(a, b, out);
-}
+inline bool checked_mul(uint64_t a, uint64_t b, uint64_t* out) { return !__builtin_mul_overflow(a, b, out); }
+inline bool checked_add(uint64_t a, uint64_t b, uint64_t* out) { return !__builtin_add_overflow(a, b, out); }
 
 }  // namespace lowbit

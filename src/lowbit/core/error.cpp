@@ -3,8 +3,7 @@
 namespace lowbit {
 namespace {
 
-std::string compose(const std::string& file, const std::string& field,
-                    const std::string& problem, uint64_t offset) {
+std::string compose(const std::string& file, const std::string& field, const std::string& problem, uint64_t offset) {
   std::string msg = file + ": " + field + ": " + problem;
   if (offset != FormatError::kNoOffset) msg += " (at byte offset " + std::to_string(offset) + ")";
   return msg;
@@ -12,8 +11,7 @@ std::string compose(const std::string& file, const std::string& field,
 
 }  // namespace
 
-FormatError::FormatError(std::string file, std::string field, std::string problem,
-                         uint64_t offset)
+FormatError::FormatError(std::string file, std::string field, std::string problem, uint64_t offset)
     : std::runtime_error(compose(file, field, problem, offset)),
       file_(std::move(file)),
       field_(std::move(field)),

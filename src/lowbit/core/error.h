@@ -14,8 +14,7 @@ class FormatError : public std::runtime_error {
  public:
   static constexpr uint64_t kNoOffset = ~uint64_t{0};
 
-  FormatError(std::string file, std::string field, std::string problem,
-              uint64_t offset = kNoOffset);
+  FormatError(std::string file, std::string field, std::string problem, uint64_t offset = kNoOffset);
 
   const std::string& file() const { return file_; }
   const std::string& field() const { return field_; }

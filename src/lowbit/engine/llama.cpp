@@ -87,8 +87,8 @@ struct Llama::Impl {
   // never touched and cost no resident memory; positions are written before read.
   KvType kv_type = KvType::F32;
   bool repack = true;
-  std::unique_ptr<float[]> k_cache, v_cache;          // KvType::F32
-  std::unique_ptr<uint16_t[]> k_cache16, v_cache16;   // KvType::F16
+  std::unique_ptr<float[]> k_cache, v_cache;         // KvType::F32
+  std::unique_ptr<uint16_t[]> k_cache16, v_cache16;  // KvType::F16
   size_t cache_values = 0;
   // Activations for one batch of tokens, row t for token t.
   std::vector<float> x, xn, q, k, v, attn, proj, gate, up, ffn_out, scores, logits;
@@ -102,9 +102,8 @@ struct Llama::Impl {
     if (arch != "llama" && arch != "mistral" && arch != "qwen2" && arch != "qwen3")
       throw FormatError(m.source_path, "general.architecture",
                         "architecture '" + arch + "' is not supported (llama, mistral, qwen2, qwen3 are)");
-    if (cfg.hidden_size <= 0 || cfg.n_layers <= 0 || cfg.n_heads <= 0 || cfg.n_kv_heads <= 0 ||
-        cfg.head_dim <= 0 || cfg.head_dim % 2 != 0 || cfg.ffn_size <= 0 || cfg.vocab_size <= 0 ||
-        cfg.n_heads % cfg.n_kv_heads != 0)
+    if (cfg.hidden_size <= 0 || cfg.n_layers <= 0 || cfg.n_heads <= 0 || cfg.n_kv_heads <= 0 || cfg.head_dim <= 0 ||
+        cfg.head_dim % 2 != 0 || cfg.ffn_size <= 0 || cfg.vocab_size <= 0 || cfg.n_heads % cfg.n_kv_heads != 0)
       throw FormatError(m.source_path, arch + ".*", "incomplete or inconsistent hyperparameters");
     ctx = o.context_length > 0 ? o.context_length : cfg.context_length;
     if (ctx <= 0) throw FormatError(m.source_path, arch + ".context_length", "missing; pass a context length");
@@ -134,8 +133,7 @@ struct Llama::Impl {
     const Tensor* freqs = w.optional("rope_freqs.weight", {hd / 2});
     const std::vector<float> freq_factors = w.vector(freqs);
     const bool neox = cfg.architecture == "qwen2" || cfg.architecture == "qwen3";
-    rope = std::make_unique<Rope>(cfg, neox ? RopePairing::NeoX : RopePairing::Norm, freq_factors,
-                                  model.source_path);
+    rope = std::make_unique<Rope>(cfg, neox ? RopePairing::NeoX : RopePairing::Norm, freq_factors, model.source_path);
     for (int64_t i = 0; i < cfg.n_layers; ++i) {
       Layer l;
       l.attn_norm = w.vector(&w.required(blk(i, "attn_norm.weight"), {d}));
@@ -151,7 +149,8 @@ struct Llama::Impl {
       if (cfg.architecture == "qwen2" || cfg.attention_bias)
         for (const char* name : {"attn_q.bias", "attn_k.bias", "attn_v.bias"})
           if (model.find(blk(i, name)) == nullptr)
-            throw FormatError(model.source_path, blk(i, name), "tensor missing (" + cfg.architecture + " has Q/K/V biases)");
+            throw FormatError(model.source_path, blk(i, name),
+                              "tensor missing (" + cfg.architecture + " has Q/K/V biases)");
       l.q_norm = w.vector(w.optional(blk(i, "attn_q_norm.weight"), {hd}));
       l.k_norm = w.vector(w.optional(blk(i, "attn_k_norm.weight"), {hd}));
       if (cfg.architecture == "qwen3" && (l.q_norm.empty() || l.k_norm.empty()))
@@ -331,7 +330,8 @@ size_t Llama::repacked_bytes() const {
 size_t Llama::activation_bytes() const {
   const Impl& m = *impl_;
   size_t n = 0;
-  for (const auto* buf : {&m.x, &m.xn, &m.q, &m.k, &m.v, &m.attn, &m.proj, &m.gate, &m.up, &m.ffn_out, &m.scores, &m.logits})
+  for (const auto* buf :
+       {&m.x, &m.xn, &m.q, &m.k, &m.v, &m.attn, &m.proj, &m.gate, &m.up, &m.ffn_out, &m.scores, &m.logits})
     n += buf->capacity();
   return n * sizeof(float);
 }

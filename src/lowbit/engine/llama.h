@@ -26,7 +26,7 @@ struct LlamaOptions {
   ThreadPool* pool = nullptr;  // a pool to share (e.g. two models side by side); must outlive
   int64_t max_batch = 512;     // tokens per forward() call are processed in batches of this
   KvType kv_type = KvType::F32;
-  bool repack = true;          // interleave weights for the fast kernels where the CPU has them
+  bool repack = true;  // interleave weights for the fast kernels where the CPU has them
 };
 
 class Llama {

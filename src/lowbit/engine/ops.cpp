@@ -73,8 +73,7 @@ LOWBIT_MULTIVERSION void scaled_dots(const float* q, const uint16_t* rows, int64
   for (int64_t p = 0; p < count; ++p) out[p] = dot8(q, rows + p * n, n) * scale;
 }
 
-LOWBIT_MULTIVERSION void weighted_rows(float* y, const float* weight, const uint16_t* rows, int64_t n,
-                                       int64_t count) {
+LOWBIT_MULTIVERSION void weighted_rows(float* y, const float* weight, const uint16_t* rows, int64_t n, int64_t count) {
   for (int64_t p = 0; p < count; ++p) axpy_inline(y, weight[p], rows + p * n, n);
 }
 

@@ -16,15 +16,14 @@ double llama3_factor(double inv_freq, const RopeScaling& s) {
   const double wavelen = 2 * std::numbers::pi / inv_freq;
   if (wavelen < high_wavelen) return 1.0;
   if (wavelen > low_wavelen) return s.factor;
-  const double smooth = (double(s.original_context_length) / wavelen - s.low_freq_factor) /
-                        (s.high_freq_factor - s.low_freq_factor);
+  const double smooth =
+      (double(s.original_context_length) / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
   return 1.0 / ((1 - smooth) / s.factor + smooth);
 }
 
 }  // namespace
 
-Rope::Rope(const ModelConfig& config, RopePairing pairing, std::span<const float> freq_factors,
-           const std::string& file)
+Rope::Rope(const ModelConfig& config, RopePairing pairing, std::span<const float> freq_factors, const std::string& file)
     : pairing_(pairing), head_dim_(config.head_dim) {
   const int64_t half = head_dim_ / 2;
   if (!freq_factors.empty() && int64_t(freq_factors.size()) != half)
@@ -37,9 +36,11 @@ Rope::Rope(const ModelConfig& config, RopePairing pairing, std::span<const float
     position_scale_ = 1.0 / s.factor;
   } else if (llama3) {
     if (!(s.factor > 0) || s.original_context_length <= 0 || !(s.high_freq_factor > s.low_freq_factor))
-      throw FormatError(file, "rope.scaling", "llama3 scaling needs factor, original context and low < high freq factors");
+      throw FormatError(file, "rope.scaling",
+                        "llama3 scaling needs factor, original context and low < high freq factors");
   } else if (!s.type.empty() && s.type != "llama3") {
-    throw FormatError(file, "rope.scaling.type", "RoPE scaling '" + s.type + "' is not supported (none, linear, llama3 are)");
+    throw FormatError(file, "rope.scaling.type",
+                      "RoPE scaling '" + s.type + "' is not supported (none, linear, llama3 are)");
   }
   inv_freq_.resize(size_t(half));
   for (int64_t i = 0; i < half; ++i) {

@@ -22,8 +22,7 @@ class Rope {
   // freq_factors (GGUF rope_freqs.weight, Llama 3.1's long-context rescaling) divide
   // inv_freq when given. Throws FormatError (naming `file`) for a scaling lowbit
   // does not implement.
-  Rope(const ModelConfig& config, RopePairing pairing, std::span<const float> freq_factors,
-       const std::string& file);
+  Rope(const ModelConfig& config, RopePairing pairing, std::span<const float> freq_factors, const std::string& file);
 
   // Rotates every head of x (n_heads × head_dim, contiguous) for position pos.
   void apply(float* x, int64_t n_heads, int64_t pos) const;

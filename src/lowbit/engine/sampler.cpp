@@ -18,7 +18,9 @@ int32_t Sampler::sample(std::span<const float> logits) {
   if (options_.temperature <= 0 || options_.top_k == 1) return argmax(logits);
   candidates_.clear();
   for (size_t i = 0; i < logits.size(); ++i) candidates_.emplace_back(logits[i], static_cast<int32_t>(i));
-  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  auto by_logit = [](const auto& a, const auto& b) {
+    return a.first > b.first || (a.first == b.first && a.second < b.second);
+  };
   size_t keep = candidates_.size();
   if (options_.top_k > 0 && size_t(options_.top_k) < keep) {
     keep = size_t(options_.top_k);

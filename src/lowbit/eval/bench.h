@@ -29,8 +29,8 @@ double read_bandwidth(ThreadPool& pool, size_t bytes, int repetitions);
 
 struct GemvBandwidth {
   DType type;
-  size_t tensors = 0;     // matrices of that format, all multiplied in one timed pass
-  size_t bytes = 0;       // their packed size
+  size_t tensors = 0;  // matrices of that format, all multiplied in one timed pass
+  size_t bytes = 0;    // their packed size
   double bytes_per_second = 0;
 };
 // Per weight format among the model's matrices: one GEMV (matmul with one token)

@@ -91,8 +91,8 @@ KldResult KldAccumulator::result() const {
   r.ppl_ratio = std::exp(r.ln_ppl_ratio);
   r.ppl_ratio_error = r.ppl_ratio * r.ln_ppl_ratio_error;
   r.ppl_diff = r.ppl - r.ppl_base;
-  r.ppl_diff_error = std::sqrt(std::max(
-      0.0, r.ppl_error * r.ppl_error + r.ppl_base_error * r.ppl_base_error - 2 * r.ppl * r.ppl_base * cov));
+  r.ppl_diff_error = std::sqrt(
+      std::max(0.0, r.ppl_error * r.ppl_error + r.ppl_base_error * r.ppl_base_error - 2 * r.ppl * r.ppl_base * cov));
 
   const Estimate kld = mean_and_error(kld_, kld2_, count_);
   r.kld_mean = kld.mean;

@@ -19,8 +19,8 @@ struct KldResult {
   double ppl_ratio = 0, ppl_ratio_error = 0;        // PPL(Q)/PPL(base)
   double ppl_diff = 0, ppl_diff_error = 0;          // PPL(Q) - PPL(base)
   // KL(base || Q) per token: mean ± error and the distribution (llama.cpp's percentiles).
-  double kld_mean = 0, kld_error = 0, kld_max = 0, kld_p999 = 0, kld_p99 = 0, kld_median = 0, kld_p10 = 0,
-         kld_p5 = 0, kld_p1 = 0, kld_min = 0;
+  double kld_mean = 0, kld_error = 0, kld_max = 0, kld_p999 = 0, kld_p99 = 0, kld_median = 0, kld_p10 = 0, kld_p5 = 0,
+         kld_p1 = 0, kld_min = 0;
   // Δp = p_Q(target) - p_base(target).
   double delta_p_mean = 0, delta_p_error = 0, rms_delta_p = 0, rms_delta_p_error = 0;
   double top1_agreement = 0, top1_error = 0;  // "same top p": fraction with the same argmax

@@ -18,15 +18,15 @@ class Tokenizer;
 
 struct EvalOptions {
   int64_t ctx = 512;
-  int64_t batch = 512;   // tokens per forward call
-  int64_t chunks = 0;    // 0 = as many as the text holds
+  int64_t batch = 512;  // tokens per forward call
+  int64_t chunks = 0;   // 0 = as many as the text holds
 };
 
 // Called after each chunk with (chunks done, chunks in total).
 using EvalProgress = std::function<void(int64_t done, int64_t total)>;
 
 struct PerplexityResult {
-  double ppl = 0, ppl_error = 0;    // error as llama.cpp prints it (± of the estimate)
+  double ppl = 0, ppl_error = 0;  // error as llama.cpp prints it (± of the estimate)
   int64_t chunks = 0, scored = 0;
   std::vector<double> running_ppl;  // after each chunk, as llama.cpp's [i] values
 };

@@ -23,8 +23,8 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // whose `applicable` flag is set. Every row's sums are its own, so the figures do not
 // depend on how rows are split among threads or batched.
 void measure_rows(const float* w, int64_t rows, int64_t cols, std::span<const QuantChoice> choices,
-                  const std::vector<bool>& applicable, const QuantOptions& options, double p,
-                  int threads, std::vector<ErrorSums>& row_sums) {
+                  const std::vector<bool>& applicable, const QuantOptions& options, double p, int threads,
+                  std::vector<ErrorSums>& row_sums) {
   row_sums.assign(choices.size() * size_t(rows), ErrorSums{});
   uint64_t max_row_bytes = 0;
   for (size_t c = 0; c < choices.size(); ++c)
@@ -57,13 +57,12 @@ void add_rows(const std::vector<ErrorSums>& row_sums, int64_t rows, std::vector<
     for (int64_t r = 0; r < rows; ++r) results[c].sums.add(row_sums[c * size_t(rows) + size_t(r)]);
 }
 
-void require_finite(const float* x, int64_t n, int64_t first_row, int64_t cols, const Model& model,
-                    const Tensor& t) {
+void require_finite(const float* x, int64_t n, int64_t first_row, int64_t cols, const Model& model, const Tensor& t) {
   for (int64_t i = 0; i < n; ++i) {
     if (std::isfinite(x[i])) continue;
     throw FormatError(model.source_path, "tensor \"" + t.name + "\"",
-                      "element [" + std::to_string(first_row + i / cols) + ", " + std::to_string(i % cols) +
-                          "] is " + (std::isnan(x[i]) ? "NaN" : "infinite") +
+                      "element [" + std::to_string(first_row + i / cols) + ", " + std::to_string(i % cols) + "] is " +
+                          (std::isnan(x[i]) ? "NaN" : "infinite") +
                           "; quantization error is defined for finite weights only");
   }
 }
@@ -179,8 +178,8 @@ std::string not_applicable_reason(DType type, int64_t cols) {
   return "row " + std::to_string(cols) + " not a multiple of " + std::to_string(block);
 }
 
-ErrorSums measure_matrix(const float* w, int64_t rows, int64_t cols, QuantChoice choice,
-                         const QuantOptions& options, double p, int threads) {
+ErrorSums measure_matrix(const float* w, int64_t rows, int64_t cols, QuantChoice choice, const QuantOptions& options,
+                         double p, int threads) {
   const QuantChoice choices[] = {choice};
   std::vector<ChoiceResult> result(1);
   std::vector<ErrorSums> row_sums;

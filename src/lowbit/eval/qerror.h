@@ -68,15 +68,15 @@ std::string not_applicable_reason(DType type, int64_t cols);
 // Quantizes and decodes each row of a row-major rows×cols matrix on its own (rows split
 // across `threads` workers, 0 = all cores). cols must suit the choice (see
 // not_applicable_reason).
-ErrorSums measure_matrix(const float* w, int64_t rows, int64_t cols, QuantChoice choice,
-                         const QuantOptions& options, double p, int threads);
+ErrorSums measure_matrix(const float* w, int64_t rows, int64_t cols, QuantChoice choice, const QuantOptions& options,
+                         double p, int threads);
 
 struct QErrorRequest {
-  std::vector<QuantChoice> choices;          // what to measure (see select_choices)
-  std::optional<std::regex> tensor_filter;   // searched in tensor names; nullopt = every tensor
-  int threads = 0;                           // 0 = all cores
-  QuantOptions options;                      // passed to every quantizer
-  double p = QuantOptions{}.lp_norm;         // p of the lp figure
+  std::vector<QuantChoice> choices;         // what to measure (see select_choices)
+  std::optional<std::regex> tensor_filter;  // searched in tensor names; nullopt = every tensor
+  int threads = 0;                          // 0 = all cores
+  QuantOptions options;                     // passed to every quantizer
+  double p = QuantOptions{}.lp_norm;        // p of the lp figure
 };
 
 // The outcome of one choice on one tensor: sums, or why it could not be measured.

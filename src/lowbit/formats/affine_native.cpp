@@ -78,7 +78,6 @@ void check_group(int bits, int group, int64_t n) {
     throw std::invalid_argument(std::to_string(n) + " weights are not whole groups of " + std::to_string(group));
 }
 
-
 void write_block(std::byte* block, const Stored& s, const uint8_t* codes, int group, int bits) {
   put_u16(block, s.d_bits);
   put_u16(block + 2, s.m_bits);
@@ -88,7 +87,6 @@ void write_block(std::byte* block, const Stored& s, const uint8_t* codes, int gr
 }  // namespace affine_codec
 
 using namespace affine_codec;
-
 
 void pack_affine_codes(const uint8_t* q, int64_t n, int bits, std::byte* out) {
   uint32_t acc = 0;
@@ -141,8 +139,8 @@ void quantize_affine_ref(int bits, int group, const float* src, std::byte* dst, 
     write_block(dst + size_t(b) * block_bytes, rtn_block(src + b * group, group, qmax, codes), codes, group, bits);
 }
 
-void dequantize_affine_per_channel(int bits, const std::byte* codes, const uint16_t* scale_zero,
-                                   int64_t rows, int64_t cols, float* dst) {
+void dequantize_affine_per_channel(int bits, const std::byte* codes, const uint16_t* scale_zero, int64_t rows,
+                                   int64_t cols, float* dst) {
   check_bits(bits);
   if (rows < 0 || cols <= 0 || cols % kAffineCodesPerChannelBlock != 0)
     throw std::invalid_argument("per-channel rows must be a positive multiple of 8 weights, not " +

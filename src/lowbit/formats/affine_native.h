@@ -67,8 +67,8 @@ void quantize_affine_ref(int bits, int group, const float* src, std::byte* dst, 
 
 // Per-channel: codes holds rows * cols * bits / 8 bytes (cols a multiple of 8);
 // scale_zero holds 2 * rows fp16 values (d, m per row).
-void dequantize_affine_per_channel(int bits, const std::byte* codes, const uint16_t* scale_zero,
-                                   int64_t rows, int64_t cols, float* dst);
+void dequantize_affine_per_channel(int bits, const std::byte* codes, const uint16_t* scale_zero, int64_t rows,
+                                   int64_t cols, float* dst);
 
 // Registry adapters: the (bits, group) of each row fixed at compile time.
 template <int Bits, int Group>
@@ -132,13 +132,20 @@ constexpr TypeTraits affine_native_traits() {
   static_assert(Bits >= kAffineMinBits && Bits <= kAffineMaxBits);
   const std::string_view name(kAffineNativeName<Bits, Layout>.data());
   if constexpr (Layout == kAffinePerChannelLayout) {
-    return TypeTraits{.type = affine_native_dtype(Bits, Layout), .name = name,
-                      .block_size = kAffineCodesPerChannelBlock, .block_bytes = size_t(Bits), .in_ggml = false};
+    return TypeTraits{.type = affine_native_dtype(Bits, Layout),
+                      .name = name,
+                      .block_size = kAffineCodesPerChannelBlock,
+                      .block_bytes = size_t(Bits),
+                      .in_ggml = false};
   } else {
     constexpr int G = kAffineGroups[size_t(Layout)];
-    return TypeTraits{.type = affine_native_dtype(Bits, Layout), .name = name, .block_size = G,
-                      .block_bytes = affine_block_bytes(Bits, G), .in_ggml = false,
-                      .to_float = dequantize_row_affine<Bits, G>, .from_float = quantize_row_affine_ref<Bits, G>,
+    return TypeTraits{.type = affine_native_dtype(Bits, Layout),
+                      .name = name,
+                      .block_size = G,
+                      .block_bytes = affine_block_bytes(Bits, G),
+                      .in_ggml = false,
+                      .to_float = dequantize_row_affine<Bits, G>,
+                      .from_float = quantize_row_affine_ref<Bits, G>,
                       .vec_dot_type = DType::F32};
   }
 }

@@ -33,8 +33,8 @@ static_assert(sizeof(BlockIQ4_NL) == 18);
 inline constexpr int64_t kIQ4_NLBlockSize = 32;
 
 // ggml's kvalues_iq4nl, in increasing order.
-inline constexpr std::array<int8_t, 16> kIq4nlLevels = {
-    -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+inline constexpr std::array<int8_t, 16> kIq4nlLevels = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                                        1,    13,   25,  38,  53,  69,  89,  113};
 // The same levels as floats, the codebook the scale searches work on.
 inline constexpr std::array<float, 16> kIq4nlLevelsAsFloat = [] {
   std::array<float, 16> out{};

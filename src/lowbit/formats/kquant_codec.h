@@ -33,17 +33,17 @@ struct SuperBlockParams {
 struct KQuantCodec {
   const char* name;
   size_t block_bytes;
-  int sub_size;                      // weights per sub-block (16 or 32)
-  int code_min, code_max;            // range of codes
-  int scale_min, scale_max;          // range of the integer sub-block scales
-  int min_max;                       // mins are 0..min_max; 0 = symmetric format
+  int sub_size;              // weights per sub-block (16 or 32)
+  int code_min, code_max;    // range of codes
+  int scale_min, scale_max;  // range of the integer sub-block scales
+  int min_max;               // mins are 0..min_max; 0 = symmetric format
   // Search's per-sub-block scan: the sub-block's range (affine) or signed absmax
   // (symmetric, onto the negative end) is mapped onto t code steps, t spread evenly
   // over [t_lo, t_hi]. Symmetric formats spend a third of the candidates on the
   // mirrored mapping (the absmax onto the positive end), t over [t_lo - 1, t_hi - 1].
   float t_lo, t_hi;
-  FromFloatFn rtn;                   // ggml's reference quantizer
-  ToFloatFn decode;                  // the format's dequantizer
+  FromFloatFn rtn;   // ggml's reference quantizer
+  ToFloatFn decode;  // the format's dequantizer
   void (*pack)(const SuperBlockParams& params, std::byte* block);
   void (*unpack)(const std::byte* block, SuperBlockParams& params);
 };

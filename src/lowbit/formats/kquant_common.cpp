@@ -70,8 +70,7 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
     }
     // Compares sumlx^2/suml2 (the error reduction) without dividing.
     if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      for (int i = 0; i < n; ++i)
-        L[i] = static_cast<int8_t>(nmax + clamp_symmetric(nearest_int(iscale * x[i]), nmax));
+      for (int i = 0; i < n; ++i) L[i] = static_cast<int8_t>(nmax + clamp_symmetric(nearest_int(iscale * x[i]), nmax));
       scale = sumlx / suml2;
       best = scale * sumlx;
     }
@@ -138,9 +137,8 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L) {
   return make_q3_quants_impl(n, nmax, x, L);
 }
 
-float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
-                       float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
-                       bool use_mad) {
+float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, uint8_t* Laux,
+                       float rmin, float rdelta, int nstep, bool use_mad) {
   float min = x[0];
   float max = x[0];
   float sum_w = weights[0];
@@ -158,9 +156,7 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
     *the_min = -min;
     return 0.f;
   }
-  auto weighted_error = [&](float diff, float w) {
-    return w * (use_mad ? std::fabs(diff) : diff * diff);
-  };
+  auto weighted_error = [&](float diff, float w) { return w * (use_mad ? std::fabs(diff) : diff * diff); };
   float iscale = to_f(nmax) / (max - min);
   float scale = 1 / iscale;
   float best_error = 0;
@@ -196,8 +192,7 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
         this_scale = sum_xl / sum_l2;
       }
       float cur_error = 0;
-      for (int i = 0; i < n; ++i)
-        cur_error += weighted_error(this_scale * to_f(Laux[i]) + this_min - x[i], weights[i]);
+      for (int i = 0; i < n; ++i) cur_error += weighted_error(this_scale * to_f(Laux[i]) + this_min - x[i], weights[i]);
       if (cur_error < best_error) {
         std::copy(Laux, Laux + n, L);
         best_error = cur_error;
@@ -263,13 +258,12 @@ typedef int32_t I8 __attribute__((vector_size(32)));
 // exactly the order, of the scalar code; each `if` of the scalar loop becomes a
 // per-lane select of the same values. Nothing is reordered or fused, so the results
 // are bit-identical to the scalar code.
-LOWBIT_MULTIVERSION void search_k4_sub_blocks(const float* x, int nmax, float rmin, int nstep,
-                                              uint8_t* L, float* scales, float* mins) {
+LOWBIT_MULTIVERSION void search_k4_sub_blocks(const float* x, int nmax, float rmin, int nstep, uint8_t* L,
+                                              float* scales, float* mins) {
   constexpr int n = kK4Sub;
   F8 xt[n], wt[n];  // xt[i][j] = weight i of sub-block j
   for (int i = 0; i < n; ++i)
-    xt[i] = F8{x[i], x[n + i], x[2 * n + i], x[3 * n + i], x[4 * n + i], x[5 * n + i],
-               x[6 * n + i], x[7 * n + i]};
+    xt[i] = F8{x[i], x[n + i], x[2 * n + i], x[3 * n + i], x[4 * n + i], x[5 * n + i], x[6 * n + i], x[7 * n + i]};
 
   // Weight each value by the sub-block's RMS plus its own magnitude.
   F8 sum_x2 = splat8(0.0f);
@@ -349,8 +343,7 @@ LOWBIT_MULTIVERSION void search_k4_sub_blocks(const float* x, int nmax, float rm
 
 }  // namespace
 
-ScaleMinK4 quantize_super_block_k4(const float* x, int nmax, float rmin, int nstep,
-                                   uint8_t* L) {
+ScaleMinK4 quantize_super_block_k4(const float* x, int nmax, float rmin, int nstep, uint8_t* L) {
   constexpr int kSub = 32;
   constexpr int kCount = kSuperBlock / kSub;
   float scales[kCount];

@@ -16,8 +16,7 @@
 
 namespace lowbit::kquant {
 
-static_assert(std::endian::native == std::endian::little,
-              "K-quant blocks are stored little-endian, as GGUF requires");
+static_assert(std::endian::native == std::endian::little, "K-quant blocks are stored little-endian, as GGUF requires");
 
 inline constexpr int kSuperBlock = 256;  // ggml's QK_K
 
@@ -56,9 +55,8 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L);
 // Asymmetric quantization x ~= scale * L[i] - the_min, L[i] in [0, nmax], the_min >= 0,
 // trying nstep+1 scales (rmin + rdelta*is + nmax)/(max-min) and keeping the least
 // weighted error (absolute if use_mad, else squared). Laux is n bytes of scratch.
-float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L,
-                       float* the_min, uint8_t* Laux, float rmin, float rdelta, int nstep,
-                       bool use_mad);
+float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, uint8_t* Laux,
+                       float rmin, float rdelta, int nstep, bool use_mad);
 
 // Q4_K/Q5_K pack 8 six-bit scales and 8 six-bit mins into 12 bytes: for j < 4, bytes j
 // and j+4 hold scale j and min j in their low 6 bits; for j >= 4 byte j+4 holds the
@@ -72,12 +70,11 @@ void pack_scale_min_k4(const uint8_t* scales, const uint8_t* mins, uint8_t* pack
 // 256 weights: per-32 scale/min search, 6-bit scale packing, fp16 super-scales, and the
 // final quants L[0..256) in [0, nmax] against the rounded scales.
 struct ScaleMinK4 {
-  uint16_t d;           // fp16 super-scale of the sub-block scales
-  uint16_t dmin;        // fp16 super-scale of the sub-block mins
-  uint8_t scales[12];   // packed as get_scale_min_k4 reads them
+  uint16_t d;          // fp16 super-scale of the sub-block scales
+  uint16_t dmin;       // fp16 super-scale of the sub-block mins
+  uint8_t scales[12];  // packed as get_scale_min_k4 reads them
 };
-ScaleMinK4 quantize_super_block_k4(const float* x, int nmax, float rmin, int nstep,
-                                   uint8_t* L);
+ScaleMinK4 quantize_super_block_k4(const float* x, int nmax, float rmin, int nstep, uint8_t* L);
 
 // Blocks are read and written through memcpy: tensor data need not be aligned for the
 // block's uint16_t fields.

@@ -99,8 +99,8 @@ LOWBIT_LANE_INLINE void fit_q3_sub_blocks(const float* xt, float* scales, int8_t
         const V nl = __builtin_convertvector(new_l, V);
         slx += w * xi * nl;
         sl2 += w * nl * nl;
-        const VI take = positive & (new_l != L[g][i]) & (sl2 > zero) &
-                        (slx * slx * suml2[g] > sumlx[g] * sumlx[g] * sl2);
+        const VI take =
+            positive & (new_l != L[g][i]) & (sl2 > zero) & (slx * slx * suml2[g] > sumlx[g] * sumlx[g] * sl2);
         L[g][i] = take ? new_l : L[g][i];
         sumlx[g] = take ? slx : sumlx[g];
         suml2[g] = take ? sl2 : suml2[g];
@@ -246,9 +246,9 @@ LOWBIT_LANE_INLINE void q2_rows(const float* src, std::byte* dst, int64_t nb) {
 
 // make_qx_quants(16, nmax, ...) for W of the sixteen 16-weight sub-blocks of a
 // super-block (j0..j0+W-1) at once, lane j = sub-block j0 + j, with the per-lane
-// discipline of search_k4_sub_blocks (kquant_search.cpp): the scalar operations in the scalar order, each `if` a select of
-// the same values. W is the CPU's vector width (see quant::lanes::native_width): one
-// 16-lane vector lowered onto AVX2 went through the stack and ran slower than ggml.
+// discipline of search_k4_sub_blocks (kquant_search.cpp): the scalar operations in the scalar order, each `if` a select
+// of the same values. W is the CPU's vector width (see quant::lanes::native_width): one 16-lane vector lowered onto
+// AVX2 went through the stack and ran slower than ggml.
 template <int W>
 LOWBIT_LANE_INLINE void make_qx_quants_lanes(int nmax, const float* x, int j0, int8_t* L, float* scales) {
   using F16x = typename quant::lanes::Vec<W>::F;
@@ -257,7 +257,7 @@ LOWBIT_LANE_INLINE void make_qx_quants_lanes(int nmax, const float* x, int j0, i
   F16x xt[n];
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < J; ++j) xt[i][j] = x[n * (j0 + j) + i];
-  const F16x zero = F16x{} , eps = zero + kquant::kGroupMaxEps;
+  const F16x zero = F16x{}, eps = zero + kquant::kGroupMaxEps;
   const I16x abs_mask = I16x{} + 0x7fffffff;
   auto fabs16 = [&](F16x v) {
     I16x bits;
@@ -317,8 +317,7 @@ LOWBIT_LANE_INLINE void make_qx_quants_lanes(int nmax, const float* x, int j0, i
   const I16x flat = amax < eps;
   for (int j = 0; j < J; ++j) {
     scales[j0 + j] = flat[j] ? 0.0f : scale[j];
-    for (int i = 0; i < n; ++i)
-      L[n * (j0 + j) + i] = static_cast<int8_t>(flat[j] ? 0 : best_l[i][j] + nmax);
+    for (int i = 0; i < n; ++i) L[n * (j0 + j) + i] = static_cast<int8_t>(flat[j] ? 0 : best_l[i][j] + nmax);
   }
 }
 
@@ -333,13 +332,13 @@ LOWBIT_LANE_INLINE void make_qx_quants_groups(int nmax, const float* x, int8_t* 
 // The wide instantiations, defined by the ISA files (kquant_rtn_lanes_avx2.cpp and
 // kquant_rtn_lanes_avx512.cpp, one LOWBIT_KQUANT_RTN_LANES_KERNELS line each; x86-64
 // GCC builds only). Call them only where quant::lanes::native_width() allows.
-#define LOWBIT_KQUANT_RTN_LANES_KERNELS(isa, W)                                          \
-  namespace lowbit {                                                                   \
+#define LOWBIT_KQUANT_RTN_LANES_KERNELS(isa, W)                                                  \
+  namespace lowbit {                                                                             \
   void q2_rows_##isa(const float* src, std::byte* dst, int64_t nb) { q2_rows<W>(src, dst, nb); } \
   void q3_rows_##isa(const float* src, std::byte* dst, int64_t nb) { q3_rows<W>(src, dst, nb); } \
-  void make_qx_quants_16x16_##isa(int nmax, const float* x, int8_t* L, float* scales) {       \
-    make_qx_quants_groups<W>(nmax, x, L, scales);                                              \
-  }                                                                                            \
+  void make_qx_quants_16x16_##isa(int nmax, const float* x, int8_t* L, float* scales) {          \
+    make_qx_quants_groups<W>(nmax, x, L, scales);                                                \
+  }                                                                                              \
   }
 
 #if LOWBIT_LANES_X86

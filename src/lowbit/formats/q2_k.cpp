@@ -21,7 +21,7 @@ void dequantize_row_q2_K(const std::byte* src, float* dst, int64_t n) {
     const float dmin = fp16_to_fp32(b.dmin);
     float* y = dst + i * kSuperBlock;
     for (int k = 0; k < kSuperBlock; ++k) {
-      const int half = k / 128;     // which 32 bytes of qs
+      const int half = k / 128;  // which 32 bytes of qs
       const int shift = 2 * ((k % 128) / 32);
       const int l = k % 32;
       const uint8_t sc = b.scales[k / 16];
@@ -33,8 +33,7 @@ void dequantize_row_q2_K(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
-void encode_q2_K_super_block(const float* x, const float* scales, const float* mins, uint8_t* L,
-                             std::byte* block) {
+void encode_q2_K_super_block(const float* x, const float* scales, const float* mins, uint8_t* L, std::byte* block) {
   constexpr int kSub = 16;
   constexpr int kCount = kSuperBlock / kSub;
   constexpr float kScaleMax = 15.f;  // scales and mins are 4-bit
@@ -50,8 +49,7 @@ void encode_q2_K_super_block(const float* x, const float* scales, const float* m
   // ggml stores nearest_int straight into the byte (wrapping), with no clamp.
   if (max_scale > 0) {
     const float iscale = kScaleMax / max_scale;
-    for (int j = 0; j < kCount; ++j)
-      b.scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
+    for (int j = 0; j < kCount; ++j) b.scales[j] = static_cast<uint8_t>(nearest_int(iscale * scales[j]));
     b.d = fp32_to_fp16(max_scale / kScaleMax);
   } else {
     b.d = fp32_to_fp16(0.f);
@@ -81,8 +79,7 @@ void encode_q2_K_super_block(const float* x, const float* scales, const float* m
   for (int half = 0; half < 2; ++half) {
     const uint8_t* Lh = L + 128 * half;
     for (int l = 0; l < 32; ++l)
-      b.qs[32 * half + l] = static_cast<uint8_t>(Lh[l] | (Lh[l + 32] << 2) |
-                                                 (Lh[l + 64] << 4) | (Lh[l + 96] << 6));
+      b.qs[32 * half + l] = static_cast<uint8_t>(Lh[l] | (Lh[l + 32] << 2) | (Lh[l + 64] << 4) | (Lh[l + 96] << 6));
   }
   kquant::store_block(b, block, 0);
 }
@@ -100,8 +97,8 @@ void quantize_row_q2_K_ref(const float* src, std::byte* dst, int64_t n) {
     float mins[kCount];
     for (int j = 0; j < kCount; ++j) {
       for (int l = 0; l < kSub; ++l) weights[l] = std::fabs(x[kSub * j + l]);
-      scales[j] = kquant::make_qkx2_quants(kSub, 3, x + kSub * j, weights, L + kSub * j,
-                                           &mins[j], Laux, -0.5f, 0.1f, 15, true);
+      scales[j] =
+          kquant::make_qkx2_quants(kSub, 3, x + kSub * j, weights, L + kSub * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
     }
     encode_q2_K_super_block(x, scales, mins, L, dst + i * static_cast<int64_t>(sizeof(BlockQ2K)));
   }
@@ -135,12 +132,20 @@ void unpack_q2_K(const std::byte* block, kquant::SuperBlockParams& p) {
 
 // Four levels per sub-block of 16: least squares often wants the range clipped, so
 // the scan maps the range onto 2..4 steps (ggml's: 2.5..4).
-constexpr kquant::KQuantCodec kCodec{
-    .name = "Q2_K", .block_bytes = sizeof(BlockQ2K), .sub_size = 16,
-    .code_min = 0, .code_max = 3, .scale_min = 0, .scale_max = 15, .min_max = 15,
-    .t_lo = 2.0f, .t_hi = 4.0f,
-    .rtn = quantize_row_q2_K_rtn, .decode = dequantize_row_q2_K,
-    .pack = pack_q2_K, .unpack = unpack_q2_K};
+constexpr kquant::KQuantCodec kCodec{.name = "Q2_K",
+                                     .block_bytes = sizeof(BlockQ2K),
+                                     .sub_size = 16,
+                                     .code_min = 0,
+                                     .code_max = 3,
+                                     .scale_min = 0,
+                                     .scale_max = 15,
+                                     .min_max = 15,
+                                     .t_lo = 2.0f,
+                                     .t_hi = 4.0f,
+                                     .rtn = quantize_row_q2_K_rtn,
+                                     .decode = dequantize_row_q2_K,
+                                     .pack = pack_q2_K,
+                                     .unpack = unpack_q2_K};
 
 }  // namespace
 

@@ -34,8 +34,7 @@ void quantize_row_q2_K_rtn(const float* src, std::byte* dst, int64_t n);
 // The second half of both: given the 256 weights x, the sub-block scales and mins of
 // make_qkx2_quants and its codes L (0..3, overwritten), the 4-bit scale and min
 // encoding, the requantization against the rounded values and the packing of a block.
-void encode_q2_K_super_block(const float* x, const float* scales, const float* mins, uint8_t* L,
-                             std::byte* block);
+void encode_q2_K_super_block(const float* x, const float* scales, const float* mins, uint8_t* L, std::byte* block);
 
 // Q2_K's layout and grids as the K-quant methods see them.
 const kquant::KQuantCodec& q2_K_codec();

@@ -44,8 +44,7 @@ void dequantize_row_q3_K(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
-LOWBIT_MULTIVERSION void encode_q3_K_super_block(const float* x, const float* scales, int8_t* L,
-                                                 std::byte* block) {
+LOWBIT_MULTIVERSION void encode_q3_K_super_block(const float* x, const float* scales, int8_t* L, std::byte* block) {
   constexpr int kSub = 16;
   constexpr int kCount = kSuperBlock / kSub;
   BlockQ3K b{};
@@ -90,8 +89,8 @@ LOWBIT_MULTIVERSION void encode_q3_K_super_block(const float* x, const float* sc
   for (int half = 0; half < 2; ++half) {
     const int8_t* Lh = L + 128 * half;
     for (int l = 0; l < 32; ++l)
-      b.qs[32 * half + l] = static_cast<uint8_t>((Lh[l] & 3) | ((Lh[l + 32] & 3) << 2) |
-                                                 ((Lh[l + 64] & 3) << 4) | ((Lh[l + 96] & 3) << 6));
+      b.qs[32 * half + l] = static_cast<uint8_t>((Lh[l] & 3) | ((Lh[l + 32] & 3) << 2) | ((Lh[l + 64] & 3) << 4) |
+                                                 ((Lh[l + 96] & 3) << 6));
   }
   kquant::store_block(b, block, 0);
 }
@@ -148,12 +147,20 @@ void unpack_q3_K(const std::byte* block, kquant::SuperBlockParams& p) {
 
 // Eight levels per sub-block of 16, -4..3: the absmax goes onto code -3.5..-5 (or,
 // mirrored, +2.5..+4); the range was tuned on LLM-like weights.
-constexpr kquant::KQuantCodec kCodec{
-    .name = "Q3_K", .block_bytes = sizeof(BlockQ3K), .sub_size = 16,
-    .code_min = -4, .code_max = 3, .scale_min = -32, .scale_max = 31, .min_max = 0,
-    .t_lo = 3.5f, .t_hi = 5.0f,
-    .rtn = quantize_row_q3_K_rtn, .decode = dequantize_row_q3_K,
-    .pack = pack_q3_K, .unpack = unpack_q3_K};
+constexpr kquant::KQuantCodec kCodec{.name = "Q3_K",
+                                     .block_bytes = sizeof(BlockQ3K),
+                                     .sub_size = 16,
+                                     .code_min = -4,
+                                     .code_max = 3,
+                                     .scale_min = -32,
+                                     .scale_max = 31,
+                                     .min_max = 0,
+                                     .t_lo = 3.5f,
+                                     .t_hi = 5.0f,
+                                     .rtn = quantize_row_q3_K_rtn,
+                                     .decode = dequantize_row_q3_K,
+                                     .pack = pack_q3_K,
+                                     .unpack = unpack_q3_K};
 
 }  // namespace
 

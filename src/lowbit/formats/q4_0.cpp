@@ -15,9 +15,7 @@ namespace lowbit {
 namespace {
 
 // ggml: MIN(15, (int8_t)(x/d + 8.5f)), stored into a uint8_t.
-int code_for(float scaled) {
-  return std::min(15, int{ggml_rounding::truncate_to_int8(scaled + 8.5f)});
-}
+int code_for(float scaled) { return std::min(15, int{ggml_rounding::truncate_to_int8(scaled + 8.5f)}); }
 
 }  // namespace
 
@@ -40,7 +38,8 @@ LOWBIT_MULTIVERSION void dequantize_row_q4_0(const std::byte* src, float* dst, i
     legacy::Ints lo, hi;
     // The codes straight from src: the copy in `block` would be re-read across two
     // of its stores, which the CPU cannot forward.
-    legacy::nibbles(reinterpret_cast<const uint8_t*>(src) + b * int64_t(sizeof block) + offsetof(BlockQ4_0, qs), lo, hi);
+    legacy::nibbles(reinterpret_cast<const uint8_t*>(src) + b * int64_t(sizeof block) + offsetof(BlockQ4_0, qs), lo,
+                    hi);
     legacy::store(y, legacy::to_float(lo - 8) * d);
     legacy::store(y + 16, legacy::to_float(hi - 8) * d);
   }
@@ -73,6 +72,8 @@ template <bool kFast>
 
 void quantize_row_q4_0_ref(const float* src, std::byte* dst, int64_t n) { encode_q4_0_rows<false>(src, dst, n); }
 
-LOWBIT_MULTIVERSION void quantize_row_q4_0(const float* src, std::byte* dst, int64_t n) { encode_q4_0_rows<true>(src, dst, n); }
+LOWBIT_MULTIVERSION void quantize_row_q4_0(const float* src, std::byte* dst, int64_t n) {
+  encode_q4_0_rows<true>(src, dst, n);
+}
 
 }  // namespace lowbit

@@ -16,9 +16,7 @@ namespace lowbit {
 namespace {
 
 // ggml: MIN(15, (int8_t)((x - min)/d + 0.5f)), stored into a uint8_t.
-int code_for(float scaled) {
-  return std::min(15, int{ggml_rounding::truncate_to_int8(scaled + 0.5f)});
-}
+int code_for(float scaled) { return std::min(15, int{ggml_rounding::truncate_to_int8(scaled + 0.5f)}); }
 
 // ggml's scan of a block, `if (x[j] < min) min = x[j]` (and > for max) from FLT_MAX and
 // -FLT_MAX, eight lanes at a time. The minimum and maximum do not depend on the order,
@@ -68,7 +66,8 @@ LOWBIT_MULTIVERSION void dequantize_row_q4_1(const std::byte* src, float* dst, i
     legacy::Ints lo, hi;
     // The codes straight from src: the copy in `block` would be re-read across two
     // of its stores, which the CPU cannot forward.
-    legacy::nibbles(reinterpret_cast<const uint8_t*>(src) + b * int64_t(sizeof block) + offsetof(BlockQ4_1, qs), lo, hi);
+    legacy::nibbles(reinterpret_cast<const uint8_t*>(src) + b * int64_t(sizeof block) + offsetof(BlockQ4_1, qs), lo,
+                    hi);
     legacy::store(y, legacy::to_float(lo) * d + m);
     legacy::store(y + 16, legacy::to_float(hi) * d + m);
   }

@@ -26,8 +26,7 @@ void dequantize_row_q4_K(const std::byte* src, float* dst, int64_t n) {
       const float ml = dmin * static_cast<float>(m);
       const uint8_t* q = b.qs + 32 * (j / 2);
       const int shift = 4 * (j % 2);
-      for (int l = 0; l < 32; ++l)
-        y[32 * j + l] = dl * static_cast<float>((q[l] >> shift) & 0xF) - ml;
+      for (int l = 0; l < 32; ++l) y[32 * j + l] = dl * static_cast<float>((q[l] >> shift) & 0xF) - ml;
     }
   }
 }
@@ -43,8 +42,7 @@ void quantize_row_q4_K_ref(const float* src, std::byte* dst, int64_t n) {
     b.dmin = sm.dmin;
     std::memcpy(b.scales, sm.scales, sizeof b.scales);
     for (int p = 0; p < 4; ++p)
-      for (int l = 0; l < 32; ++l)
-        b.qs[32 * p + l] = static_cast<uint8_t>(L[64 * p + l] | (L[64 * p + 32 + l] << 4));
+      for (int l = 0; l < 32; ++l) b.qs[32 * p + l] = static_cast<uint8_t>(L[64 * p + l] | (L[64 * p + 32 + l] << 4));
     kquant::store_block(b, dst, i);
   }
 }
@@ -84,12 +82,20 @@ void unpack_q4_K(const std::byte* block, kquant::SuperBlockParams& p) {
 
 // Sixteen levels per sub-block of 32: the range is mapped onto 13..16.5 steps
 // (ggml's: 14..16); the span was tuned on LLM-like weights.
-constexpr kquant::KQuantCodec kCodec{
-    .name = "Q4_K", .block_bytes = sizeof(BlockQ4K), .sub_size = 32,
-    .code_min = 0, .code_max = 15, .scale_min = 0, .scale_max = 63, .min_max = 63,
-    .t_lo = 13.0f, .t_hi = 16.5f,
-    .rtn = quantize_row_q4_K_ref, .decode = dequantize_row_q4_K,
-    .pack = pack_q4_K, .unpack = unpack_q4_K};
+constexpr kquant::KQuantCodec kCodec{.name = "Q4_K",
+                                     .block_bytes = sizeof(BlockQ4K),
+                                     .sub_size = 32,
+                                     .code_min = 0,
+                                     .code_max = 15,
+                                     .scale_min = 0,
+                                     .scale_max = 63,
+                                     .min_max = 63,
+                                     .t_lo = 13.0f,
+                                     .t_hi = 16.5f,
+                                     .rtn = quantize_row_q4_K_ref,
+                                     .decode = dequantize_row_q4_K,
+                                     .pack = pack_q4_K,
+                                     .unpack = unpack_q4_K};
 
 }  // namespace
 

@@ -50,7 +50,8 @@ LOWBIT_MULTIVERSION void dequantize_row_q5_0(const std::byte* src, float* dst, i
     legacy::Ints lo, hi;
     // The codes straight from src: the copy in `block` would be re-read across two
     // of its stores, which the CPU cannot forward.
-    legacy::nibbles(reinterpret_cast<const uint8_t*>(src) + b * int64_t(sizeof block) + offsetof(BlockQ5_0, qs), lo, hi);
+    legacy::nibbles(reinterpret_cast<const uint8_t*>(src) + b * int64_t(sizeof block) + offsetof(BlockQ5_0, qs), lo,
+                    hi);
     legacy::add_fifth_bits(qh, lo, hi);
     legacy::store(y, legacy::to_float(lo - 16) * d);
     legacy::store(y + 16, legacy::to_float(hi - 16) * d);
@@ -88,6 +89,8 @@ template <bool kFast>
 
 void quantize_row_q5_0_ref(const float* src, std::byte* dst, int64_t n) { encode_q5_0_rows<false>(src, dst, n); }
 
-LOWBIT_MULTIVERSION void quantize_row_q5_0(const float* src, std::byte* dst, int64_t n) { encode_q5_0_rows<true>(src, dst, n); }
+LOWBIT_MULTIVERSION void quantize_row_q5_0(const float* src, std::byte* dst, int64_t n) {
+  encode_q5_0_rows<true>(src, dst, n);
+}
 
 }  // namespace lowbit

@@ -42,7 +42,8 @@ LOWBIT_MULTIVERSION void dequantize_row_q5_1(const std::byte* src, float* dst, i
     legacy::Ints lo, hi;
     // The codes straight from src: the copy in `block` would be re-read across two
     // of its stores, which the CPU cannot forward.
-    legacy::nibbles(reinterpret_cast<const uint8_t*>(src) + b * int64_t(sizeof block) + offsetof(BlockQ5_1, qs), lo, hi);
+    legacy::nibbles(reinterpret_cast<const uint8_t*>(src) + b * int64_t(sizeof block) + offsetof(BlockQ5_1, qs), lo,
+                    hi);
     legacy::add_fifth_bits(qh, lo, hi);
     legacy::store(y, legacy::to_float(lo) * d + m);
     legacy::store(y + 16, legacy::to_float(hi) * d + m);

@@ -96,12 +96,20 @@ void unpack_q5_K(const std::byte* block, kquant::SuperBlockParams& p) {
 
 // Thirty-two levels per sub-block of 32: the range is mapped onto 27.5..32.5 steps
 // (ggml's: 30.5..32); the span was tuned on LLM-like weights.
-constexpr kquant::KQuantCodec kCodec{
-    .name = "Q5_K", .block_bytes = sizeof(BlockQ5K), .sub_size = 32,
-    .code_min = 0, .code_max = 31, .scale_min = 0, .scale_max = 63, .min_max = 63,
-    .t_lo = 27.5f, .t_hi = 32.5f,
-    .rtn = quantize_row_q5_K_ref, .decode = dequantize_row_q5_K,
-    .pack = pack_q5_K, .unpack = unpack_q5_K};
+constexpr kquant::KQuantCodec kCodec{.name = "Q5_K",
+                                     .block_bytes = sizeof(BlockQ5K),
+                                     .sub_size = 32,
+                                     .code_min = 0,
+                                     .code_max = 31,
+                                     .scale_min = 0,
+                                     .scale_max = 63,
+                                     .min_max = 63,
+                                     .t_lo = 27.5f,
+                                     .t_hi = 32.5f,
+                                     .rtn = quantize_row_q5_K_ref,
+                                     .decode = dequantize_row_q5_K,
+                                     .pack = pack_q5_K,
+                                     .unpack = unpack_q5_K};
 
 }  // namespace
 

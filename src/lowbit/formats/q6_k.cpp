@@ -78,8 +78,7 @@ LOWBIT_MULTIVERSION void quantize_row_q6_K_ref(const float* src, std::byte* dst,
 
     const float iscale = -128.f / max_scale;
     b.d = fp32_to_fp16(1 / iscale);
-    for (int j = 0; j < kCount; ++j)
-      b.scales[j] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[j])));
+    for (int j = 0; j < kCount; ++j) b.scales[j] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[j])));
 
     // Requantize against the rounded scales; a zero scale keeps the search's quants.
     for (int j = 0; j < kCount; ++j) {
@@ -134,12 +133,20 @@ void unpack_q6_K(const std::byte* block, kquant::SuperBlockParams& p) {
 // Sixty-four levels per sub-block of 16: the absmax goes onto code -26..-33.5 (or,
 // mirrored, +25..+32.5). A wide span finds better least-squares fits for small
 // sub-blocks than a fine one near 32 (tuned on LLM-like weights).
-constexpr kquant::KQuantCodec kCodec{
-    .name = "Q6_K", .block_bytes = sizeof(BlockQ6K), .sub_size = 16,
-    .code_min = -32, .code_max = 31, .scale_min = -128, .scale_max = 127, .min_max = 0,
-    .t_lo = 26.0f, .t_hi = 33.5f,
-    .rtn = quantize_row_q6_K_ref, .decode = dequantize_row_q6_K,
-    .pack = pack_q6_K, .unpack = unpack_q6_K};
+constexpr kquant::KQuantCodec kCodec{.name = "Q6_K",
+                                     .block_bytes = sizeof(BlockQ6K),
+                                     .sub_size = 16,
+                                     .code_min = -32,
+                                     .code_max = 31,
+                                     .scale_min = -128,
+                                     .scale_max = 127,
+                                     .min_max = 0,
+                                     .t_lo = 26.0f,
+                                     .t_hi = 33.5f,
+                                     .rtn = quantize_row_q6_K_ref,
+                                     .decode = dequantize_row_q6_K,
+                                     .pack = pack_q6_K,
+                                     .unpack = unpack_q6_K};
 
 }  // namespace
 

@@ -24,10 +24,10 @@ using FromFloatFn = void (*)(const float* src, std::byte* dst, int64_t n);
 
 struct TypeTraits {
   DType type;
-  std::string_view name;     // ggml's spelling: "F32", "Q4_K", "BF16"...
-  int64_t block_size;        // elements per block
-  size_t block_bytes;        // bytes per block
-  bool in_ggml;              // may appear in a GGUF file
+  std::string_view name;         // ggml's spelling: "F32", "Q4_K", "BF16"...
+  int64_t block_size;            // elements per block
+  size_t block_bytes;            // bytes per block
+  bool in_ggml;                  // may appear in a GGUF file
   ToFloatFn to_float = nullptr;  // dequantizer; nullptr where lowbit cannot decode the type
   // Reference quantizer: plain scalar code that is the specification (for ggml's
   // formats, byte-identical to ggml's quantize_row_*_ref). nullptr = cannot encode.
@@ -52,7 +52,7 @@ struct TypeTraits {
 // nullptr for an unknown id (e.g. a hostile GGUF type field).
 const TypeTraits* find_type(uint32_t id);
 const TypeTraits* find_type(std::string_view name);  // case-insensitive
-const TypeTraits& traits(DType t);                    // t must be a known type
+const TypeTraits& traits(DType t);                   // t must be a known type
 std::span<const TypeTraits> all_types();
 
 // Bytes needed by n elements of type t, or nullopt if n is not a whole number of

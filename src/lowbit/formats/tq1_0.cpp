@@ -24,9 +24,7 @@ int trit_at(uint8_t packed, int n) {
 }
 
 // ggml: q = q * 3 + xi in uint8_t arithmetic, xi = lroundf(x * id) + 1 (an int).
-uint8_t append_trit(uint8_t code, int64_t trit) {
-  return static_cast<uint8_t>(code * 3 + static_cast<int>(trit));
-}
+uint8_t append_trit(uint8_t code, int64_t trit) { return static_cast<uint8_t>(code * 3 + static_cast<int>(trit)); }
 
 }  // namespace
 
@@ -65,8 +63,7 @@ void dequantize_row_tq1_0(const std::byte* src, float* dst, int64_t n) {
     for (int n5 = 0; n5 < 5; ++n5)
       for (int m = 0; m < 32; ++m) y[32 * n5 + m] = float(trit_at(block.qs[m], n5) - 1) * d;
     for (int n5 = 0; n5 < 5; ++n5)
-      for (int m = 0; m < 16; ++m)
-        y[160 + 16 * n5 + m] = float(trit_at(block.qs[32 + m], n5) - 1) * d;
+      for (int m = 0; m < 16; ++m) y[160 + 16 * n5 + m] = float(trit_at(block.qs[32 + m], n5) - 1) * d;
     for (int n4 = 0; n4 < 4; ++n4)
       for (int j = 0; j < 4; ++j) y[240 + 4 * n4 + j] = float(trit_at(block.qh[j], n4) - 1) * d;
   }
@@ -114,6 +111,8 @@ template <bool kFast>
 
 void quantize_row_tq1_0_ref(const float* src, std::byte* dst, int64_t n) { encode_tq1_0_rows<false>(src, dst, n); }
 
-LOWBIT_MULTIVERSION void quantize_row_tq1_0(const float* src, std::byte* dst, int64_t n) { encode_tq1_0_rows<true>(src, dst, n); }
+LOWBIT_MULTIVERSION void quantize_row_tq1_0(const float* src, std::byte* dst, int64_t n) {
+  encode_tq1_0_rows<true>(src, dst, n);
+}
 
 }  // namespace lowbit

@@ -9,9 +9,7 @@
 #include "lowbit/core/multiversion.h"
 
 namespace lowbit {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 // A block with the (already fp16-exact) scale d and the nearest codes for it.
 BlockTQ2_0 encode_tq2_0_with_scale(const float* x, float d) {
@@ -80,6 +78,8 @@ template <bool kFast>
 
 void quantize_row_tq2_0_ref(const float* src, std::byte* dst, int64_t n) { encode_tq2_0_rows<false>(src, dst, n); }
 
-LOWBIT_MULTIVERSION void quantize_row_tq2_0(const float* src, std::byte* dst, int64_t n) { encode_tq2_0_rows<true>(src, dst, n); }
+LOWBIT_MULTIVERSION void quantize_row_tq2_0(const float* src, std::byte* dst, int64_t n) {
+  encode_tq2_0_rows<true>(src, dst, n);
+}
 
 }  // namespace lowbit

@@ -26,8 +26,19 @@
 namespace lowbit::gguf {
 
 enum class ValueType : uint32_t {
-  UINT8 = 0, INT8 = 1, UINT16 = 2, INT16 = 3, UINT32 = 4, INT32 = 5, FLOAT32 = 6,
-  BOOL = 7, STRING = 8, ARRAY = 9, UINT64 = 10, INT64 = 11, FLOAT64 = 12,
+  UINT8 = 0,
+  INT8 = 1,
+  UINT16 = 2,
+  INT16 = 3,
+  UINT32 = 4,
+  INT32 = 5,
+  FLOAT32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  UINT64 = 10,
+  INT64 = 11,
+  FLOAT64 = 12,
 };
 std::string_view type_name(ValueType t);
 
@@ -52,14 +63,48 @@ struct Value {
   ValueType elem_type = ValueType::UINT8;
   std::vector<Value> items;
 
-  static Value uint32(uint32_t v) { Value x; x.type = ValueType::UINT32; x.u = v; return x; }
-  static Value uint64(uint64_t v) { Value x; x.type = ValueType::UINT64; x.u = v; return x; }
-  static Value int32(int32_t v) { Value x; x.type = ValueType::INT32; x.i = v; return x; }
-  static Value float32(float v) { Value x; x.type = ValueType::FLOAT32; x.f = v; return x; }
-  static Value boolean(bool v) { Value x; x.type = ValueType::BOOL; x.b = v; return x; }
-  static Value string(std::string v) { Value x; x.type = ValueType::STRING; x.str = std::move(v); return x; }
+  static Value uint32(uint32_t v) {
+    Value x;
+    x.type = ValueType::UINT32;
+    x.u = v;
+    return x;
+  }
+  static Value uint64(uint64_t v) {
+    Value x;
+    x.type = ValueType::UINT64;
+    x.u = v;
+    return x;
+  }
+  static Value int32(int32_t v) {
+    Value x;
+    x.type = ValueType::INT32;
+    x.i = v;
+    return x;
+  }
+  static Value float32(float v) {
+    Value x;
+    x.type = ValueType::FLOAT32;
+    x.f = v;
+    return x;
+  }
+  static Value boolean(bool v) {
+    Value x;
+    x.type = ValueType::BOOL;
+    x.b = v;
+    return x;
+  }
+  static Value string(std::string v) {
+    Value x;
+    x.type = ValueType::STRING;
+    x.str = std::move(v);
+    return x;
+  }
   static Value array(ValueType elem, std::vector<Value> items) {
-    Value x; x.type = ValueType::ARRAY; x.elem_type = elem; x.items = std::move(items); return x;
+    Value x;
+    x.type = ValueType::ARRAY;
+    x.elem_type = elem;
+    x.items = std::move(items);
+    return x;
   }
 
   // Numeric reads that accept any integer/float on-disk type; nullopt if not numeric
@@ -80,7 +125,7 @@ struct TensorInfo {
   std::string name;
   std::vector<uint64_t> ne;  // GGUF order: ne[0] is the innermost (contiguous) dimension
   DType type = DType::F32;
-  uint64_t offset = 0;       // from the start of the data section
+  uint64_t offset = 0;  // from the start of the data section
   uint64_t nbytes = 0;
   uint64_t numel() const;
 };
@@ -124,8 +169,8 @@ class Writer {
  public:
   // `tensors[i].offset` is ignored and recomputed; `alignment` comes from the
   // general.alignment key when present.
-  Writer(const std::string& path, const std::vector<KeyValue>& metadata,
-         std::vector<TensorInfo> tensors, Container container = Container::Gguf);
+  Writer(const std::string& path, const std::vector<KeyValue>& metadata, std::vector<TensorInfo> tensors,
+         Container container = Container::Gguf);
   void write_data(std::span<const std::byte> chunk);
   void finish();
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
@@ -134,7 +179,7 @@ class Writer {
   AtomicFile out_;
   std::vector<TensorInfo> tensors_;
   uint32_t alignment_;
-  size_t current_ = 0;          // tensor being written
+  size_t current_ = 0;  // tensor being written
   uint64_t current_written_ = 0;
 };
 

@@ -77,8 +77,8 @@ void read_config(const MetadataReader& m, Model& model) {
   c.rope_theta = m.number(a + "rope.freq_base").value_or(10000.0);
   c.rms_norm_eps = m.number(a + "attention.layer_norm_rms_epsilon").value_or(1e-5);
   if (c.n_heads < 0 || c.n_kv_heads <= 0 || (c.n_heads > 0 && c.n_heads % c.n_kv_heads != 0))
-    m.fail(a + "attention.head_count_kv", std::to_string(c.n_kv_heads) +
-                                              " KV heads do not divide " + std::to_string(c.n_heads) + " heads");
+    m.fail(a + "attention.head_count_kv",
+           std::to_string(c.n_kv_heads) + " KV heads do not divide " + std::to_string(c.n_heads) + " heads");
   const int64_t default_head_dim = c.n_heads > 0 ? c.hidden_size / c.n_heads : 0;
   c.head_dim = as_i64(m.uint(a + "attention.key_length"), default_head_dim);
   if (auto scaling = m.string(a + "rope.scaling.type"); scaling && *scaling != "none") {

@@ -16,12 +16,25 @@ constexpr int kMaxArrayDepth = 8;
 // Smallest possible encoding of one value of type t (used to bound counts).
 uint64_t min_encoded_size(ValueType t) {
   switch (t) {
-    case ValueType::UINT8: case ValueType::INT8: case ValueType::BOOL: return 1;
-    case ValueType::UINT16: case ValueType::INT16: return 2;
-    case ValueType::UINT32: case ValueType::INT32: case ValueType::FLOAT32: return 4;
-    case ValueType::UINT64: case ValueType::INT64: case ValueType::FLOAT64: return 8;
-    case ValueType::STRING: return 8;
-    case ValueType::ARRAY: return 12;
+    case ValueType::UINT8:
+    case ValueType::INT8:
+    case ValueType::BOOL:
+      return 1;
+    case ValueType::UINT16:
+    case ValueType::INT16:
+      return 2;
+    case ValueType::UINT32:
+    case ValueType::INT32:
+    case ValueType::FLOAT32:
+      return 4;
+    case ValueType::UINT64:
+    case ValueType::INT64:
+    case ValueType::FLOAT64:
+      return 8;
+    case ValueType::STRING:
+      return 8;
+    case ValueType::ARRAY:
+      return 12;
   }
   return 1;
 }
@@ -34,14 +47,15 @@ class Parser {
 
   void parse(File& f) {
     const auto magic = r_.take_string(4, "magic");
-    if (magic == "LBIT") f.container = Container::Lbit;
-    else if (magic != "GGUF") r_.fail_at(0, "magic", "not a GGUF or LBIT file (expected \"GGUF\" or \"LBIT\")");
+    if (magic == "LBIT")
+      f.container = Container::Lbit;
+    else if (magic != "GGUF")
+      r_.fail_at(0, "magic", "not a GGUF or LBIT file (expected \"GGUF\" or \"LBIT\")");
     f.version = r_.read<uint32_t>("version");
     if (f.container == Container::Lbit && f.version != 3)
       r_.fail_at(4, "version", "LBIT files use GGUF version 3's layout, got " + std::to_string(f.version));
     if (f.version != 2 && f.version != 3)
-      r_.fail_at(4, "version", "unsupported GGUF version " + std::to_string(f.version) +
-                                   " (lowbit reads 2 and 3)");
+      r_.fail_at(4, "version", "unsupported GGUF version " + std::to_string(f.version) + " (lowbit reads 2 and 3)");
     const uint64_t n_tensors = r_.read<uint64_t>("tensor_count");
     const uint64_t n_kv = r_.read<uint64_t>("metadata_kv_count");
     // A key-value pair takes at least 8 (key length) + 4 (type) + 1 bytes; a tensor
@@ -96,8 +110,8 @@ class Parser {
   std::string read_string(const std::string& field) {
     const uint64_t n = r_.read<uint64_t>(field + ".length");
     if (n > r_.remaining())
-      r_.fail(field, "string length " + std::to_string(n) + " exceeds the " +
-                         std::to_string(r_.remaining()) + " bytes left");
+      r_.fail(field,
+              "string length " + std::to_string(n) + " exceeds the " + std::to_string(r_.remaining()) + " bytes left");
     return std::string(r_.take_string(n, field));
   }
 
@@ -105,16 +119,36 @@ class Parser {
     Value v;
     v.type = type;
     switch (type) {
-      case ValueType::UINT8: v.u = r_.read<uint8_t>(field); break;
-      case ValueType::UINT16: v.u = r_.read<uint16_t>(field); break;
-      case ValueType::UINT32: v.u = r_.read<uint32_t>(field); break;
-      case ValueType::UINT64: v.u = r_.read<uint64_t>(field); break;
-      case ValueType::INT8: v.i = r_.read<int8_t>(field); break;
-      case ValueType::INT16: v.i = r_.read<int16_t>(field); break;
-      case ValueType::INT32: v.i = r_.read<int32_t>(field); break;
-      case ValueType::INT64: v.i = r_.read<int64_t>(field); break;
-      case ValueType::FLOAT32: v.f = r_.read<float>(field); break;
-      case ValueType::FLOAT64: v.f = r_.read<double>(field); break;
+      case ValueType::UINT8:
+        v.u = r_.read<uint8_t>(field);
+        break;
+      case ValueType::UINT16:
+        v.u = r_.read<uint16_t>(field);
+        break;
+      case ValueType::UINT32:
+        v.u = r_.read<uint32_t>(field);
+        break;
+      case ValueType::UINT64:
+        v.u = r_.read<uint64_t>(field);
+        break;
+      case ValueType::INT8:
+        v.i = r_.read<int8_t>(field);
+        break;
+      case ValueType::INT16:
+        v.i = r_.read<int16_t>(field);
+        break;
+      case ValueType::INT32:
+        v.i = r_.read<int32_t>(field);
+        break;
+      case ValueType::INT64:
+        v.i = r_.read<int64_t>(field);
+        break;
+      case ValueType::FLOAT32:
+        v.f = r_.read<float>(field);
+        break;
+      case ValueType::FLOAT64:
+        v.f = r_.read<double>(field);
+        break;
       case ValueType::BOOL: {
         const uint64_t at = r_.offset();
         const uint8_t b = r_.read<uint8_t>(field);
@@ -122,7 +156,9 @@ class Parser {
         v.b = b != 0;
         break;
       }
-      case ValueType::STRING: v.str = read_string(field); break;
+      case ValueType::STRING:
+        v.str = read_string(field);
+        break;
       case ValueType::ARRAY: {
         if (depth >= kMaxArrayDepth) r_.fail(field, "arrays nested deeper than " + std::to_string(kMaxArrayDepth));
         const uint64_t type_at = r_.offset();
@@ -132,9 +168,9 @@ class Parser {
         const uint64_t count_at = r_.offset();
         const uint64_t n = r_.read<uint64_t>(field + ".array_count");
         if (n > r_.remaining() / min_encoded_size(v.elem_type))
-          r_.fail_at(count_at, field + ".array_count",
-                     "count " + std::to_string(n) + " cannot fit in the " +
-                         std::to_string(r_.remaining()) + " bytes left");
+          r_.fail_at(
+              count_at, field + ".array_count",
+              "count " + std::to_string(n) + " cannot fit in the " + std::to_string(r_.remaining()) + " bytes left");
         v.items.reserve(n);
         for (uint64_t k = 0; k < n; ++k) v.items.push_back(read_value(v.elem_type, field, depth + 1));
         break;
@@ -151,8 +187,7 @@ class Parser {
     if (!names.insert(t.name).second) r_.fail_at(at, field, "duplicate tensor name");
     const uint64_t dims_at = r_.offset();
     const uint32_t n_dims = r_.read<uint32_t>(field + ".n_dims");
-    if (n_dims > kMaxDims)
-      r_.fail_at(dims_at, field + ".n_dims", std::to_string(n_dims) + " dimensions (at most 4)");
+    if (n_dims > kMaxDims) r_.fail_at(dims_at, field + ".n_dims", std::to_string(n_dims) + " dimensions (at most 4)");
     uint64_t numel = 1;
     for (uint32_t d = 0; d < n_dims; ++d) {
       const uint64_t ne = r_.read<uint64_t>(field + ".ne");
@@ -173,8 +208,8 @@ class Parser {
     t.type = tt->type;
     if (!t.ne.empty() && t.ne[0] % uint64_t(tt->block_size) != 0)
       r_.fail_at(dims_at, field + ".ne[0]",
-                 std::to_string(t.ne[0]) + " is not a multiple of " + std::string(tt->name) +
-                     "'s block size " + std::to_string(tt->block_size));
+                 std::to_string(t.ne[0]) + " is not a multiple of " + std::string(tt->name) + "'s block size " +
+                     std::to_string(tt->block_size));
     const auto nbytes = row_bytes(t.type, numel);
     if (!nbytes) r_.fail_at(dims_at, field + ".ne", "tensor size overflows");
     t.nbytes = *nbytes;
@@ -191,15 +226,16 @@ class Parser {
   void check_tensor_data(const File& f) const {
     const uint64_t size = r_.size();
     if (!f.tensors.empty() && f.data_offset > size)
-      r_.fail_at(size, "data section", "starts at " + std::to_string(f.data_offset) +
-                                           ", past the end of the file (" + std::to_string(size) + " bytes)");
+      r_.fail_at(size, "data section",
+                 "starts at " + std::to_string(f.data_offset) + ", past the end of the file (" + std::to_string(size) +
+                     " bytes)");
     const uint64_t data_size = f.data_offset <= size ? size - f.data_offset : 0;
     std::vector<const TensorInfo*> by_offset;
     for (const auto& t : f.tensors) {
       const std::string field = "tensor \"" + t.name + "\".offset";
       if (t.offset % f.alignment != 0)
-        r_.fail_at(f.data_offset, field, std::to_string(t.offset) + " is not a multiple of the alignment " +
-                                             std::to_string(f.alignment));
+        r_.fail_at(f.data_offset, field,
+                   std::to_string(t.offset) + " is not a multiple of the alignment " + std::to_string(f.alignment));
       if (t.offset > data_size || t.nbytes > data_size - t.offset)
         r_.fail_at(f.data_offset, field,
                    "data [" + std::to_string(t.offset) + ", +" + std::to_string(t.nbytes) +

@@ -6,31 +6,42 @@ namespace lowbit::gguf {
 
 std::string_view type_name(ValueType t) {
   switch (t) {
-    case ValueType::UINT8: return "u8";
-    case ValueType::INT8: return "i8";
-    case ValueType::UINT16: return "u16";
-    case ValueType::INT16: return "i16";
-    case ValueType::UINT32: return "u32";
-    case ValueType::INT32: return "i32";
-    case ValueType::FLOAT32: return "f32";
-    case ValueType::BOOL: return "bool";
-    case ValueType::STRING: return "str";
-    case ValueType::ARRAY: return "arr";
-    case ValueType::UINT64: return "u64";
-    case ValueType::INT64: return "i64";
-    case ValueType::FLOAT64: return "f64";
+    case ValueType::UINT8:
+      return "u8";
+    case ValueType::INT8:
+      return "i8";
+    case ValueType::UINT16:
+      return "u16";
+    case ValueType::INT16:
+      return "i16";
+    case ValueType::UINT32:
+      return "u32";
+    case ValueType::INT32:
+      return "i32";
+    case ValueType::FLOAT32:
+      return "f32";
+    case ValueType::BOOL:
+      return "bool";
+    case ValueType::STRING:
+      return "str";
+    case ValueType::ARRAY:
+      return "arr";
+    case ValueType::UINT64:
+      return "u64";
+    case ValueType::INT64:
+      return "i64";
+    case ValueType::FLOAT64:
+      return "f64";
   }
   return "?";
 }
 
 namespace {
 bool is_unsigned(ValueType t) {
-  return t == ValueType::UINT8 || t == ValueType::UINT16 || t == ValueType::UINT32 ||
-         t == ValueType::UINT64;
+  return t == ValueType::UINT8 || t == ValueType::UINT16 || t == ValueType::UINT32 || t == ValueType::UINT64;
 }
 bool is_signed(ValueType t) {
-  return t == ValueType::INT8 || t == ValueType::INT16 || t == ValueType::INT32 ||
-         t == ValueType::INT64;
+  return t == ValueType::INT8 || t == ValueType::INT16 || t == ValueType::INT32 || t == ValueType::INT64;
 }
 bool is_float(ValueType t) { return t == ValueType::FLOAT32 || t == ValueType::FLOAT64; }
 }  // namespace
@@ -66,9 +77,12 @@ std::string Value::to_display(size_t max_items) const {
   if (type == ValueType::STRING) {
     std::string s = "\"";
     for (char c : str.substr(0, 120)) {
-      if (c == '\n') s += "\\n";
-      else if (static_cast<unsigned char>(c) < 0x20) s += '?';
-      else s += c;
+      if (c == '\n')
+        s += "\\n";
+      else if (static_cast<unsigned char>(c) < 0x20)
+        s += '?';
+      else
+        s += c;
     }
     if (str.size() > 120) s += "...";
     return s + "\"";

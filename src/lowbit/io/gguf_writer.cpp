@@ -26,18 +26,42 @@ class Encoder {
   }
   void put_value(const Value& v) {
     switch (v.type) {
-      case ValueType::UINT8: put(static_cast<uint8_t>(v.u)); break;
-      case ValueType::UINT16: put(static_cast<uint16_t>(v.u)); break;
-      case ValueType::UINT32: put(static_cast<uint32_t>(v.u)); break;
-      case ValueType::UINT64: put(v.u); break;
-      case ValueType::INT8: put(static_cast<int8_t>(v.i)); break;
-      case ValueType::INT16: put(static_cast<int16_t>(v.i)); break;
-      case ValueType::INT32: put(static_cast<int32_t>(v.i)); break;
-      case ValueType::INT64: put(v.i); break;
-      case ValueType::FLOAT32: put(static_cast<float>(v.f)); break;
-      case ValueType::FLOAT64: put(v.f); break;
-      case ValueType::BOOL: put(static_cast<uint8_t>(v.b ? 1 : 0)); break;
-      case ValueType::STRING: put_string(v.str); break;
+      case ValueType::UINT8:
+        put(static_cast<uint8_t>(v.u));
+        break;
+      case ValueType::UINT16:
+        put(static_cast<uint16_t>(v.u));
+        break;
+      case ValueType::UINT32:
+        put(static_cast<uint32_t>(v.u));
+        break;
+      case ValueType::UINT64:
+        put(v.u);
+        break;
+      case ValueType::INT8:
+        put(static_cast<int8_t>(v.i));
+        break;
+      case ValueType::INT16:
+        put(static_cast<int16_t>(v.i));
+        break;
+      case ValueType::INT32:
+        put(static_cast<int32_t>(v.i));
+        break;
+      case ValueType::INT64:
+        put(v.i);
+        break;
+      case ValueType::FLOAT32:
+        put(static_cast<float>(v.f));
+        break;
+      case ValueType::FLOAT64:
+        put(v.f);
+        break;
+      case ValueType::BOOL:
+        put(static_cast<uint8_t>(v.b ? 1 : 0));
+        break;
+      case ValueType::STRING:
+        put_string(v.str);
+        break;
       case ValueType::ARRAY:
         put(static_cast<uint32_t>(v.elem_type));
         put<uint64_t>(v.items.size());
@@ -75,8 +99,8 @@ void check_types_fit(const std::vector<TensorInfo>& tensors, Container container
 }
 
 // Fills in offsets and returns the encoded header, padded to the alignment.
-std::string encode_header(const std::vector<KeyValue>& metadata, std::vector<TensorInfo>& tensors,
-                          Container container, const std::string& file) {
+std::string encode_header(const std::vector<KeyValue>& metadata, std::vector<TensorInfo>& tensors, Container container,
+                          const std::string& file) {
   check_types_fit(tensors, container, file);
   const uint32_t alignment = alignment_of(metadata);
   const bool lbit = container == Container::Lbit;
@@ -117,8 +141,8 @@ uint64_t header_size(const std::vector<KeyValue>& metadata, const std::vector<Te
   return encode_header(metadata, copy, container, "(planned output)").size();
 }
 
-Writer::Writer(const std::string& path, const std::vector<KeyValue>& metadata,
-               std::vector<TensorInfo> tensors, Container container)
+Writer::Writer(const std::string& path, const std::vector<KeyValue>& metadata, std::vector<TensorInfo> tensors,
+               Container container)
     : out_(path), tensors_(std::move(tensors)), alignment_(alignment_of(metadata)) {
   const std::string header = encode_header(metadata, tensors_, container, path);
   out_.write(header.data(), header.size());
@@ -147,8 +171,7 @@ void Writer::write_data(std::span<const std::byte> chunk) {
 void Writer::finish() {
   while (current_ < tensors_.size() && tensors_[current_].nbytes == 0) ++current_;
   if (current_ != tensors_.size())
-    throw std::logic_error(out_.path() + ": tensor \"" + tensors_[current_].name +
-                           "\" was not given all its data");
+    throw std::logic_error(out_.path() + ": tensor \"" + tensors_[current_].name + "\" was not given all its data");
   out_.commit();
 }
 

@@ -52,11 +52,9 @@ class Fields {
     const json* v = get(key);
     if (v == nullptr) return std::nullopt;
     if (!v->is_number_integer()) fail(key, "must be an integer, found " + describe(*v));
-    const bool in_range = v->is_number_unsigned()
-                              ? v->get<uint64_t>() >= 1 && v->get<uint64_t>() <= uint64_t(kMaxSize)
-                              : v->get<int64_t>() >= 1 && v->get<int64_t>() <= kMaxSize;
-    if (!in_range)
-      fail(key, "must be between 1 and " + std::to_string(kMaxSize) + ", found " + v->dump());
+    const bool in_range = v->is_number_unsigned() ? v->get<uint64_t>() >= 1 && v->get<uint64_t>() <= uint64_t(kMaxSize)
+                                                  : v->get<int64_t>() >= 1 && v->get<int64_t>() <= kMaxSize;
+    if (!in_range) fail(key, "must be between 1 and " + std::to_string(kMaxSize) + ", found " + v->dump());
     return v->get<int64_t>();
   }
 
@@ -117,8 +115,7 @@ class Fields {
 // A parser message, which quotes the token it stopped in (possibly very long).
 std::string bounded(std::string_view message) {
   constexpr size_t kMaxShown = 300;
-  return message.size() <= kMaxShown ? std::string(message)
-                                     : std::string(message.substr(0, kMaxShown)) + "...";
+  return message.size() <= kMaxShown ? std::string(message) : std::string(message.substr(0, kMaxShown)) + "...";
 }
 
 // A string value from the file, quoted and shortened for a message.
@@ -138,8 +135,7 @@ std::string read_architecture(const Fields& f) {
   if (const auto model_type = f.optional_string("model_type")) {
     for (const auto& a : kArchitectures)
       if (a.model_type == *model_type) return *model_type;
-    f.fail("model_type", quote(*model_type) + " is not supported (lowbit reads " +
-                             supported_list() + ")");
+    f.fail("model_type", quote(*model_type) + " is not supported (lowbit reads " + supported_list() + ")");
   }
   // Without model_type, the first architecture class lowbit knows decides.
   const json* classes = f.get("architectures");
@@ -150,8 +146,7 @@ std::string read_architecture(const Fields& f) {
     for (const auto& a : kArchitectures)
       if (a.class_name == c.get<std::string>()) return std::string(a.model_type);
   }
-  f.fail("model_type", "is missing and architectures names no class lowbit supports (" +
-                           supported_list() + ")");
+  f.fail("model_type", "is missing and architectures names no class lowbit supports (" + supported_list() + ")");
 }
 
 RopeScaling read_rope_scaling(const json& obj, const std::string& file, const std::string& name,
@@ -175,8 +170,8 @@ RopeScaling read_rope_scaling(const json& obj, const std::string& file, const st
     s.high_freq_factor = f.positive("high_freq_factor");
   } else {
     // yarn and dynamic fall back to the configured context, as transformers does.
-    s.original_context_length = f.optional_size("original_max_position_embeddings").value_or(
-        s.type == "linear" ? 0 : context_length);
+    s.original_context_length =
+        f.optional_size("original_max_position_embeddings").value_or(s.type == "linear" ? 0 : context_length);
   }
   return s;
 }
@@ -193,8 +188,7 @@ ModelConfig parse_hf_config(std::string_view json_text, const std::string& name_
   } catch (const json::exception& e) {
     throw FormatError(file, "JSON", bounded(e.what()));
   }
-  if (!doc.is_object())
-    throw FormatError(file, "JSON", std::string("must be an object, found ") + doc.type_name(), 0);
+  if (!doc.is_object()) throw FormatError(file, "JSON", std::string("must be an object, found ") + doc.type_name(), 0);
 
   const Fields f(doc, file);
   ModelConfig c;
@@ -213,8 +207,8 @@ ModelConfig parse_hf_config(std::string_view json_text, const std::string& name_
   c.tied_embeddings = f.boolean("tie_word_embeddings", false);
 
   if (c.n_heads % c.n_kv_heads != 0)
-    f.fail("num_key_value_heads", std::to_string(c.n_kv_heads) + " does not divide num_attention_heads " +
-                                      std::to_string(c.n_heads));
+    f.fail("num_key_value_heads",
+           std::to_string(c.n_kv_heads) + " does not divide num_attention_heads " + std::to_string(c.n_heads));
   if (const auto hd = f.optional_size("head_dim")) {
     c.head_dim = *hd;
   } else {
@@ -223,15 +217,13 @@ ModelConfig parse_hf_config(std::string_view json_text, const std::string& name_
                                         std::to_string(c.hidden_size) + " and head_dim is not given");
     c.head_dim = c.hidden_size / c.n_heads;
   }
-  if (c.head_dim % 2 != 0)
-    f.fail("head_dim", std::to_string(c.head_dim) + " is odd; RoPE rotates pairs of dimensions");
+  if (c.head_dim % 2 != 0) f.fail("head_dim", std::to_string(c.head_dim) + " is odd; RoPE rotates pairs of dimensions");
 
   // RoPE: top-level fields, or transformers' newer "rope_parameters" object.
   const json* rope_params = f.optional_object("rope_parameters");
-  const Fields rope_fields(rope_params ? *rope_params : doc, file,
-                           rope_params ? "rope_parameters." : "");
-  c.rope_theta = rope_fields.optional_positive("rope_theta")
-                     .value_or(f.optional_positive("rope_theta").value_or(10000.0));
+  const Fields rope_fields(rope_params ? *rope_params : doc, file, rope_params ? "rope_parameters." : "");
+  c.rope_theta =
+      rope_fields.optional_positive("rope_theta").value_or(f.optional_positive("rope_theta").value_or(10000.0));
   if (const json* scaling = f.optional_object("rope_scaling"))
     c.rope_scaling = read_rope_scaling(*scaling, file, "rope_scaling", c.context_length);
   else if (rope_params)
@@ -253,10 +245,8 @@ ModelConfig load_hf_config(const std::string& path) {
   const auto mapping = MappedFile::open(path);
   if (mapping->size() > kMaxConfigBytes)
     throw FormatError(path, "file",
-                      "is " + std::to_string(mapping->size()) +
-                          " bytes, larger than any config.json should be");
-  return parse_hf_config(
-      std::string_view(reinterpret_cast<const char*>(mapping->data()), mapping->size()), path);
+                      "is " + std::to_string(mapping->size()) + " bytes, larger than any config.json should be");
+  return parse_hf_config(std::string_view(reinterpret_cast<const char*>(mapping->data()), mapping->size()), path);
 }
 
 }  // namespace lowbit

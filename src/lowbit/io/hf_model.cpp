@@ -45,8 +45,7 @@ CheckpointPaths locate(const std::string& path) {
     p.weights = path;
     p.config = (fs::path(path).parent_path() / "config.json").string();
   }
-  if (!fs::exists(p.config, ec))
-    throw FormatError(path, "config.json", "not found (expected at \"" + p.config + "\")");
+  if (!fs::exists(p.config, ec)) throw FormatError(path, "config.json", "not found (expected at \"" + p.config + "\")");
   return p;
 }
 
@@ -58,12 +57,10 @@ struct ExpectedShape {
 // The shape config.json implies for a GGUF tensor, or nullopt for a name outside the
 // table (names.h and this function cover the same tensors). For per-layer tensors,
 // *layer receives the layer index as written (it may be out of range).
-std::optional<ExpectedShape> expected_shape(std::string_view name, const ModelConfig& c,
-                                            uint64_t* layer) {
+std::optional<ExpectedShape> expected_shape(std::string_view name, const ModelConfig& c, uint64_t* layer) {
   const int64_t h = c.hidden_size, v = c.vocab_size, f = c.ffn_size;
   const int64_t q = c.n_heads * c.head_dim, kv = c.n_kv_heads * c.head_dim;
-  if (name == "token_embd.weight" || name == "output.weight")
-    return ExpectedShape{{v, h}, "vocab_size, hidden_size"};
+  if (name == "token_embd.weight" || name == "output.weight") return ExpectedShape{{v, h}, "vocab_size, hidden_size"};
   if (name == "output_norm.weight") return ExpectedShape{{h}, "hidden_size"};
 
   if (!name.starts_with("blk.")) return std::nullopt;
@@ -74,24 +71,18 @@ std::optional<ExpectedShape> expected_shape(std::string_view name, const ModelCo
   std::from_chars(name.data(), name.data() + dot, *layer);
   const std::string_view part = name.substr(dot + 1);
 
-  if (part == "attn_norm.weight" || part == "ffn_norm.weight")
-    return ExpectedShape{{h}, "hidden_size"};
-  if (part == "attn_q.weight")
-    return ExpectedShape{{q, h}, "num_attention_heads * head_dim, hidden_size"};
+  if (part == "attn_norm.weight" || part == "ffn_norm.weight") return ExpectedShape{{h}, "hidden_size"};
+  if (part == "attn_q.weight") return ExpectedShape{{q, h}, "num_attention_heads * head_dim, hidden_size"};
   if (part == "attn_k.weight" || part == "attn_v.weight")
     return ExpectedShape{{kv, h}, "num_key_value_heads * head_dim, hidden_size"};
-  if (part == "attn_output.weight")
-    return ExpectedShape{{h, q}, "hidden_size, num_attention_heads * head_dim"};
+  if (part == "attn_output.weight") return ExpectedShape{{h, q}, "hidden_size, num_attention_heads * head_dim"};
   if (part == "attn_q.bias") return ExpectedShape{{q}, "num_attention_heads * head_dim"};
-  if (part == "attn_k.bias" || part == "attn_v.bias")
-    return ExpectedShape{{kv}, "num_key_value_heads * head_dim"};
+  if (part == "attn_k.bias" || part == "attn_v.bias") return ExpectedShape{{kv}, "num_key_value_heads * head_dim"};
   if (part == "attn_output.bias") return ExpectedShape{{h}, "hidden_size"};
-  if (part == "attn_q_norm.weight" || part == "attn_k_norm.weight")
-    return ExpectedShape{{c.head_dim}, "head_dim"};
+  if (part == "attn_q_norm.weight" || part == "attn_k_norm.weight") return ExpectedShape{{c.head_dim}, "head_dim"};
   if (part == "ffn_gate.weight" || part == "ffn_up.weight")
     return ExpectedShape{{f, h}, "intermediate_size, hidden_size"};
-  if (part == "ffn_down.weight")
-    return ExpectedShape{{h, f}, "hidden_size, intermediate_size"};
+  if (part == "ffn_down.weight") return ExpectedShape{{h, f}, "hidden_size, intermediate_size"};
   return std::nullopt;
 }
 
@@ -100,12 +91,11 @@ void check_shape(const std::string& file, const SafetensorsTensor& t, const std:
   const std::string field = "tensor \"" + t.name + "\"";
   uint64_t layer = 0;
   const auto expected = expected_shape(gguf_name, c, &layer);
-  if (!expected)
-    throw FormatError(file, field, "maps to " + gguf_name + ", which has no known shape");
+  if (!expected) throw FormatError(file, field, "maps to " + gguf_name + ", which has no known shape");
   if (gguf_name.starts_with("blk.") && layer >= uint64_t(c.n_layers))
     throw FormatError(file, field,
-                      "is in layer " + std::to_string(layer) + " but config.json has " +
-                          std::to_string(c.n_layers) + " layers (num_hidden_layers)");
+                      "is in layer " + std::to_string(layer) + " but config.json has " + std::to_string(c.n_layers) +
+                          " layers (num_hidden_layers)");
   if (t.shape != expected->shape)
     throw FormatError(file, field,
                       "has shape " + shape_string(t.shape) + " but config.json implies " +
@@ -116,9 +106,9 @@ void check_shape(const std::string& file, const SafetensorsTensor& t, const std:
 std::vector<std::string> required_tensors(const ModelConfig& c) {
   std::vector<std::string> names = {"token_embd.weight", "output_norm.weight"};
   if (!c.tied_embeddings) names.push_back("output.weight");
-  std::vector<std::string> per_layer = {"attn_norm.weight", "attn_q.weight",   "attn_k.weight",
+  std::vector<std::string> per_layer = {"attn_norm.weight", "attn_q.weight",      "attn_k.weight",
                                         "attn_v.weight",    "attn_output.weight", "ffn_norm.weight",
-                                        "ffn_gate.weight",  "ffn_up.weight",   "ffn_down.weight"};
+                                        "ffn_gate.weight",  "ffn_up.weight",      "ffn_down.weight"};
   if (c.attention_bias) per_layer.insert(per_layer.end(), {"attn_q.bias", "attn_k.bias", "attn_v.bias"});
   if (c.qk_norm) per_layer.insert(per_layer.end(), {"attn_q_norm.weight", "attn_k_norm.weight"});
   for (int64_t i = 0; i < c.n_layers; ++i)
@@ -127,8 +117,7 @@ std::vector<std::string> required_tensors(const ModelConfig& c) {
 }
 
 // Copies a Q or K projection into GGUF llama row order; the copy lives in m.storage.
-std::span<const std::byte> permuted_copy(const SafetensorsTensor& t, int64_t n_head,
-                                         int64_t head_dim, Model& m) {
+std::span<const std::byte> permuted_copy(const SafetensorsTensor& t, int64_t n_head, int64_t head_dim, Model& m) {
   auto copy = std::make_shared<std::vector<std::byte>>(t.data.size());
   const size_t row_bytes = t.data.size() / static_cast<size_t>(t.shape.front());
   permute_qk_hf_to_gguf(t.data.data(), copy->data(), n_head, head_dim, row_bytes);
@@ -138,8 +127,7 @@ std::span<const std::byte> permuted_copy(const SafetensorsTensor& t, int64_t n_h
 
 std::string skipped_warning(const std::vector<std::string>& skipped) {
   constexpr size_t kShown = 5;
-  std::string w = "skipped " + std::to_string(skipped.size()) +
-                  " tensor(s) that are not Llama-family weights: ";
+  std::string w = "skipped " + std::to_string(skipped.size()) + " tensor(s) that are not Llama-family weights: ";
   for (size_t i = 0; i < skipped.size() && i < kShown; ++i) w += (i ? ", " : "") + skipped[i];
   if (skipped.size() > kShown) w += " and " + std::to_string(skipped.size() - kShown) + " more";
   return w;
@@ -155,8 +143,7 @@ Model load_hf_model(const std::string& path) {
   m.config = load_hf_config(paths.config);
   const ModelConfig& c = m.config;
   if (c.mlp_bias)
-    throw FormatError(paths.config, "mlp_bias",
-                      "MLP biases are not supported (GGUF llama has no names for them)");
+    throw FormatError(paths.config, "mlp_bias", "MLP biases are not supported (GGUF llama has no names for them)");
 
   const SafetensorsCheckpoint checkpoint = SafetensorsCheckpoint::open(paths.weights);
   for (const auto& shard : checkpoint.shards()) m.storage.push_back(shard.mapping());
@@ -184,8 +171,7 @@ Model load_hf_model(const std::string& path) {
   for (const std::string& name : required_tensors(c)) {
     if (present.count(name) == 0) {
       const std::string hf = from_gguf_name(name, NameScheme::HuggingFace).value_or(name);
-      throw FormatError(paths.weights, "tensor \"" + hf + "\"",
-                        "is missing (config.json requires it)");
+      throw FormatError(paths.weights, "tensor \"" + hf + "\"", "is missing (config.json requires it)");
     }
   }
 

@@ -79,24 +79,20 @@ void read_hyperparameters(ByteReader& r, Header& h, bool versioned) {
     const int64_t v = *fields[i].value;
     if (name == "vocab_size") {
       if (v == 0 || (versioned && v < 0))
-        r.fail_at(offsets[i], name,
-                  "is " + str(v) + (versioned ? ", must be positive" : ", must not be zero"));
+        r.fail_at(offsets[i], name, "is " + str(v) + (versioned ? ", must be positive" : ", must not be zero"));
     } else if (v <= 0) {
       r.fail_at(offsets[i], name, "is " + str(v) + ", must be positive");
     }
   }
   const uint64_t n_heads_at = offsets[3], n_kv_heads_at = offsets[4];
   if (h.dim % h.n_heads != 0)
-    r.fail_at(n_heads_at, "n_heads",
-              "dim " + str(h.dim) + " is not a multiple of n_heads " + str(h.n_heads));
+    r.fail_at(n_heads_at, "n_heads", "dim " + str(h.dim) + " is not a multiple of n_heads " + str(h.n_heads));
   if (h.head_size() % 2 != 0)
     r.fail_at(n_heads_at, "n_heads",
-              "head size dim/n_heads = " + str(h.head_size()) +
-                  " is odd, but RoPE rotates pairs of dimensions");
+              "head size dim/n_heads = " + str(h.head_size()) + " is odd, but RoPE rotates pairs of dimensions");
   if (h.n_heads % h.n_kv_heads != 0)
     r.fail_at(n_kv_heads_at, "n_kv_heads",
-              "n_heads " + str(h.n_heads) + " is not a multiple of n_kv_heads " +
-                  str(h.n_kv_heads));
+              "n_heads " + str(h.n_heads) + " is not a multiple of n_kv_heads " + str(h.n_kv_heads));
 }
 
 Header read_header(ByteReader& r, std::span<const std::byte> bytes) {
@@ -114,13 +110,11 @@ Header read_header(ByteReader& r, std::span<const std::byte> bytes) {
     r.fail_at(version_at, "version",
               "is 2 (export.py's int8 Q8_0 export, read by runq.c), which lowbit does not "
               "read; export with --version 0 or 1 (float32)");
-  if (h.version != 1)
-    r.fail_at(version_at, "version", "is " + str(h.version) + "; lowbit reads versions 0 and 1");
+  if (h.version != 1) r.fail_at(version_at, "version", "is " + str(h.version) + "; lowbit reads versions 0 and 1");
   read_hyperparameters(r, h, /*versioned=*/true);
   const uint64_t flag_at = r.offset();
   const uint8_t shared = r.read<uint8_t>("shared_classifier");
-  if (shared > 1)
-    r.fail_at(flag_at, "shared_classifier", "is " + str(shared) + ", must be 0 or 1");
+  if (shared > 1) r.fail_at(flag_at, "shared_classifier", "is " + str(shared) + ", must be 0 or 1");
   h.shared_classifier = shared == 1;
   r.take(kVersionedHeaderBytes - r.offset(), "header padding");
   return h;
@@ -143,8 +137,17 @@ std::vector<ArraySpec> layout(const Header& h) {
   std::vector<ArraySpec> out;
   if (h.version == 0) {
     // legacy_export: the norms sit next to the weights they scale.
-    out = {embeddings, attention_norm, matrices[0], matrices[1], matrices[2], matrices[3],
-           ffn_norm, matrices[4], matrices[5], matrices[6], final_norm,
+    out = {embeddings,
+           attention_norm,
+           matrices[0],
+           matrices[1],
+           matrices[2],
+           matrices[3],
+           ffn_norm,
+           matrices[4],
+           matrices[5],
+           matrices[6],
+           final_norm,
            ArraySpec{"freq_cis_real", false, h.seq_len, h.head_size() / 2, false},
            ArraySpec{"freq_cis_imag", false, h.seq_len, h.head_size() / 2, false}};
   } else {
@@ -174,33 +177,32 @@ std::vector<Placed> place_arrays(const ByteReader& r, const Header& h) {
     uint64_t values = 0, total = 0;
     const uint64_t rows = spec.rows == 0 ? 1 : static_cast<uint64_t>(spec.rows);
     if (!checked_mul(rows, static_cast<uint64_t>(spec.cols), &values) ||
-        !checked_mul(values, kFloatBytes, &p.slice_bytes) ||
-        !checked_mul(p.slice_bytes, p.slices, &total) || !checked_add(at, total, &at))
+        !checked_mul(values, kFloatBytes, &p.slice_bytes) || !checked_mul(p.slice_bytes, p.slices, &total) ||
+        !checked_add(at, total, &at))
       r.fail_at(h.dims_offset, spec.name,
-                "size " + str(static_cast<int64_t>(p.slices)) + " x " + str(spec.rows) + " x " +
-                    str(spec.cols) + " float32 overflows 64 bits; the header is corrupt");
+                "size " + str(static_cast<int64_t>(p.slices)) + " x " + str(spec.rows) + " x " + str(spec.cols) +
+                    " float32 overflows 64 bits; the header is corrupt");
     placed.push_back(p);
   }
   for (const Placed& p : placed) {
     const uint64_t total = p.slice_bytes * p.slices;  // checked above
     if (total > r.size() - std::min(p.offset, r.size()))
       r.fail_at(p.offset, p.spec.name,
-                "needs " + std::to_string(total) + " bytes at offset " +
-                    std::to_string(p.offset) + " but the file has " + std::to_string(r.size()) +
+                "needs " + std::to_string(total) + " bytes at offset " + std::to_string(p.offset) +
+                    " but the file has " + std::to_string(r.size()) +
                     " bytes (truncated, or the header does not match the weights)");
   }
   if (at != r.size())
     r.fail_at(at, "file size",
-              std::to_string(r.size() - at) + " bytes follow the last array; this header " +
-                  "implies exactly " + std::to_string(at) + " bytes" +
+              std::to_string(r.size() - at) + " bytes follow the last array; this header " + "implies exactly " +
+                  std::to_string(at) + " bytes" +
                   (h.version == 0 ? " (a negative vocab_size adds a separate classifier)" : ""));
   return placed;
 }
 
 std::string gguf_name_for(std::string_view llama2c_pattern, int64_t layer) {
   std::string name(llama2c_pattern);
-  if (const size_t hash = name.find('#'); hash != std::string::npos)
-    name.replace(hash, 1, std::to_string(layer));
+  if (const size_t hash = name.find('#'); hash != std::string::npos) name.replace(hash, 1, std::to_string(layer));
   auto gguf = to_gguf_name(name, NameScheme::Llama2c);
   if (!gguf) throw std::logic_error("llama2c layout names an unknown tensor: " + name);
   return *gguf;
@@ -225,9 +227,7 @@ ModelConfig config_from(const Header& h) {
 
 // "<0xHH>": SentencePiece's byte-fallback pieces.
 bool is_byte_piece(std::string_view s) {
-  auto hex = [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
-  };
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f'); };
   return s.size() == 6 && s.starts_with("<0x") && hex(s[3]) && hex(s[4]) && s[5] == '>';
 }
 
@@ -264,9 +264,7 @@ void add_token(Vocab& v, std::string_view piece, float score) {
     v.types.push_back(TokenType::Control);
   } else {
     v.tokens.push_back(escape_spaces(piece));
-    v.types.push_back(piece.empty()           ? TokenType::Control
-                      : is_byte_piece(piece) ? TokenType::Byte
-                                              : TokenType::Normal);
+    v.types.push_back(piece.empty() ? TokenType::Control : is_byte_piece(piece) ? TokenType::Byte : TokenType::Normal);
   }
   v.scores.push_back(score);
 }
@@ -287,8 +285,7 @@ Model parse_llama2c(std::span<const std::byte> bytes, const std::string& name_fo
     for (uint64_t layer = 0; layer < a.slices; ++layer) {
       Tensor t;
       t.name = gguf_name_for(a.spec.name, static_cast<int64_t>(layer));
-      t.shape = a.spec.rows == 0 ? std::vector<int64_t>{a.spec.cols}
-                                 : std::vector<int64_t>{a.spec.rows, a.spec.cols};
+      t.shape = a.spec.rows == 0 ? std::vector<int64_t>{a.spec.cols} : std::vector<int64_t>{a.spec.rows, a.spec.cols};
       t.type = DType::F32;
       t.data = bytes.subspan(a.offset + layer * a.slice_bytes, a.slice_bytes);
       m.tensors.push_back(std::move(t));
@@ -314,16 +311,15 @@ Model load_llama2c(const std::string& checkpoint_path, const std::string& tokeni
 Vocab parse_llama2c_tokenizer(std::span<const std::byte> bytes, const std::string& name_for_errors,
                               int64_t expected_vocab_size) {
   if (expected_vocab_size < kReadTokensUntilEof)
-    throw std::invalid_argument("parse_llama2c_tokenizer: expected_vocab_size " +
-                                std::to_string(expected_vocab_size) + " is negative");
+    throw std::invalid_argument("parse_llama2c_tokenizer: expected_vocab_size " + std::to_string(expected_vocab_size) +
+                                " is negative");
   ByteReader r(bytes, name_for_errors);
   const bool until_eof = expected_vocab_size == kReadTokensUntilEof;
   if (!until_eof && expected_vocab_size < kMinTokens)
     r.fail("vocab_size", "the model's vocab_size is " + std::to_string(expected_vocab_size) +
                              ", but a llama2.c vocabulary has at least <unk>, <s> and </s>");
   const int32_t max_token_length = r.read<int32_t>("max_token_length");
-  if (max_token_length < 0)
-    r.fail_at(0, "max_token_length", "is " + std::to_string(max_token_length) + ", negative");
+  if (max_token_length < 0) r.fail_at(0, "max_token_length", "is " + std::to_string(max_token_length) + ", negative");
 
   Vocab v;
   v.model = "llama";
@@ -337,37 +333,31 @@ Vocab parse_llama2c_tokenizer(std::span<const std::byte> bytes, const std::strin
   v.scores.reserve(reserve);
   v.types.reserve(reserve);
 
-  for (size_t id = 0; until_eof ? r.remaining() > 0 : id < static_cast<uint64_t>(expected_vocab_size);
-       ++id) {
-    if (id > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
-      r.fail("token count", "more than 2^31 tokens");
+  for (size_t id = 0; until_eof ? r.remaining() > 0 : id < static_cast<uint64_t>(expected_vocab_size); ++id) {
+    if (id > static_cast<size_t>(std::numeric_limits<int32_t>::max())) r.fail("token count", "more than 2^31 tokens");
     if (r.remaining() < 8)
-      r.fail(token_field(id, "header"),
-             "needs 8 bytes (score, length) but only " + std::to_string(r.remaining()) +
-                 " remain" +
-                 (until_eof ? std::string()
-                            : "; the file holds fewer tokens than the model's vocab_size " +
-                                  std::to_string(expected_vocab_size)));
+      r.fail(token_field(id, "header"), "needs 8 bytes (score, length) but only " + std::to_string(r.remaining()) +
+                                            " remain" +
+                                            (until_eof ? std::string()
+                                                       : "; the file holds fewer tokens than the model's vocab_size " +
+                                                             std::to_string(expected_vocab_size)));
     const auto score = r.read<float>("score");
     const uint64_t length_at = r.offset();
     const int32_t length = r.read<int32_t>("length");
-    if (length < 0)
-      r.fail_at(length_at, token_field(id, "length"), "is " + std::to_string(length) + ", negative");
+    if (length < 0) r.fail_at(length_at, token_field(id, "length"), "is " + std::to_string(length) + ", negative");
     if (length > max_token_length)
       r.fail_at(length_at, token_field(id, "length"),
-                "is " + std::to_string(length) + ", more than max_token_length " +
-                    std::to_string(max_token_length));
+                "is " + std::to_string(length) + ", more than max_token_length " + std::to_string(max_token_length));
     if (static_cast<uint64_t>(length) > r.remaining())
-      r.fail(token_field(id, "bytes"), "needs " + std::to_string(length) + " bytes but only " +
-                                           std::to_string(r.remaining()) + " remain");
+      r.fail(token_field(id, "bytes"),
+             "needs " + std::to_string(length) + " bytes but only " + std::to_string(r.remaining()) + " remain");
     add_token(v, r.take_string(static_cast<uint64_t>(length), "bytes"), score);
   }
   if (r.remaining() > 0)
     r.fail("vocab_size", std::to_string(r.remaining()) + " bytes follow token " +
                              std::to_string(expected_vocab_size - 1) +
                              ": the file holds more tokens than the model's vocab_size " +
-                             std::to_string(expected_vocab_size) +
-                             " (a tokenizer for another model?)");
+                             std::to_string(expected_vocab_size) + " (a tokenizer for another model?)");
   if (static_cast<int64_t>(v.tokens.size()) < kMinTokens)
     r.fail("token count", "holds " + std::to_string(v.tokens.size()) +
                               " tokens, but a llama2.c vocabulary has at least <unk>, <s> and </s>");

@@ -46,8 +46,7 @@ Model parse_llama2c(std::span<const std::byte> bytes, const std::string& name_fo
 // convert-llama2c-to-ggml does: ids 0/1/2 become "<unk>" (Unknown), "<s>" and "</s>"
 // (Control); "<0xHH>" pieces are Byte, empty pieces Control, the rest Normal; every
 // space becomes U+2581. expected_vocab_size is the token count, or kReadTokensUntilEof.
-Vocab load_llama2c_tokenizer(const std::string& path,
-                             int64_t expected_vocab_size = kReadTokensUntilEof);
+Vocab load_llama2c_tokenizer(const std::string& path, int64_t expected_vocab_size = kReadTokensUntilEof);
 Vocab parse_llama2c_tokenizer(std::span<const std::byte> bytes, const std::string& name_for_errors,
                               int64_t expected_vocab_size = kReadTokensUntilEof);
 

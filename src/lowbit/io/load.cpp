@@ -44,10 +44,13 @@ std::string llama2c_tokenizer_for(const std::string& checkpoint, const LoadOptio
 
 Model load_model(const std::string& path, const LoadOptions& options) {
   switch (detect_file_kind(path)) {
-    case FileKind::Gguf: return load_gguf_model(path);
+    case FileKind::Gguf:
+      return load_gguf_model(path);
     case FileKind::Safetensors:
-    case FileKind::HuggingFaceDir: return load_hf_model(path);
-    case FileKind::Llama2c: return load_llama2c(path, llama2c_tokenizer_for(path, options));
+    case FileKind::HuggingFaceDir:
+      return load_hf_model(path);
+    case FileKind::Llama2c:
+      return load_llama2c(path, llama2c_tokenizer_for(path, options));
   }
   throw FormatError(path, "file", "unrecognized model file");
 }

@@ -30,12 +30,10 @@ struct DTypeName {
 // reference implementation's Dtype enum (increasing alignment), which its writer
 // uses to lay out data.
 constexpr std::array kDTypeNames = {
-    DTypeName{"BOOL", DType::BOOL},       DTypeName{"U8", DType::U8},
-    DTypeName{"I8", DType::I8},           DTypeName{"F8_E5M2", DType::F8_E5M2},
-    DTypeName{"F8_E4M3", DType::F8_E4M3}, DTypeName{"I16", DType::I16},
-    DTypeName{"F16", DType::F16},         DTypeName{"BF16", DType::BF16},
-    DTypeName{"I32", DType::I32},         DTypeName{"F32", DType::F32},
-    DTypeName{"F64", DType::F64},         DTypeName{"I64", DType::I64},
+    DTypeName{"BOOL", DType::BOOL},       DTypeName{"U8", DType::U8},           DTypeName{"I8", DType::I8},
+    DTypeName{"F8_E5M2", DType::F8_E5M2}, DTypeName{"F8_E4M3", DType::F8_E4M3}, DTypeName{"I16", DType::I16},
+    DTypeName{"F16", DType::F16},         DTypeName{"BF16", DType::BF16},       DTypeName{"I32", DType::I32},
+    DTypeName{"F32", DType::F32},         DTypeName{"F64", DType::F64},         DTypeName{"I64", DType::I64},
 };
 
 size_t dtype_rank(DType type) {
@@ -73,8 +71,7 @@ std::string shown(const json& v) {
 // A parser message, which quotes the token it stopped in (possibly megabytes long).
 std::string bounded(std::string_view message) {
   constexpr size_t kMaxShown = 300;
-  return message.size() <= kMaxShown ? std::string(message)
-                                     : std::string(message.substr(0, kMaxShown)) + "...";
+  return message.size() <= kMaxShown ? std::string(message) : std::string(message.substr(0, kMaxShown)) + "...";
 }
 
 // Indices of `tensors` sorted by name, and lookups in them, so that checking a large
@@ -82,13 +79,12 @@ std::string bounded(std::string_view message) {
 std::vector<size_t> name_index(const std::vector<SafetensorsTensor>& tensors) {
   std::vector<size_t> order(tensors.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return tensors[a].name < tensors[b].name; });
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tensors[a].name < tensors[b].name; });
   return order;
 }
 
-const SafetensorsTensor* find_by_name(const std::vector<SafetensorsTensor>& tensors,
-                                      const std::vector<size_t>& by_name, std::string_view name) {
+const SafetensorsTensor* find_by_name(const std::vector<SafetensorsTensor>& tensors, const std::vector<size_t>& by_name,
+                                      std::string_view name) {
   const auto it = std::lower_bound(by_name.begin(), by_name.end(), name,
                                    [&](size_t i, std::string_view n) { return tensors[i].name < n; });
   if (it == by_name.end() || tensors[*it].name != name) return nullptr;
@@ -99,16 +95,14 @@ const SafetensorsTensor* find_by_name(const std::vector<SafetensorsTensor>& tens
 // into a FormatError at the offending byte. max_depth bounds nesting (0 = unbounded);
 // a repeated top-level key is reported, since JSON objects would silently keep the
 // last one.
-json parse_json(std::string_view text, const std::string& file, std::string_view field,
-                uint64_t base, int max_depth) {
+json parse_json(std::string_view text, const std::string& file, std::string_view field, uint64_t base, int max_depth) {
   std::set<std::string> top_keys;
   std::string repeated;
   auto check = [&](int depth, json::parse_event_t event, json& parsed) {
-    const bool opens = event == json::parse_event_t::object_start ||
-                       event == json::parse_event_t::array_start;
+    const bool opens = event == json::parse_event_t::object_start || event == json::parse_event_t::array_start;
     if (max_depth > 0 && opens && depth >= max_depth)
-      throw FormatError(file, std::string(field),
-                        "JSON nests deeper than " + std::to_string(max_depth) + " levels", base);
+      throw FormatError(file, std::string(field), "JSON nests deeper than " + std::to_string(max_depth) + " levels",
+                        base);
     if (event == json::parse_event_t::key && depth == 1 && repeated.empty() &&
         !top_keys.insert(parsed.get<std::string>()).second)
       repeated = parsed.get<std::string>();
@@ -126,20 +120,18 @@ json parse_json(std::string_view text, const std::string& file, std::string_view
   if (!repeated.empty())
     throw FormatError(file, std::string(field), "key " + quote_name(repeated) + " appears twice", base);
   if (!doc.is_object())
-    throw FormatError(file, std::string(field),
-                      "must be a JSON object, found " + json_type(doc), base);
+    throw FormatError(file, std::string(field), "must be a JSON object, found " + json_type(doc), base);
   return doc;
 }
 
-std::map<std::string, std::string> read_string_map(const json& obj, const std::string& file,
-                                                   const std::string& field, uint64_t offset) {
-  if (!obj.is_object())
-    throw FormatError(file, field, "must be a JSON object, found " + json_type(obj), offset);
+std::map<std::string, std::string> read_string_map(const json& obj, const std::string& file, const std::string& field,
+                                                   uint64_t offset) {
+  if (!obj.is_object()) throw FormatError(file, field, "must be a JSON object, found " + json_type(obj), offset);
   std::map<std::string, std::string> out;
   for (const auto& [key, value] : obj.items()) {
     if (!value.is_string())
-      throw FormatError(file, field + "[" + quote_name(key) + "]",
-                        "must be a string, found " + json_type(value), offset);
+      throw FormatError(file, field + "[" + quote_name(key) + "]", "must be a string, found " + json_type(value),
+                        offset);
     out.emplace(key, value.get<std::string>());
   }
   return out;
@@ -154,101 +146,85 @@ struct Extent {
 SafetensorsTensor read_entry(const std::string& file, const std::string& name, const json& entry,
                              uint64_t header_offset, Extent* extent) {
   if (!entry.is_object())
-    throw FormatError(file, tensor_field(name, "entry"),
-                      "must be a JSON object, found " + json_type(entry), header_offset);
+    throw FormatError(file, tensor_field(name, "entry"), "must be a JSON object, found " + json_type(entry),
+                      header_offset);
   SafetensorsTensor t;
   t.name = name;
 
   const auto dtype = entry.find("dtype");
-  if (dtype == entry.end())
-    throw FormatError(file, tensor_field(name, "dtype"), "is missing", header_offset);
+  if (dtype == entry.end()) throw FormatError(file, tensor_field(name, "dtype"), "is missing", header_offset);
   if (!dtype->is_string())
-    throw FormatError(file, tensor_field(name, "dtype"),
-                      "must be a string, found " + json_type(*dtype), header_offset);
+    throw FormatError(file, tensor_field(name, "dtype"), "must be a string, found " + json_type(*dtype), header_offset);
   const auto type = safetensors_dtype(dtype->get<std::string>());
   if (!type)
     throw FormatError(file, tensor_field(name, "dtype"),
-                      "unknown or unsupported dtype " + quote_name(dtype->get<std::string>()),
-                      header_offset);
+                      "unknown or unsupported dtype " + quote_name(dtype->get<std::string>()), header_offset);
   t.type = *type;
 
   const auto shape = entry.find("shape");
-  if (shape == entry.end())
-    throw FormatError(file, tensor_field(name, "shape"), "is missing", header_offset);
+  if (shape == entry.end()) throw FormatError(file, tensor_field(name, "shape"), "is missing", header_offset);
   if (!shape->is_array())
-    throw FormatError(file, tensor_field(name, "shape"),
-                      "must be an array, found " + json_type(*shape), header_offset);
+    throw FormatError(file, tensor_field(name, "shape"), "must be an array, found " + json_type(*shape), header_offset);
   uint64_t numel = 1;
   for (const json& dim : *shape) {
     const auto d = as_u64(dim);
     if (!d || *d > uint64_t(INT64_MAX))
-      throw FormatError(file, tensor_field(name, "shape"),
-                        "dimension " + shown(dim) + " is not a non-negative integer",
+      throw FormatError(file, tensor_field(name, "shape"), "dimension " + shown(dim) + " is not a non-negative integer",
                         header_offset);
     if (!checked_mul(numel, *d, &numel) || numel > uint64_t(INT64_MAX))
-      throw FormatError(file, tensor_field(name, "shape"),
-                        "element count overflows 64 bits", header_offset);
+      throw FormatError(file, tensor_field(name, "shape"), "element count overflows 64 bits", header_offset);
     t.shape.push_back(static_cast<int64_t>(*d));
   }
 
   const auto offsets = entry.find("data_offsets");
-  if (offsets == entry.end())
-    throw FormatError(file, tensor_field(name, "data_offsets"), "is missing", header_offset);
-  if (!offsets->is_array() || offsets->size() != 2 || !as_u64((*offsets)[0]) ||
-      !as_u64((*offsets)[1]))
-    throw FormatError(file, tensor_field(name, "data_offsets"),
-                      "must be [begin, end] with two non-negative integers", header_offset);
+  if (offsets == entry.end()) throw FormatError(file, tensor_field(name, "data_offsets"), "is missing", header_offset);
+  if (!offsets->is_array() || offsets->size() != 2 || !as_u64((*offsets)[0]) || !as_u64((*offsets)[1]))
+    throw FormatError(file, tensor_field(name, "data_offsets"), "must be [begin, end] with two non-negative integers",
+                      header_offset);
   extent->begin = *as_u64((*offsets)[0]);
   extent->end = *as_u64((*offsets)[1]);
   if (extent->end < extent->begin)
     throw FormatError(file, tensor_field(name, "data_offsets"),
-                      "end " + std::to_string(extent->end) + " is before begin " +
-                          std::to_string(extent->begin),
+                      "end " + std::to_string(extent->end) + " is before begin " + std::to_string(extent->begin),
                       header_offset);
   uint64_t bytes = 0;
   if (!checked_mul(numel, traits(t.type).block_bytes, &bytes))
-    throw FormatError(file, tensor_field(name, "shape"), "byte size overflows 64 bits",
-                      header_offset);
+    throw FormatError(file, tensor_field(name, "shape"), "byte size overflows 64 bits", header_offset);
   if (extent->end - extent->begin != bytes)
     throw FormatError(file, tensor_field(name, "data_offsets"),
-                      "span " + std::to_string(extent->end - extent->begin) +
-                          " bytes but the shape and dtype need " + std::to_string(bytes),
+                      "span " + std::to_string(extent->end - extent->begin) + " bytes but the shape and dtype need " +
+                          std::to_string(bytes),
                       header_offset);
   return t;
 }
 
 // The reference implementation's rule: sorted by offset, the tensors must cover the
 // data buffer exactly, so no byte is shared or left unaccounted for.
-void check_tiling(const std::string& file, std::vector<Extent>& extents,
-                  const std::vector<SafetensorsTensor>& tensors, uint64_t data_offset,
-                  uint64_t data_size) {
-  std::sort(extents.begin(), extents.end(), [](const Extent& a, const Extent& b) {
-    return std::tie(a.begin, a.end) < std::tie(b.begin, b.end);
-  });
+void check_tiling(const std::string& file, std::vector<Extent>& extents, const std::vector<SafetensorsTensor>& tensors,
+                  uint64_t data_offset, uint64_t data_size) {
+  std::sort(extents.begin(), extents.end(),
+            [](const Extent& a, const Extent& b) { return std::tie(a.begin, a.end) < std::tie(b.begin, b.end); });
   uint64_t covered = 0;
   const SafetensorsTensor* previous = nullptr;
   for (const Extent& e : extents) {
     const SafetensorsTensor& t = tensors[e.index];
     if (e.end > data_size)
-      throw FormatError(file, tensor_field(t.name, "data_offsets"),
-                        "end " + std::to_string(e.end) + " is past the data buffer (" +
-                            std::to_string(data_size) + " bytes)",
-                        data_offset + std::min(e.begin, data_size));
+      throw FormatError(
+          file, tensor_field(t.name, "data_offsets"),
+          "end " + std::to_string(e.end) + " is past the data buffer (" + std::to_string(data_size) + " bytes)",
+          data_offset + std::min(e.begin, data_size));
     if (e.begin < covered)
-      throw FormatError(file, tensor_field(t.name, "data_offsets"),
-                        "overlaps tensor " + quote_name(previous->name), data_offset + e.begin);
+      throw FormatError(file, tensor_field(t.name, "data_offsets"), "overlaps tensor " + quote_name(previous->name),
+                        data_offset + e.begin);
     if (e.begin > covered)
       throw FormatError(file, tensor_field(t.name, "data_offsets"),
-                        "leaves a hole of " + std::to_string(e.begin - covered) +
-                            " bytes before it in the data buffer",
+                        "leaves a hole of " + std::to_string(e.begin - covered) + " bytes before it in the data buffer",
                         data_offset + covered);
     covered = e.end;
     previous = &t;
   }
   if (covered != data_size)
-    throw FormatError(file, "data buffer",
-                      std::to_string(data_size - covered) +
-                          " trailing bytes belong to no tensor",
+    throw FormatError(file, "data buffer", std::to_string(data_size - covered) + " trailing bytes belong to no tensor",
                       data_offset + covered);
 }
 
@@ -273,19 +249,18 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
   return f;
 }
 
-SafetensorsFile SafetensorsFile::parse(std::span<const std::byte> bytes,
-                                       const std::string& name_for_errors) {
+SafetensorsFile SafetensorsFile::parse(std::span<const std::byte> bytes, const std::string& name_for_errors) {
   const std::string& file = name_for_errors;
   ByteReader reader(bytes, file);
   const auto header_size = reader.read<uint64_t>("header length");
   if (header_size > kSafetensorsMaxHeaderBytes)
-    reader.fail_at(0, "header length",
-                   std::to_string(header_size) + " bytes exceeds the limit of " +
-                       std::to_string(kSafetensorsMaxHeaderBytes));
+    reader.fail_at(
+        0, "header length",
+        std::to_string(header_size) + " bytes exceeds the limit of " + std::to_string(kSafetensorsMaxHeaderBytes));
   if (header_size > reader.remaining())
     reader.fail_at(0, "header length",
-                   "claims " + std::to_string(header_size) + " bytes but only " +
-                       std::to_string(reader.remaining()) + " follow (file truncated?)");
+                   "claims " + std::to_string(header_size) + " bytes but only " + std::to_string(reader.remaining()) +
+                       " follow (file truncated?)");
   const std::string_view text = reader.take_string(header_size, "header");
   const json header = parse_json(text, file, "header", kLengthFieldBytes, 3);
 
@@ -340,8 +315,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open_index(const std::string& index
   const auto mapping = MappedFile::open(index_path);
   if (mapping->size() > kSafetensorsMaxHeaderBytes)
     throw FormatError(index_path, "file",
-                      "is " + std::to_string(mapping->size()) +
-                          " bytes, larger than any shard index should be");
+                      "is " + std::to_string(mapping->size()) + " bytes, larger than any shard index should be");
   const std::string_view text(reinterpret_cast<const char*>(mapping->data()), mapping->size());
   const json index = parse_json(text, index_path, "index", 0, 0);
 
@@ -357,8 +331,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open_index(const std::string& index
   const auto weight_map = index.find("weight_map");
   if (weight_map == index.end()) throw FormatError(index_path, "weight_map", "is missing");
   if (!weight_map->is_object())
-    throw FormatError(index_path, "weight_map",
-                      "must be a JSON object, found " + json_type(*weight_map));
+    throw FormatError(index_path, "weight_map", "must be a JSON object, found " + json_type(*weight_map));
   if (weight_map->empty()) throw FormatError(index_path, "weight_map", "names no tensors");
 
   // Shards in name order; the first tensor naming each is what a missing shard's
@@ -372,8 +345,7 @@ SafetensorsCheckpoint SafetensorsCheckpoint::open_index(const std::string& index
     const std::string name = shard.get<std::string>();
     if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos ||
         name.find('\0') != std::string::npos)
-      throw FormatError(index_path, field,
-                        quote_name(name) + " is not a plain file name in the index's directory");
+      throw FormatError(index_path, field, quote_name(name) + " is not a plain file name in the index's directory");
     first_tensor_of_shard.emplace(name, tensor);
   }
 
@@ -442,22 +414,19 @@ void write_safetensors(const std::string& path, std::span<const SafetensorsTenso
       const SafetensorsTensor& t = *tp;
       if (t.name == "__metadata__")
         throw FormatError(path, tensor_field(t.name, "name"), "is reserved for the metadata");
-      if (!names.insert(t.name).second)
-        throw FormatError(path, tensor_field(t.name, "name"), "is given twice");
+      if (!names.insert(t.name).second) throw FormatError(path, tensor_field(t.name, "name"), "is given twice");
       const auto dtype = safetensors_dtype_name(t.type);
       if (!dtype)
         throw FormatError(path, tensor_field(t.name, "dtype"),
-                          "type " + std::string(traits(t.type).name) +
-                              " cannot be stored in safetensors");
+                          "type " + std::string(traits(t.type).name) + " cannot be stored in safetensors");
       uint64_t bytes = traits(t.type).block_bytes;
       for (int64_t d : t.shape)
         if (d < 0 || !checked_mul(bytes, static_cast<uint64_t>(d), &bytes))
-          throw FormatError(path, tensor_field(t.name, "shape"),
-                            "has a negative dimension or overflows");
+          throw FormatError(path, tensor_field(t.name, "shape"), "has a negative dimension or overflows");
       if (bytes != t.data.size())
-        throw FormatError(path, tensor_field(t.name, "data"),
-                          "holds " + std::to_string(t.data.size()) +
-                              " bytes but the shape needs " + std::to_string(bytes));
+        throw FormatError(
+            path, tensor_field(t.name, "data"),
+            "holds " + std::to_string(t.data.size()) + " bytes but the shape needs " + std::to_string(bytes));
       nlohmann::ordered_json entry = nlohmann::ordered_json::object();
       entry["dtype"] = std::string(*dtype);
       entry["shape"] = t.shape;

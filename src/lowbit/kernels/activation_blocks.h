@@ -15,8 +15,8 @@ namespace lowbit {
 // Q8_1: as Q8_0 plus s = d * sum(qs) (fp16), which lets a weight format's min term be
 // applied once per block. Pairs with Q4_1 and Q5_1.
 struct BlockQ8_1 {
-  uint16_t d;      // fp16
-  uint16_t s;      // fp16: d * sum(qs)
+  uint16_t d;  // fp16
+  uint16_t s;  // fp16: d * sum(qs)
   int8_t qs[32];
 };
 static_assert(sizeof(BlockQ8_1) == 36);

@@ -94,7 +94,8 @@ void DotQ8_0N(int64_t n, const std::byte* w, const std::byte* a, size_t stride, 
     for (int k = 0; k < N; ++k) isum[k] = hn::Zero(D32());
     for (size_t j = 0; j < 32; j += lanes) {
       const auto wv = load_i8(x[b].qs + j);
-      for (int k = 0; k < N; ++k) isum[k] = mul_acc(wv, load_i8(act_blocks<BlockQ8_0>(a, stride, k)[b].qs + j), isum[k]);
+      for (int k = 0; k < N; ++k)
+        isum[k] = mul_acc(wv, load_i8(act_blocks<BlockQ8_0>(a, stride, k)[b].qs + j), isum[k]);
     }
     const float dx = f16(x[b].d);
     for (int k = 0; k < N; ++k) acc.add(k, isum[k], dx * f16(act_blocks<BlockQ8_0>(a, stride, k)[b].d));
@@ -214,8 +215,10 @@ void DotQ6KN(int64_t n, const std::byte* w, const std::byte* a, size_t stride, f
         const auto low0 = load_u8(ql + l), low1 = load_u8(ql + 32 + l), high = load_u8(qh + l);
         const size_t is = l / 16;
         const auto q0 = hn::Sub(hn::Or(hn::And(low0, mask4), hn::ShiftLeft<4>(hn::And(high, mask2))), bias);
-        const auto q1 = hn::Sub(hn::Or(hn::And(low1, mask4), hn::ShiftLeft<4>(hn::And(hn::ShiftRight<2>(high), mask2))), bias);
-        const auto q2 = hn::Sub(hn::Or(hn::ShiftRight<4>(low0), hn::ShiftLeft<4>(hn::And(hn::ShiftRight<4>(high), mask2))), bias);
+        const auto q1 =
+            hn::Sub(hn::Or(hn::And(low1, mask4), hn::ShiftLeft<4>(hn::And(hn::ShiftRight<2>(high), mask2))), bias);
+        const auto q2 =
+            hn::Sub(hn::Or(hn::ShiftRight<4>(low0), hn::ShiftLeft<4>(hn::And(hn::ShiftRight<4>(high), mask2))), bias);
         const auto q3 = hn::Sub(hn::Or(hn::ShiftRight<4>(low1), hn::ShiftLeft<4>(hn::ShiftRight<6>(high))), bias);
         const auto w0 = hn::Mul(q0, hn::Set(d16, sc[is + 0])), w1 = hn::Mul(q1, hn::Set(d16, sc[is + 2]));
         const auto w2 = hn::Mul(q2, hn::Set(d16, sc[is + 4])), w3 = hn::Mul(q3, hn::Set(d16, sc[is + 6]));
@@ -238,10 +241,14 @@ void DotQ6KN(int64_t n, const std::byte* w, const std::byte* a, size_t stride, f
 #define LOWBIT_MULTI_TOKEN(Name)                                                                       \
   void Name(int64_t n, const std::byte* w, const std::byte* a, size_t stride, int count, float* out) { \
     switch (count) {                                                                                   \
-      case 1: return Name##N<1>(n, w, a, stride, out);                                                 \
-      case 2: return Name##N<2>(n, w, a, stride, out);                                                 \
-      case 3: return Name##N<3>(n, w, a, stride, out);                                                 \
-      default: return Name##N<4>(n, w, a, stride, out);                                                \
+      case 1:                                                                                          \
+        return Name##N<1>(n, w, a, stride, out);                                                       \
+      case 2:                                                                                          \
+        return Name##N<2>(n, w, a, stride, out);                                                       \
+      case 3:                                                                                          \
+        return Name##N<3>(n, w, a, stride, out);                                                       \
+      default:                                                                                         \
+        return Name##N<4>(n, w, a, stride, out);                                                       \
     }                                                                                                  \
   }
 LOWBIT_MULTI_TOKEN(DotQ8_0)
@@ -268,14 +275,14 @@ HWY_EXPORT(DotQ6K);
 float f32(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotF32)(n, w, a); }
 float f16(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotF16)(n, w, a); }
 
-#define LOWBIT_DISPATCH(name, Kernel)                                                                       \
-  float name(int64_t n, const std::byte* w, const std::byte* a) {                                           \
-    float out;                                                                                              \
-    HWY_DYNAMIC_DISPATCH(Kernel)(n, w, a, 0, 1, &out);                                                      \
-    return out;                                                                                             \
-  }                                                                                                         \
+#define LOWBIT_DISPATCH(name, Kernel)                                                                          \
+  float name(int64_t n, const std::byte* w, const std::byte* a) {                                              \
+    float out;                                                                                                 \
+    HWY_DYNAMIC_DISPATCH(Kernel)(n, w, a, 0, 1, &out);                                                         \
+    return out;                                                                                                \
+  }                                                                                                            \
   void name##_multi(int64_t n, const std::byte* w, const std::byte* a, size_t stride, int count, float* out) { \
-    HWY_DYNAMIC_DISPATCH(Kernel)(n, w, a, stride, count, out);                                              \
+    HWY_DYNAMIC_DISPATCH(Kernel)(n, w, a, stride, count, out);                                                 \
   }
 LOWBIT_DISPATCH(q8_0, DotQ8_0)
 LOWBIT_DISPATCH(q4_0, DotQ4_0)

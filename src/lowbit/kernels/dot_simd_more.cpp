@@ -51,8 +51,8 @@ inline hn::Vec<DF> scale_acc(V32 isum, float scale, hn::Vec<DF> acc) {
 }
 
 // Lane l holds 1 << l: tests bit l of a broadcast 16-bit field.
-alignas(32) constexpr int16_t kLaneBit[16] = {1,     2,     4,     8,     16,    32,    64,     128,
-                                             256,   512,   1024,  2048,  4096,  8192,  16384, -32768};
+alignas(32) constexpr int16_t kLaneBit[16] = {1,   2,   4,    8,    16,   32,   64,    128,
+                                              256, 512, 1024, 2048, 4096, 8192, 16384, -32768};
 
 // 16 in lanes whose bit of `bits` (bit l for lane l) is set, else 0: Q5's fifth bit.
 inline V16 fifth_bits(uint32_t bits) {
@@ -396,9 +396,11 @@ float dot_blocks32(int64_t n, const Block* x, const ActBlock* y, Codes codes) {
   int64_t b = 0;
   for (; b + 8 <= nb; b += 8) {
     alignas(32) float scale[8];
-    _mm256_store_ps(scale, _mm256_mul_ps(eight_halves(x + b, offsetof(Block, d)), eight_halves(y + b, offsetof(ActBlock, d))));
+    _mm256_store_ps(scale,
+                    _mm256_mul_ps(eight_halves(x + b, offsetof(Block, d)), eight_halves(y + b, offsetof(ActBlock, d))));
     if constexpr (kMin)
-      acc_min = _mm256_fmadd_ps(eight_halves(x + b, offsetof(Block, m)), eight_halves(y + b, offsetof(ActBlock, s)), acc_min);
+      acc_min =
+          _mm256_fmadd_ps(eight_halves(x + b, offsetof(Block, m)), eight_halves(y + b, offsetof(ActBlock, s)), acc_min);
     for (int k = 0; k < 8; ++k)
       acc[k % 4] = _mm256_fmadd_ps(block_sum(codes(x[b + k]), y[b + k].qs), _mm256_broadcast_ss(scale + k), acc[k % 4]);
   }
@@ -500,7 +502,8 @@ float dot_q4k_q5k(int64_t n, const std::byte* w, const std::byte* a) {
         hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 1), one), 4));
         high = _mm256_srli_epi16(high, 2);
       }
-      const __m256i p_lo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * p)));
+      const __m256i p_lo =
+          _mm256_maddubs_epi16(lo, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * p)));
       const __m256i p_hi =
           _mm256_maddubs_epi16(hi, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 64 * p + 32)));
       isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p_lo, _mm256_set1_epi16(sm[2 * p])));
@@ -528,7 +531,8 @@ float DotQ6KBytes(int64_t n, const std::byte* w, const std::byte* a) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / 256; ++b) {
     const __m256i scales16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[b].scales)));
-    const __m256i offset = _mm256_madd_epi16(scales16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].bsums)));
+    const __m256i offset =
+        _mm256_madd_epi16(scales16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].bsums)));
     __m256i isum = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
       const __m256i low0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].ql + 64 * h));
@@ -560,7 +564,9 @@ inline __m256i byte_bits(__m256i v, int shift, int mask) {
 }
 
 // Scale pair of 32 weights: the low 16 take scale[0], the high 16 scale[1].
-inline __m256i scale_pair(int16_t low, int16_t high) { return _mm256_set_m128i(_mm_set1_epi16(high), _mm_set1_epi16(low)); }
+inline __m256i scale_pair(int16_t low, int16_t high) {
+  return _mm256_set_m128i(_mm_set1_epi16(high), _mm_set1_epi16(low));
+}
 
 // Q2_K: codes 0..3 (bits 2s of qs[32h + l] for weight 128h + 32s + l) times 4-bit
 // scales per 16 weights; the min term from bsums.
@@ -576,8 +582,9 @@ float DotQ2K(int64_t n, const std::byte* w, const std::byte* a) {
     for (int h = 0; h < 2; ++h) {
       const __m256i bits = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * h));
       for (int s = 0; s < 4; ++s) {
-        const __m256i p = _mm256_maddubs_epi16(
-            byte_bits(bits, 2 * s, 3), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 128 * h + 32 * s)));
+        const __m256i p =
+            _mm256_maddubs_epi16(byte_bits(bits, 2 * s, 3),
+                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 128 * h + 32 * s)));
         const uint8_t* sc = x[b].scales + 8 * h + 2 * s;
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scale_pair(int16_t(sc[0] & 0xF), int16_t(sc[1] & 0xF))));
       }
@@ -599,8 +606,8 @@ inline __m256i q3_k_scales(const uint8_t* packed) {
   const __m128i low8 = _mm_cvtsi64_si128(static_cast<long long>(low_bytes));
   const __m128i nibble = _mm_set1_epi8(0x0F);
   const __m128i low4 = _mm_unpacklo_epi64(_mm_and_si128(low8, nibble), _mm_and_si128(_mm_srli_epi16(low8, 4), nibble));
-  const __m128i top2 = _mm_and_si128(_mm_srlv_epi32(_mm_set1_epi32(static_cast<int>(top_bytes)), _mm_setr_epi32(0, 2, 4, 6)),
-                                     _mm_set1_epi8(0x03));
+  const __m128i top2 = _mm_and_si128(
+      _mm_srlv_epi32(_mm_set1_epi32(static_cast<int>(top_bytes)), _mm_setr_epi32(0, 2, 4, 6)), _mm_set1_epi8(0x03));
   const __m128i scales = _mm_or_si128(low4, _mm_slli_epi16(top2, 4));
   return _mm256_sub_epi16(_mm256_cvtepu8_epi16(scales), _mm256_set1_epi16(32));
 }
@@ -622,7 +629,8 @@ float DotQ3K(int64_t n, const std::byte* w, const std::byte* a) {
     for (int h = 0; h < 2; ++h) {
       const __m256i low = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[b].qs + 32 * h));
       for (int s = 0; s < 4; ++s) {
-        const __m256i codes = _mm256_or_si256(byte_bits(low, 2 * s, 3), _mm256_slli_epi16(byte_bits(high, 4 * h + s, 1), 2));
+        const __m256i codes =
+            _mm256_or_si256(byte_bits(low, 2 * s, 3), _mm256_slli_epi16(byte_bits(high, 4 * h + s, 1), 2));
         const __m256i p = _mm256_maddubs_epi16(
             codes, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(y[b].qs + 128 * h + 32 * s)));
         isum = _mm256_add_epi32(isum, _mm256_madd_epi16(p, scale_pair(sc[8 * h + 2 * s], sc[8 * h + 2 * s + 1])));
@@ -677,11 +685,21 @@ float iq4_nl(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYN
 float tq2_0(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotTQ2_0)(n, w, a); }
 float tq1_0(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotTQ1_0)(n, w, a); }
 float bf16(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotBF16)(n, w, a); }
-float q8_0_bytes(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ8_0Bytes)(n, w, a); }
-float q4_0_bytes(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ4_0Bytes)(n, w, a); }
-float q4_1_bytes(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ4_1Bytes)(n, w, a); }
-float q4_k_bytes(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ4KBytes)(n, w, a); }
-float q6_k_bytes(int64_t n, const std::byte* w, const std::byte* a) { return HWY_DYNAMIC_DISPATCH(DotQ6KBytes)(n, w, a); }
+float q8_0_bytes(int64_t n, const std::byte* w, const std::byte* a) {
+  return HWY_DYNAMIC_DISPATCH(DotQ8_0Bytes)(n, w, a);
+}
+float q4_0_bytes(int64_t n, const std::byte* w, const std::byte* a) {
+  return HWY_DYNAMIC_DISPATCH(DotQ4_0Bytes)(n, w, a);
+}
+float q4_1_bytes(int64_t n, const std::byte* w, const std::byte* a) {
+  return HWY_DYNAMIC_DISPATCH(DotQ4_1Bytes)(n, w, a);
+}
+float q4_k_bytes(int64_t n, const std::byte* w, const std::byte* a) {
+  return HWY_DYNAMIC_DISPATCH(DotQ4KBytes)(n, w, a);
+}
+float q6_k_bytes(int64_t n, const std::byte* w, const std::byte* a) {
+  return HWY_DYNAMIC_DISPATCH(DotQ6KBytes)(n, w, a);
+}
 
 }  // namespace lowbit::dot_more
 

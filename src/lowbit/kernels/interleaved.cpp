@@ -43,7 +43,8 @@ void reference_gemm(const InterleavedTraits& k, int64_t cols, const std::byte* p
         float acc = 0.0f;
         for (int64_t b = 0; b < tiles; ++b) {
           const auto* tile = reinterpret_cast<const uint8_t*>(pair) + tile_at(n_groups, b, g, k.tile_bytes());
-          acc += tile_term(tile, r, acts[t].qs + b * k.block_size, acts[t].d + b * per_tile, acts[t].sum + b * per_tile);
+          acc +=
+              tile_term(tile, r, acts[t].qs + b * k.block_size, acts[t].d + b * per_tile, acts[t].sum + b * per_tile);
         }
         out[size_t(t) * out_stride + size_t(g * kInterleavedRows + r)] = acc;
       }
@@ -90,10 +91,14 @@ void q4_k_header(const uint8_t* block, int r, uint8_t* tile) {
 }
 
 constexpr std::array kTable = {
-    InterleavedTraits{DType::Q4_0, 32, kTilesQ4_0.header_bytes, kTilesQ4_0.code_bytes, 2, one_half, q4_0_reference, interleaved_simd::q4_0},
-    InterleavedTraits{DType::Q4_1, 32, kTilesQ4_1.header_bytes, kTilesQ4_1.code_bytes, 4, two_halves, q4_1_reference, interleaved_simd::q4_1},
-    InterleavedTraits{DType::Q8_0, 32, kTilesQ8_0.header_bytes, kTilesQ8_0.code_bytes, 2, one_half, q8_0_reference, interleaved_simd::q8_0},
-    InterleavedTraits{DType::Q4_K, 256, kTilesQ4_K.header_bytes, kTilesQ4_K.code_bytes, 16, q4_k_header, q4_k_reference, interleaved_simd::q4_k},
+    InterleavedTraits{DType::Q4_0, 32, kTilesQ4_0.header_bytes, kTilesQ4_0.code_bytes, 2, one_half, q4_0_reference,
+                      interleaved_simd::q4_0},
+    InterleavedTraits{DType::Q4_1, 32, kTilesQ4_1.header_bytes, kTilesQ4_1.code_bytes, 4, two_halves, q4_1_reference,
+                      interleaved_simd::q4_1},
+    InterleavedTraits{DType::Q8_0, 32, kTilesQ8_0.header_bytes, kTilesQ8_0.code_bytes, 2, one_half, q8_0_reference,
+                      interleaved_simd::q8_0},
+    InterleavedTraits{DType::Q4_K, 256, kTilesQ4_K.header_bytes, kTilesQ4_K.code_bytes, 16, q4_k_header, q4_k_reference,
+                      interleaved_simd::q4_k},
 };
 
 void q4_0_reference(int64_t cols, const std::byte* pair, int n_groups, const InterleavedActs* acts, int n_tokens,

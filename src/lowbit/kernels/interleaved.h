@@ -80,8 +80,8 @@ struct InterleavedTraits {
   size_t qs_offset;     // where a ggml block's code bytes start
   // Writes row r's scales of one ggml block into the tile header.
   void (*header)(const uint8_t* block, int r, uint8_t* tile);
-  InterleavedGemmFn gemm_ref;       // plain scalar code: the specification
-  InterleavedGemmFn (*simd)();      // the SIMD kernel for the CPU's best target, or nullptr
+  InterleavedGemmFn gemm_ref;   // plain scalar code: the specification
+  InterleavedGemmFn (*simd)();  // the SIMD kernel for the CPU's best target, or nullptr
   size_t tile_bytes() const { return header_bytes + code_bytes; }
 };
 

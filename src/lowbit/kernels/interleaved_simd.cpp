@@ -253,8 +253,7 @@ void gemm_pair(int64_t cols, const std::byte* pair, int n_groups, const Interlea
   } else {
     // One group per pass; the second pass finds the pair's lines in L2.
     step<Wide, kTiles, NT>(cols, g0, g0, 2 * kTile, acts, out, nullptr, out_stride);
-    step<Wide, kTiles, NT>(cols, g0 + kTile, g0 + kTile, 2 * kTile, acts, out + kInterleavedRows, nullptr,
-                            out_stride);
+    step<Wide, kTiles, NT>(cols, g0 + kTile, g0 + kTile, 2 * kTile, acts, out + kInterleavedRows, nullptr, out_stride);
   }
 }
 
@@ -262,10 +261,14 @@ template <TileLayout kTiles>
 void gemm(int64_t cols, const std::byte* pair, int n_groups, const InterleavedActs* acts, int n_tokens, float* out,
           size_t out_stride) {
   switch (n_tokens) {
-    case 1: return gemm_pair<kTiles, 1>(cols, pair, n_groups, acts, out, out_stride);
-    case 2: return gemm_pair<kTiles, 2>(cols, pair, n_groups, acts, out, out_stride);
-    case 3: return gemm_pair<kTiles, 3>(cols, pair, n_groups, acts, out, out_stride);
-    default: return gemm_pair<kTiles, 4>(cols, pair, n_groups, acts, out, out_stride);
+    case 1:
+      return gemm_pair<kTiles, 1>(cols, pair, n_groups, acts, out, out_stride);
+    case 2:
+      return gemm_pair<kTiles, 2>(cols, pair, n_groups, acts, out, out_stride);
+    case 3:
+      return gemm_pair<kTiles, 3>(cols, pair, n_groups, acts, out, out_stride);
+    default:
+      return gemm_pair<kTiles, 4>(cols, pair, n_groups, acts, out, out_stride);
   }
 }
 

@@ -22,10 +22,10 @@ using VecDotMultiFn = void (*)(int64_t n, const std::byte* weights, const std::b
 using ActQuantizeFn = void (*)(const float* x, std::byte* dst, int64_t n);
 
 struct KernelTraits {
-  DType type;            // weight format
-  DType act_type;        // activation format (= the registry's vec_dot_type)
-  VecDotFn dot_ref;      // plain scalar code: the specification
-  VecDotFn dot;          // SIMD with runtime dispatch (equals dot_ref where none exists yet)
+  DType type;                         // weight format
+  DType act_type;                     // activation format (= the registry's vec_dot_type)
+  VecDotFn dot_ref;                   // plain scalar code: the specification
+  VecDotFn dot;                       // SIMD with runtime dispatch (equals dot_ref where none exists yet)
   VecDotMultiFn dot_multi = nullptr;  // up to 4 tokens per weight pass (prompt processing)
 };
 

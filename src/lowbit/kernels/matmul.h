@@ -20,13 +20,11 @@ class ThreadPool;
 // it has one (as ggml does), then SIMD dot products run with runtime dispatch.
 // pool may be nullptr (single thread). Throws std::invalid_argument on size
 // mismatch or a type without a kernel.
-void matmul(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::span<float> y,
-            ThreadPool* pool);
+void matmul(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::span<float> y, ThreadPool* pool);
 
 // The specification: each weight row is dequantized with the registry's to_float and
 // dotted with x in double precision. Slow; used by tests and as a fallback.
-void matmul_reference(const Tensor& w, std::span<const float> x, int64_t n_tokens,
-                      std::span<float> y);
+void matmul_reference(const Tensor& w, std::span<const float> x, int64_t n_tokens, std::span<float> y);
 
 // Throws std::invalid_argument naming the tensor unless x holds n_tokens × cols and y
 // n_tokens × rows floats.

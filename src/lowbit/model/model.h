@@ -30,7 +30,7 @@ class MappedFile;
 
 struct Tensor {
   std::string name;
-  std::vector<int64_t> shape;       // outermost first
+  std::vector<int64_t> shape;  // outermost first
   DType type = DType::F32;
   std::span<const std::byte> data;  // exactly the tensor's bytes
 
@@ -55,11 +55,11 @@ inline std::string shape_string(const std::vector<int64_t>& shape, bool compact 
 }
 
 struct RopeScaling {
-  std::string type;                   // "" (none), "linear", "yarn", "llama3", "dynamic"...
+  std::string type;  // "" (none), "linear", "yarn", "llama3", "dynamic"...
   double factor = 1.0;
   int64_t original_context_length = 0;
-  double low_freq_factor = 0.0;       // llama3
-  double high_freq_factor = 0.0;      // llama3
+  double low_freq_factor = 0.0;   // llama3
+  double high_freq_factor = 0.0;  // llama3
 };
 
 struct ModelConfig {
@@ -68,34 +68,39 @@ struct ModelConfig {
   int64_t n_layers = 0;
   int64_t n_heads = 0;
   int64_t n_kv_heads = 0;
-  int64_t head_dim = 0;               // hidden_size / n_heads unless set otherwise
-  int64_t ffn_size = 0;               // intermediate_size
+  int64_t head_dim = 0;  // hidden_size / n_heads unless set otherwise
+  int64_t ffn_size = 0;  // intermediate_size
   int64_t vocab_size = 0;
   int64_t context_length = 0;
   double rope_theta = 10000.0;
   RopeScaling rope_scaling;
   double rms_norm_eps = 1e-5;
   bool tied_embeddings = false;
-  bool attention_bias = false;        // q/k/v biases (qwen2)
+  bool attention_bias = false;  // q/k/v biases (qwen2)
   bool mlp_bias = false;
-  bool qk_norm = false;               // per-head RMSNorm on q and k (qwen3)
+  bool qk_norm = false;  // per-head RMSNorm on q and k (qwen3)
   std::optional<int64_t> sliding_window;
 };
 
 enum class TokenType : int32_t {
-  Normal = 1, Unknown = 2, Control = 3, UserDefined = 4, Unused = 5, Byte = 6,
+  Normal = 1,
+  Unknown = 2,
+  Control = 3,
+  UserDefined = 4,
+  Unused = 5,
+  Byte = 6,
 };
 
 struct Vocab {
-  std::string model;                  // GGUF tokenizer.ggml.model: "llama", "gpt2"...
+  std::string model;  // GGUF tokenizer.ggml.model: "llama", "gpt2"...
   std::vector<std::string> tokens;
   std::vector<float> scores;
   std::vector<TokenType> types;
-  std::vector<std::string> merges;    // BPE merges ("a b") for gpt2-style vocabularies
-  std::string pre;                    // tokenizer.ggml.pre: the BPE pre-tokenizer's name
-  bool add_bos = true;                // tokenizer.ggml.add_bos_token
-  bool add_eos = false;               // tokenizer.ggml.add_eos_token
-  bool add_space_prefix = true;       // tokenizer.ggml.add_space_prefix (SentencePiece)
+  std::vector<std::string> merges;  // BPE merges ("a b") for gpt2-style vocabularies
+  std::string pre;                  // tokenizer.ggml.pre: the BPE pre-tokenizer's name
+  bool add_bos = true;              // tokenizer.ggml.add_bos_token
+  bool add_eos = false;             // tokenizer.ggml.add_eos_token
+  bool add_space_prefix = true;     // tokenizer.ggml.add_space_prefix (SentencePiece)
   int32_t bos_id = -1;
   int32_t eos_id = -1;
   int32_t unk_id = -1;
@@ -110,7 +115,7 @@ struct Model {
   SourceFormat source_format = SourceFormat::Gguf;
   ModelConfig config;
   Vocab vocab;
-  std::vector<Tensor> tensors;        // in file order
+  std::vector<Tensor> tensors;  // in file order
   // Whatever owns the bytes the tensors view (memory maps, converted buffers).
   std::vector<std::shared_ptr<const void>> storage;
   // The read-only file maps among storage, whose pages may be dropped and re-read.

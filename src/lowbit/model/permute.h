@@ -22,8 +22,8 @@ namespace lowbit {
 
 // Reorders the rows of a [n_head * head_dim, row_bytes] matrix from Hugging Face's
 // rotate-half order into GGUF llama order. src and dst must not overlap.
-inline void permute_qk_hf_to_gguf(const std::byte* src, std::byte* dst, int64_t n_head,
-                                  int64_t head_dim, size_t row_bytes) {
+inline void permute_qk_hf_to_gguf(const std::byte* src, std::byte* dst, int64_t n_head, int64_t head_dim,
+                                  size_t row_bytes) {
   const int64_t half = head_dim / 2;
   for (int64_t h = 0; h < n_head; ++h)
     for (int64_t i = 0; i < half; ++i)
@@ -35,8 +35,8 @@ inline void permute_qk_hf_to_gguf(const std::byte* src, std::byte* dst, int64_t 
 }
 
 // The inverse: GGUF llama order back to Hugging Face's rotate-half order.
-inline void permute_qk_gguf_to_hf(const std::byte* src, std::byte* dst, int64_t n_head,
-                                  int64_t head_dim, size_t row_bytes) {
+inline void permute_qk_gguf_to_hf(const std::byte* src, std::byte* dst, int64_t n_head, int64_t head_dim,
+                                  size_t row_bytes) {
   const int64_t half = head_dim / 2;
   for (int64_t h = 0; h < n_head; ++h)
     for (int64_t i = 0; i < half; ++i)

@@ -9,15 +9,11 @@ namespace {
 
 bool is_float_source(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::BF16; }
 
-bool fits(DType type, const Tensor& t) {
-  return !t.shape.empty() && t.cols() % traits(type).block_size == 0;
-}
+bool fits(DType type, const Tensor& t) { return !t.shape.empty() && t.cols() % traits(type).block_size == 0; }
 
 // llama-quantize (without --pure) keeps the output projection at 6 bits or more: it is
 // the most sensitive matrix of a Llama model.
-DType default_output_type(DType target) {
-  return traits(target).bits_per_weight() < 6.5 ? DType::Q6_K : target;
-}
+DType default_output_type(DType target) { return traits(target).bits_per_weight() < 6.5 ? DType::Q6_K : target; }
 
 }  // namespace
 
@@ -38,10 +34,11 @@ TensorTypeRule parse_tensor_type_rule(const std::string& spec) {
 
 Method method_for(const TypeTraits& type, std::optional<Method> wanted, std::string* note) {
   if (wanted && methods(type.type).quantizer(*wanted) != nullptr) return *wanted;
-  const Method m = methods(type.type).quantizer(methods(type.type).default_method) ? methods(type.type).default_method : Method::Rtn;
+  const Method m =
+      methods(type.type).quantizer(methods(type.type).default_method) ? methods(type.type).default_method : Method::Rtn;
   if (wanted && note)
-    *note += std::string(method_name(*wanted)) + " does not apply to " + std::string(type.name) +
-             ", using " + std::string(method_name(m)) + "; ";
+    *note += std::string(method_name(*wanted)) + " does not apply to " + std::string(type.name) + ", using " +
+             std::string(method_name(m)) + "; ";
   return m;
 }
 
@@ -65,15 +62,15 @@ std::vector<TensorPlan> plan_quantization(const Model& model, const QuantizeRequ
           break;
         }
       if (!is_float_source(t.type) && t.type != p.type && !request.allow_requantize)
-        throw FormatError(model.source_path, "tensor \"" + t.name + "\"",
-                          "is already quantized (" + std::string(src.name) +
-                              "); pass --allow-requantize to quantize it again");
+        throw FormatError(
+            model.source_path, "tensor \"" + t.name + "\"",
+            "is already quantized (" + std::string(src.name) + "); pass --allow-requantize to quantize it again");
       for (DType wanted = p.type; !fits(p.type, t);) {
         p.type = traits(p.type).fallback;
         if (!fits(p.type, t)) p.type = DType::F16;
         p.note += "row length " + std::to_string(t.cols()) + " is not a multiple of " +
-                  std::string(traits(wanted).name) + "'s block of " +
-                  std::to_string(traits(wanted).block_size) + ", using " + std::string(traits(p.type).name) + "; ";
+                  std::string(traits(wanted).name) + "'s block of " + std::to_string(traits(wanted).block_size) +
+                  ", using " + std::string(traits(p.type).name) + "; ";
         wanted = p.type;
       }
     }

@@ -32,14 +32,14 @@ enum class NanPolicy { Error, Zero };
 
 struct QuantizeRequest {
   DType type = DType::Q4_K;
-  std::optional<Method> method;            // nullopt: each format's default
-  std::vector<TensorTypeRule> rules;       // first match wins, after the defaults below
-  std::optional<DType> output_type;        // output.weight
-  std::optional<DType> embedding_type;     // token_embd.weight
-  bool pure = false;                       // no output.weight upgrade
+  std::optional<Method> method;         // nullopt: each format's default
+  std::vector<TensorTypeRule> rules;    // first match wins, after the defaults below
+  std::optional<DType> output_type;     // output.weight
+  std::optional<DType> embedding_type;  // token_embd.weight
+  bool pure = false;                    // no output.weight upgrade
   bool allow_requantize = false;
   NanPolicy nan = NanPolicy::Error;
-  int threads = 0;                         // 0 = all cores
+  int threads = 0;  // 0 = all cores
   QuantOptions options;
 };
 

@@ -58,8 +58,8 @@ void release_pages(std::span<const std::byte> bytes) {
 
 // Checks one chunk of decoded weights against the NaN policy; returns how many
 // elements were replaced.
-uint64_t check_finite(float* x, int64_t n, int64_t first_row, int64_t cols, const Model& model,
-                      const Tensor& t, NanPolicy policy) {
+uint64_t check_finite(float* x, int64_t n, int64_t first_row, int64_t cols, const Model& model, const Tensor& t,
+                      NanPolicy policy) {
   uint64_t replaced = 0;
   for (int64_t i = 0; i < n; ++i) {
     if (std::isfinite(x[i])) continue;
@@ -77,8 +77,8 @@ uint64_t check_finite(float* x, int64_t n, int64_t first_row, int64_t cols, cons
   return replaced;
 }
 
-void quantize_tensor(const Model& model, const QuantizeRequest& request, const TensorPlan& p,
-                     gguf::Writer& w, QuantizeReport& report) {
+void quantize_tensor(const Model& model, const QuantizeRequest& request, const TensorPlan& p, gguf::Writer& w,
+                     QuantizeReport& report) {
   const Tensor& t = *p.tensor;
   if (t.type == p.type) {
     w.write_data(t.data);
@@ -111,8 +111,8 @@ void quantize_tensor(const Model& model, const QuantizeRequest& request, const T
     for (int64_t i = 0; i < nr * cols; ++i)
       if (!std::isfinite(check[size_t(i)]))
         throw FormatError(model.source_path, "tensor \"" + t.name + "\"",
-                          "weight " + std::to_string(f[size_t(i)]) + " at [" + std::to_string(r0 + i / cols) +
-                              ", " + std::to_string(i % cols) + "] is too large for " + std::string(dst.name) +
+                          "weight " + std::to_string(f[size_t(i)]) + " at [" + std::to_string(r0 + i / cols) + ", " +
+                              std::to_string(i % cols) + "] is too large for " + std::string(dst.name) +
                               " (its scale would overflow fp16)");
     w.write_data(std::span(out).first(size_t(nr) * dst_row));
   }
@@ -140,8 +140,7 @@ std::vector<gguf::KeyValue> quantized_metadata(const Model& model, const Quantiz
   return kv;
 }
 
-uint64_t planned_output_size(const Model& model, const QuantizeRequest& request,
-                             const std::vector<TensorPlan>& plans) {
+uint64_t planned_output_size(const Model& model, const QuantizeRequest& request, const std::vector<TensorPlan>& plans) {
   const auto metadata = quantized_metadata(model, request);
   const auto infos = output_infos(plans);
   uint64_t alignment = gguf::kDefaultAlignment;
@@ -152,8 +151,8 @@ uint64_t planned_output_size(const Model& model, const QuantizeRequest& request,
   return size;
 }
 
-QuantizeReport quantize_model(const Model& model, const QuantizeRequest& request,
-                              const std::vector<TensorPlan>& plans, const std::string& out_path,
+QuantizeReport quantize_model(const Model& model, const QuantizeRequest& request, const std::vector<TensorPlan>& plans,
+                              const std::string& out_path,
                               const std::function<void(const QuantizeProgress&)>& on_progress) {
   QuantizeReport report;
   gguf::Writer w(out_path, quantized_metadata(model, request), output_infos(plans), container_for(plans));

@@ -18,7 +18,7 @@ namespace lowbit {
 struct QuantizeProgress {
   size_t tensor_index = 0;
   size_t tensor_count = 0;
-  uint64_t bytes_done = 0;   // input bytes processed so far
+  uint64_t bytes_done = 0;  // input bytes processed so far
   uint64_t bytes_total = 0;
   const TensorPlan* plan = nullptr;
 };
@@ -34,11 +34,10 @@ struct QuantizeReport {
 std::vector<gguf::KeyValue> quantized_metadata(const Model& model, const QuantizeRequest& request);
 
 // Exact size of the file quantize_model would write.
-uint64_t planned_output_size(const Model& model, const QuantizeRequest& request,
-                             const std::vector<TensorPlan>& plans);
+uint64_t planned_output_size(const Model& model, const QuantizeRequest& request, const std::vector<TensorPlan>& plans);
 
-QuantizeReport quantize_model(const Model& model, const QuantizeRequest& request,
-                              const std::vector<TensorPlan>& plans, const std::string& out_path,
+QuantizeReport quantize_model(const Model& model, const QuantizeRequest& request, const std::vector<TensorPlan>& plans,
+                              const std::string& out_path,
                               const std::function<void(const QuantizeProgress&)>& on_progress = {});
 
 }  // namespace lowbit

@@ -200,10 +200,14 @@ struct Scratch {
 
 Stored quantize_block(Method method, const float* x, int n, int qmax, const QuantOptions& o, const Scratch& w) {
   switch (method) {
-    case Method::Rtn: return rtn_block(x, n, qmax, w.codes);
-    case Method::Hqq: return hqq_block(x, n, qmax, o, w.codes, w.candidate);
-    case Method::Search: return search_block(x, n, qmax, o, w.codes, w.candidate, w.centred);
-    case Method::Absmean: break;
+    case Method::Rtn:
+      return rtn_block(x, n, qmax, w.codes);
+    case Method::Hqq:
+      return hqq_block(x, n, qmax, o, w.codes, w.candidate);
+    case Method::Search:
+      return search_block(x, n, qmax, o, w.codes, w.candidate, w.centred);
+    case Method::Absmean:
+      break;
   }
   throw std::invalid_argument("affine formats have no " + std::string(method_name(method)) + " quantizer");
 }

@@ -9,14 +9,13 @@ void closer_sums_lanes(const float* xt, int n, int qmax, const float* cand_d, co
                        int* flags) {
 #if LOWBIT_LANES_X86
   if (lanes::kernel_width() == 16)
-    return closer_sums_avx512(xt, n, qmax, cand_d, cand_m, err_candidate, err_reference, res_candidate,
-                              res_reference, flags);
+    return closer_sums_avx512(xt, n, qmax, cand_d, cand_m, err_candidate, err_reference, res_candidate, res_reference,
+                              flags);
   if (lanes::kernel_width() == 8)
-    return closer_sums_avx2(xt, n, qmax, cand_d, cand_m, err_candidate, err_reference, res_candidate,
-                            res_reference, flags);
+    return closer_sums_avx2(xt, n, qmax, cand_d, cand_m, err_candidate, err_reference, res_candidate, res_reference,
+                            flags);
 #endif
-  closer_sums<4>(xt, n, qmax, cand_d, cand_m, err_candidate, err_reference, res_candidate, res_reference,
-                 flags);
+  closer_sums<4>(xt, n, qmax, cand_d, cand_m, err_candidate, err_reference, res_candidate, res_reference, flags);
 }
 
 }  // namespace lowbit::quant::detail

@@ -13,9 +13,9 @@ inline constexpr int kCloserLanes = 16;
 // What closer_sums_lanes reports of a lane, as bits.
 inline constexpr int kCandidateNotFinite = 1;  // some decoded value is Inf or NaN
 inline constexpr int kReferenceNotFinite = 2;
-inline constexpr int kDecodesDiffer = 4;       // some decoded value differs (==, so -0 equals 0)
-inline constexpr int kNotCompared = 8;         // Inf or NaN weights, or a reference whose
-                                               // arithmetic is not finite: nothing else is set
+inline constexpr int kDecodesDiffer = 4;  // some decoded value differs (==, so -0 equals 0)
+inline constexpr int kNotCompared = 8;    // Inf or NaN weights, or a reference whose
+                                          // arithmetic is not finite: nothing else is set
 
 // Lane l holds block l of xt (weight i at xt[i * 16 + l], n a multiple of 4) and two
 // encodings of it, each decoded as q * d + m with d and m as fp16 holds them:

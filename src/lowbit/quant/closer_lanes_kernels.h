@@ -10,9 +10,8 @@ namespace {
 
 // closer_sums_lanes with W lanes.
 template <int W>
-LOWBIT_LANE_INLINE void closer_sums(const float* xt, int n, int qmax, const float* cand_d_in,
-                                    const float* cand_m_in, double* err_c, double* err_r, float* res_c, float* res_r,
-                                    int* flags) {
+LOWBIT_LANE_INLINE void closer_sums(const float* xt, int n, int qmax, const float* cand_d_in, const float* cand_m_in,
+                                    double* err_c, double* err_r, float* res_c, float* res_r, int* flags) {
   using V = typename lanes::Vec<W>::F;
   using VI = typename lanes::Vec<W>::I;
   using VD = typename lanes::Vec<W>::D;
@@ -88,8 +87,10 @@ LOWBIT_LANE_INLINE void closer_sums(const float* xt, int n, int qmax, const floa
         }
     };
     const bool l2 = err_c != nullptr;
-    if (l2) pass.template operator()<1>();
-    else pass.template operator()<0>();
+    if (l2)
+      pass.template operator()<1>();
+    else
+      pass.template operator()<0>();
     if (l2) {
       // The float sums order the lanes' errors as the exact ones do wherever they differ
       // by more than their rounding error (under 1e-5 of each for 256 weights; the
@@ -115,10 +116,10 @@ LOWBIT_LANE_INLINE void closer_sums(const float* xt, int n, int qmax, const floa
       }
     }
     for (int l = 0; l < W; ++l)
-      flags[g + l] = !compared[l] ? kNotCompared
-                                  : (seen_c[l] != seen_c[l] ? kCandidateNotFinite : 0) |
-                                        (seen_r[l] != seen_r[l] ? kReferenceNotFinite : 0) |
-                                        (differ[l] ? kDecodesDiffer : 0);
+      flags[g + l] = !compared[l]
+                         ? kNotCompared
+                         : (seen_c[l] != seen_c[l] ? kCandidateNotFinite : 0) |
+                               (seen_r[l] != seen_r[l] ? kReferenceNotFinite : 0) | (differ[l] ? kDecodesDiffer : 0);
   }
 }
 
@@ -128,11 +129,11 @@ LOWBIT_LANE_INLINE void closer_sums(const float* xt, int n, int qmax, const floa
 // The wide instantiations' signature, and their definitions for the ISA files
 // (closer_lanes_avx2.cpp, closer_lanes_avx512.cpp; x86-64 GCC builds only). Call them
 // only where lanes::native_width() allows.
-#define LOWBIT_CLOSER_SUMS(isa)                                                                                \
-  void closer_sums_##isa(const float* xt, int n, int qmax, const float* cand_d, const float* cand_m, \
-                         double* err_c, double* err_r, float* res_c, float* res_r, int* flags)
-#define LOWBIT_CLOSER_LANES_KERNELS(isa, W)                                                              \
-  namespace lowbit::quant::detail {                                                                    \
+#define LOWBIT_CLOSER_SUMS(isa)                                                                                     \
+  void closer_sums_##isa(const float* xt, int n, int qmax, const float* cand_d, const float* cand_m, double* err_c, \
+                         double* err_r, float* res_c, float* res_r, int* flags)
+#define LOWBIT_CLOSER_LANES_KERNELS(isa, W)                                                                   \
+  namespace lowbit::quant::detail {                                                                           \
   LOWBIT_CLOSER_SUMS(isa) { closer_sums<W>(xt, n, qmax, cand_d, cand_m, err_c, err_r, res_c, res_r, flags); } \
   }
 

@@ -11,7 +11,8 @@
 
 namespace lowbit::quant {
 
-void closer_than_min_max_many(const float* x, int n, int64_t count, const AffineParams* params, int qmax, float p, CloserVerdict* verdict) {
+void closer_than_min_max_many(const float* x, int n, int64_t count, const AffineParams* params, int qmax, float p,
+                              CloserVerdict* verdict) {
   constexpr int L = detail::kCloserLanes, kMaxBlock = 256;
   static_assert(L == detail::kHqqLanes, "lp_sums_lanes reads the residuals in this layout");
   const bool l2 = p == 2.0f;
@@ -34,8 +35,8 @@ void closer_than_min_max_many(const float* x, int n, int64_t count, const Affine
       cand_m[l] = params[b].m;
     }
     lanes::transpose_rows(rows, L, n, L, xt);
-    detail::closer_sums_lanes(xt, n, qmax, cand_d, cand_m, l2 ? err_c : nullptr,
-                              l2 ? err_r : nullptr, res_c, res_r, flags);
+    detail::closer_sums_lanes(xt, n, qmax, cand_d, cand_m, l2 ? err_c : nullptr, l2 ? err_r : nullptr, res_c, res_r,
+                              flags);
     // As write_closer_than_reference: the reference on a tie (equal decodes) and when
     // the candidate decodes to something non-finite, the candidate when only the
     // reference does; otherwise the smaller error.
@@ -49,10 +50,14 @@ void closer_than_min_max_many(const float* x, int n, int64_t count, const Affine
           for (int i = 0; i < n; ++i) res_c[i * L + l] = res_r[i * L + l] = 0.0f;
         if (l >= used) continue;
       }
-      if (f & detail::kNotCompared) out[l] = CloserVerdict::kUndecided;
-      else if (!(f & detail::kDecodesDiffer) || f & detail::kCandidateNotFinite) out[l] = CloserVerdict::kReference;
-      else if (f & detail::kReferenceNotFinite) out[l] = CloserVerdict::kCandidate;
-      else if (l2) out[l] = err_c[l] < err_r[l] ? CloserVerdict::kCandidate : CloserVerdict::kReference;
+      if (f & detail::kNotCompared)
+        out[l] = CloserVerdict::kUndecided;
+      else if (!(f & detail::kDecodesDiffer) || f & detail::kCandidateNotFinite)
+        out[l] = CloserVerdict::kReference;
+      else if (f & detail::kReferenceNotFinite)
+        out[l] = CloserVerdict::kCandidate;
+      else if (l2)
+        out[l] = err_c[l] < err_r[l] ? CloserVerdict::kCandidate : CloserVerdict::kReference;
       else {
         out[l] = CloserVerdict::kUndecided;  // until the lp sums below
         need_lp = true;
@@ -68,8 +73,10 @@ void closer_than_min_max_many(const float* x, int n, int64_t count, const Affine
       if (f & (detail::kNotCompared | detail::kCandidateNotFinite | detail::kReferenceNotFinite) ||
           !(f & detail::kDecodesDiffer))
         continue;
-      if (ea[l] < eb[l] * (1.0 - kMargin)) out[l] = CloserVerdict::kCandidate;
-      else if (ea[l] > eb[l] * (1.0 + kMargin)) out[l] = CloserVerdict::kReference;
+      if (ea[l] < eb[l] * (1.0 - kMargin))
+        out[l] = CloserVerdict::kCandidate;
+      else if (ea[l] > eb[l] * (1.0 + kMargin))
+        out[l] = CloserVerdict::kReference;
     }
   }
 }

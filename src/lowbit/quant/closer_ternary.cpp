@@ -23,8 +23,8 @@ typedef float F16 __attribute__((vector_size(64)));  // zmm in the AVX-512 clone
 // symmetric_grid_codes picks them; ggml's lroundf(x * id_r) * d_r, which for |x * id_r|
 // <= 1 is +-1 from one half on. Element by element, so any vector width gives the same.
 template <class V>
-[[gnu::always_inline]] inline void decode_both(const V& v, const V& id_c, const V& d_c, const V& id_r,
-                                               const V& d_r, V& yc, V& yr) {  // references: no vector crosses a call
+[[gnu::always_inline]] inline void decode_both(const V& v, const V& id_c, const V& d_c, const V& id_r, const V& d_r,
+                                               V& yc, V& yr) {  // references: no vector crosses a call
   const V one = v * 0.0f + 1.0f, zero = v * 0.0f, t = v * id_c;
   const V clamped = t < -one ? -one : (t > one ? one : t);  // f4::clamp, for finite t
   yc = ((clamped + f4::kRoundMagic) - f4::kRoundMagic) * d_c;

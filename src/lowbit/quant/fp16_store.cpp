@@ -54,5 +54,4 @@ void keep_all(StoreFn store, float* v, int count) {
   for (; i < count; ++i) v[i] = store(v[i]);
 }
 
-
 }  // namespace lowbit::quant

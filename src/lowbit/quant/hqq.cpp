@@ -166,8 +166,8 @@ AffineParams hqq_refine_zero(const float* x, int n, int qmax, AffineParams p, co
   return refined_or_start(x, n, qmax, hqq_iterate_zero(x, n, qmax, p, o), p, o.lp_norm);
 }
 
-void hqq_iterate_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
-                           const QuantOptions& o, float (*store)(float)) {
+void hqq_iterate_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count, const QuantOptions& o,
+                           float (*store)(float)) {
   const float lp = o.lp_norm;
   if (n <= 0 || count <= 0) return;
   if (!(lp > 0.0f && lp <= f4::kMaxFastPower)) {  // as hqq_iterate_zero: unchanged
@@ -203,8 +203,7 @@ void hqq_iterate_zero_many(const float* x, int n, int qmax, AffineParams* params
   }
 }
 
-void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count,
-                          const QuantOptions& o) {
+void hqq_refine_zero_many(const float* x, int n, int qmax, AffineParams* params, int64_t count, const QuantOptions& o) {
   constexpr int64_t kChunk = 256;
   AffineParams start[kChunk];
   for (int64_t first = 0; first < count; first += kChunk) {

@@ -13,10 +13,10 @@ namespace lowbit::quant::detail {
 inline constexpr int kHqqLanes = 16;
 
 struct HqqSchedule {
-  float lp = 0.7f;        // p of the lp loss, in (0, 1.5]
-  float beta = 10.0f;     // first beta
-  float kappa = 1.01f;    // beta's growth per iteration
-  int iterations = 20;    // at most
+  float lp = 0.7f;      // p of the lp loss, in (0, 1.5]
+  float beta = 10.0f;   // first beta
+  float kappa = 1.01f;  // beta's growth per iteration
+  int iterations = 20;  // at most
   // |r| at or below which the shrinkage is 0 in every iteration (|r| - |r|^(p-1)/beta
   // <= 0 with a 10% margin), so its pow can be skipped; negative when no such bound
   // holds. From hqq_skip_below().

@@ -84,13 +84,17 @@ LOWBIT_LANE_INLINE void stream(const float* x, int n, int qmax, const HqqJob* jo
     it_a[l] = 0;
   };
   auto take_next = [&](int l) {
-    if (kInPlace || next == count) idle(l);
-    else start(l, next++);
+    if (kInPlace || next == count)
+      idle(l);
+    else
+      start(l, next++);
   };
   for (int l = 0; l < W; ++l) {
     if constexpr (kInPlace) {
-      if (l < count && jobs[l].block >= 0) start(l, l);
-      else idle(l);
+      if (l < count && jobs[l].block >= 0)
+        start(l, l);
+      else
+        idle(l);
     } else {
       take_next(l);
     }
@@ -164,7 +168,7 @@ LOWBIT_LANE_INLINE void stream(const float* x, int n, int qmax, const HqqJob* jo
     }
     const VI go = load<VI, int>(go_a);
     const V beta = load<V>(beta_a), next_beta = beta * splat<V>(s.kappa);
-    const VI it = load<VI, int>(it_a) - go;  // the mask is -1 where true
+    const VI it = load<VI, int>(it_a) - go;            // the mask is -1 where true
     const V best_m = go ? -z * d : load<V>(best_m_a);  // the lowest mean error so far
     const V next_z = go ? __builtin_convertvector(mean(zs), V) : z;
     const V next_binv = go ? splat<V>(1.0f) / next_beta : binv;
@@ -234,22 +238,21 @@ LOWBIT_LANE_INLINE void lp_diff_sums(const float* x, const float* y, int n, floa
 // hqq_lanes_avx2.cpp and hqq_lanes_avx512.cpp each hold one
 // LOWBIT_HQQ_LANES_KERNELS(isa, W) (x86-64 GCC builds only). Call them only where
 // lanes::native_width() allows.
-#define LOWBIT_HQQ_STREAM(isa)                                                                    \
+#define LOWBIT_HQQ_STREAM(isa)                                                                                \
   void hqq_stream_##isa(const float* x, int n, int qmax, const HqqJob* jobs, int count, const HqqSchedule& s, \
                         float* best_m)
 #define LOWBIT_HQQ_GROUP(isa) \
   void hqq_group_##isa(const float* xt, int n, int qmax, const HqqJob* jobs, const HqqSchedule& s, float* best_m)
 #define LOWBIT_LP_SUMS(isa) void lp_sums_##isa(const float* rt, int n, float p, double* sums)
-#define LOWBIT_LP_DIFF_SUMS(isa) \
-  void lp_diff_sums_##isa(const float* x, const float* y, int n, float p, float* sums4)
-#define LOWBIT_HQQ_LANES_KERNELS(isa, W)                                                        \
-  namespace lowbit::quant::detail {                                                            \
-  LOWBIT_HQQ_STREAM(isa) { stream<W>(x, n, qmax, jobs, count, s, best_m); }                     \
-  LOWBIT_HQQ_GROUP(isa) {                                                                      \
+#define LOWBIT_LP_DIFF_SUMS(isa) void lp_diff_sums_##isa(const float* x, const float* y, int n, float p, float* sums4)
+#define LOWBIT_HQQ_LANES_KERNELS(isa, W)                                                                 \
+  namespace lowbit::quant::detail {                                                                      \
+  LOWBIT_HQQ_STREAM(isa) { stream<W>(x, n, qmax, jobs, count, s, best_m); }                              \
+  LOWBIT_HQQ_GROUP(isa) {                                                                                \
     for (int g = 0; g < kHqqLanes; g += W) stream<W, true>(xt + g, n, qmax, jobs + g, W, s, best_m + g); \
-  }                                                                                            \
-  LOWBIT_LP_SUMS(isa) { lp_sums<W>(rt, n, p, sums); }                                           \
-  LOWBIT_LP_DIFF_SUMS(isa) { lp_diff_sums<W>(x, y, n, p, sums4); }                                \
+  }                                                                                                      \
+  LOWBIT_LP_SUMS(isa) { lp_sums<W>(rt, n, p, sums); }                                                    \
+  LOWBIT_LP_DIFF_SUMS(isa) { lp_diff_sums<W>(x, y, n, p, sums4); }                                       \
   }
 
 #if LOWBIT_LANES_X86

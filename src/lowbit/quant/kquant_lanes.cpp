@@ -19,8 +19,8 @@ void require_sub_blocks(const char* kernel, int n, int subs) {
 
 }  // namespace
 
-void code_sums_lanes(const float* xt, int n, int subs, const float* inv, const float* O, const float* S,
-                     float lo, float hi, LaneSums* out) {
+void code_sums_lanes(const float* xt, int n, int subs, const float* inv, const float* O, const float* S, float lo,
+                     float hi, LaneSums* out) {
   require_sub_blocks("code_sums_lanes", n, subs);
 #if LOWBIT_LANES_X86
   if (quant::lanes::kernel_width() == 16) return code_sums_avx512(xt, n, subs, inv, O, S, lo, hi, out);
@@ -29,8 +29,7 @@ void code_sums_lanes(const float* xt, int n, int subs, const float* inv, const f
   code_sums<4>(xt, n, subs, inv, O, S, lo, hi, out);
 }
 
-void fit_affine_lanes(const float* xt, int n, int subs, int nmax, float t_lo, float t_hi, int count,
-                      AffineFits* out) {
+void fit_affine_lanes(const float* xt, int n, int subs, int nmax, float t_lo, float t_hi, int count, AffineFits* out) {
   require_sub_blocks("fit_affine_lanes", n, subs);
 #if LOWBIT_LANES_X86
   if (quant::lanes::kernel_width() == 16) return fit_affine_avx512(xt, n, subs, nmax, t_lo, t_hi, count, out);

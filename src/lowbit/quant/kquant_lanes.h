@@ -26,8 +26,8 @@ struct LaneSums {
 // sub-block j at xt[i * subs + j]. Sub-block j's codes are q = the integer nearest to
 // (x + O[j]) * inv[j], clamped to [lo, hi] first (a NaN product gives lo). With S,
 // also e2 = the sum of ((S[j] * q - O[j]) - x)^2: the error as the dequantizers decode.
-void code_sums_lanes(const float* xt, int n, int subs, const float* inv, const float* O, const float* S,
-                     float lo, float hi, LaneSums* out);
+void code_sums_lanes(const float* xt, int n, int subs, const float* inv, const float* O, const float* S, float lo,
+                     float hi, LaneSums* out);
 
 // The specification, one sub-block x[0..n) at a time: sixteen running sums (weight i
 // in sum i % 16, from 0), folded pairwise as (s_l + s_{l+8}), then (+4), (+2), (+1).
@@ -49,8 +49,7 @@ struct AffineFits {
 // (subs 8 or 16): `count` scales t / range (t spread evenly over [t_lo, t_hi]), codes
 // (x - min) * that clamped to [0, nmax] and rounded, then step and offset refit by least
 // squares (the offset clipped at 0, refitting the step alone); sums in index order.
-void fit_affine_lanes(const float* xt, int n, int subs, int nmax, float t_lo, float t_hi, int count,
-                      AffineFits* out);
+void fit_affine_lanes(const float* xt, int n, int subs, int nmax, float t_lo, float t_hi, int count, AffineFits* out);
 
 // fit_symmetric_lanes' result per sub-block: whether any candidate's codes had c2 > 0,
 // and the least-squares step S = cx / c2 of the best one with its c and c2.

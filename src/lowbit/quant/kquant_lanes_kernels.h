@@ -33,8 +33,10 @@ LOWBIT_LANE_INLINE void for_each_group(int n, int subs, Group&& group) {
     if (subs % W != 0) return for_each_group<W / 2>(n, subs, group);
   }
   for (int g = 0; g < subs; g += W) {
-    if (n == 16) group.template operator()<W, 16>(g);
-    else group.template operator()<W, 32>(g);
+    if (n == 16)
+      group.template operator()<W, 16>(g);
+    else
+      group.template operator()<W, 32>(g);
   }
 }
 
@@ -50,8 +52,8 @@ LOWBIT_LANE_INLINE V round_within(V v, V lo, V hi) {
 // The codes of sub-blocks g..g+W-1 (N weights each) for per-lane inv, O and S, and their
 // sums: c, c2 and cx if kSums, e2 if kError (the others are left alone).
 template <int W, int N, bool kSums, bool kError, class V = typename quant::lanes::Vec<W>::F>
-LOWBIT_LANE_INLINE void lane_sums(const float* xt, int subs, int g, V inv, V O, V S, V lo, V hi, V* c_out,
-                                  V* c2_out, V* cx_out, V* e2_out) {
+LOWBIT_LANE_INLINE void lane_sums(const float* xt, int subs, int g, V inv, V O, V S, V lo, V hi, V* c_out, V* c2_out,
+                                  V* cx_out, V* e2_out) {
   using VI = typename quant::lanes::Vec<W>::I;
   V c[kFold] = {}, c2[kFold] = {}, cx[kFold] = {}, e2[kFold] = {};
   for (int i = 0; i < N; i += kFold)
@@ -97,15 +99,17 @@ template <int W>
 LOWBIT_LANE_INLINE void code_sums(const float* xt, int n, int subs, const float* inv, const float* O, const float* S,
                                   float lo, float hi, LaneSums* out) {
   for_each_group<W>(n, subs, [&]<int G, int N>(int g) {
-    if (S) code_sums_group<G, N, true>(xt, subs, g, inv, O, S, lo, hi, out);
-    else code_sums_group<G, N, false>(xt, subs, g, inv, O, S, lo, hi, out);
+    if (S)
+      code_sums_group<G, N, true>(xt, subs, g, inv, O, S, lo, hi, out);
+    else
+      code_sums_group<G, N, false>(xt, subs, g, inv, O, S, lo, hi, out);
   });
 }
 
 // Sub-blocks g..g+W-1 of fit_affine_lanes, N weights each.
 template <int W, int N>
-LOWBIT_LANE_INLINE void fit_affine_group(const float* xt, int subs, int g, int nmax, float t_lo, float t_hi,
-                                         int count, AffineFits* out) {
+LOWBIT_LANE_INLINE void fit_affine_group(const float* xt, int subs, int g, int nmax, float t_lo, float t_hi, int count,
+                                         AffineFits* out) {
   using V = typename quant::lanes::Vec<W>::F;
   using VI = typename quant::lanes::Vec<W>::I;
   using VD = typename quant::lanes::Vec<W>::D;
@@ -165,9 +169,8 @@ LOWBIT_LANE_INLINE void fit_affine_group(const float* xt, int subs, int g, int n
 template <int W>
 LOWBIT_LANE_INLINE void fit_affine(const float* xt, int n, int subs, int nmax, float t_lo, float t_hi, int count,
                                    AffineFits* out) {
-  for_each_group<(W > 8 ? 8 : W)>(n, subs, [&]<int G, int N>(int g) {
-    fit_affine_group<G, N>(xt, subs, g, nmax, t_lo, t_hi, count, out);
-  });
+  for_each_group<(W > 8 ? 8 : W)>(
+      n, subs, [&]<int G, int N>(int g) { fit_affine_group<G, N>(xt, subs, g, nmax, t_lo, t_hi, count, out); });
 }
 
 // Sub-blocks g..g+W-1 of fit_symmetric_lanes, N weights each. The codes at W lanes,
@@ -224,9 +227,8 @@ LOWBIT_LANE_INLINE void fit_symmetric_group(const float* xt, int subs, int g, co
 template <int W>
 LOWBIT_LANE_INLINE void fit_symmetric(const float* xt, int n, int subs, const float* max, const float* ts, int count,
                                       float lo, float hi, SymmetricFits* out) {
-  for_each_group<W>(n, subs, [&]<int G, int N>(int g) {
-    fit_symmetric_group<G, N>(xt, subs, g, max, ts, count, lo, hi, out);
-  });
+  for_each_group<W>(n, subs,
+                    [&]<int G, int N>(int g) { fit_symmetric_group<G, N>(xt, subs, g, max, ts, count, lo, hi, out); });
 }
 
 // Sub-blocks g..g+W-1 of refine_steps_lanes, N weights each.
@@ -310,8 +312,8 @@ LOWBIT_LANE_INLINE void score_steps(const StepModel& m, const float* d, int coun
 }
 
 template <int W>
-LOWBIT_LANE_INLINE void score_mins(const float* O, const float* w, int subs, int min_max, const float* dmin,
-                                   int count, float* scores) {
+LOWBIT_LANE_INLINE void score_mins(const float* O, const float* w, int subs, int min_max, const float* dmin, int count,
+                                   float* scores) {
   using V = typename quant::lanes::Vec<W>::F;
   using VI = typename quant::lanes::Vec<W>::I;
   const V lo = V{}, hi = splat<V>(float(min_max));
@@ -332,30 +334,29 @@ LOWBIT_LANE_INLINE void score_mins(const float* O, const float* w, int subs, int
 // kquant_lanes_avx2.cpp and kquant_lanes_avx512.cpp each hold one
 // LOWBIT_KQUANT_LANES_KERNELS(isa, W) (x86-64 GCC builds only). Call them only where
 // lanes::native_width() allows.
-#define LOWBIT_CODE_SUMS(isa)                                                                             \
-  void code_sums_##isa(const float* xt, int n, int subs, const float* inv, const float* O, const float* S, \
-                       float lo, float hi, LaneSums* out)
+#define LOWBIT_CODE_SUMS(isa)                                                                                        \
+  void code_sums_##isa(const float* xt, int n, int subs, const float* inv, const float* O, const float* S, float lo, \
+                       float hi, LaneSums* out)
 #define LOWBIT_SCORE_STEPS(isa) void score_steps_##isa(const StepModel& model, const float* d, int count, float* scores)
-#define LOWBIT_SCORE_MINS(isa)                                                                                 \
+#define LOWBIT_SCORE_MINS(isa)                                                                               \
   void score_mins_##isa(const float* O, const float* w, int subs, int min_max, const float* dmin, int count, \
                         float* scores)
-#define LOWBIT_FIT_AFFINE(isa)                                                                           \
-  void fit_affine_##isa(const float* xt, int n, int subs, int nmax, float t_lo, float t_hi, int count, \
-                        AffineFits* out)
-#define LOWBIT_FIT_SYMMETRIC(isa)                                                                       \
-  void fit_symmetric_##isa(const float* xt, int n, int subs, const float* max, const float* ts, int count, \
-                           float lo, float hi, SymmetricFits* out)
-#define LOWBIT_REFINE_STEPS(isa)                                                                       \
-  void refine_steps_##isa(const float* xt, int n, int subs, float d, float dmin, const StepGrid& grid, \
-                          int* best_sc, int* best_m, float* best_sub)
+#define LOWBIT_FIT_AFFINE(isa) \
+  void fit_affine_##isa(const float* xt, int n, int subs, int nmax, float t_lo, float t_hi, int count, AffineFits* out)
+#define LOWBIT_FIT_SYMMETRIC(isa)                                                                                    \
+  void fit_symmetric_##isa(const float* xt, int n, int subs, const float* max, const float* ts, int count, float lo, \
+                           float hi, SymmetricFits* out)
+#define LOWBIT_REFINE_STEPS(isa)                                                                                     \
+  void refine_steps_##isa(const float* xt, int n, int subs, float d, float dmin, const StepGrid& grid, int* best_sc, \
+                          int* best_m, float* best_sub)
 #define LOWBIT_KQUANT_LANES_KERNELS(isa, W)                                                            \
   namespace lowbit::kquant::detail {                                                                   \
   LOWBIT_CODE_SUMS(isa) { code_sums<W>(xt, n, subs, inv, O, S, lo, hi, out); }                         \
   LOWBIT_SCORE_STEPS(isa) { score_steps<W>(model, d, count, scores); }                                 \
   LOWBIT_SCORE_MINS(isa) { score_mins<W>(O, w, subs, min_max, dmin, count, scores); }                  \
   LOWBIT_FIT_AFFINE(isa) { fit_affine<W>(xt, n, subs, nmax, t_lo, t_hi, count, out); }                 \
-  LOWBIT_FIT_SYMMETRIC(isa) { fit_symmetric<W>(xt, n, subs, max, ts, count, lo, hi, out); }             \
-  LOWBIT_REFINE_STEPS(isa) { refine_steps<W>(xt, n, subs, d, dmin, grid, best_sc, best_m, best_sub); }    \
+  LOWBIT_FIT_SYMMETRIC(isa) { fit_symmetric<W>(xt, n, subs, max, ts, count, lo, hi, out); }            \
+  LOWBIT_REFINE_STEPS(isa) { refine_steps<W>(xt, n, subs, d, dmin, grid, best_sc, best_m, best_sub); } \
   }
 
 #if LOWBIT_LANES_X86

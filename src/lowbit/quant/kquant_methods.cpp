@@ -16,12 +16,12 @@
 namespace lowbit::kquant {
 namespace {
 
-constexpr size_t kMaxBlockBytes = 256;   // Q6_K, the largest block, has 210
+constexpr size_t kMaxBlockBytes = 256;  // Q6_K, the largest block, has 210
 constexpr int kMaxSubSize = 32;
-constexpr int kMaxGridCandidates = 96;   // super-scales ranked by the model per block
-constexpr int kRefinedCandidates = 3;    // of those, refined on the real codes
-constexpr int kRefineRounds = 2;         // codes -> refit -> back onto the grid
-constexpr int kStepPasses = 2;           // then single grid steps, per sub-block
+constexpr int kMaxGridCandidates = 96;  // super-scales ranked by the model per block
+constexpr int kRefinedCandidates = 3;   // of those, refined on the real codes
+constexpr int kRefineRounds = 2;        // codes -> refit -> back onto the grid
+constexpr int kStepPasses = 2;          // then single grid steps, per sub-block
 constexpr float kInfF = std::numeric_limits<float>::infinity();
 
 // Sums over one sub-block's codes c: sum c, sum c^2, sum c*x.
@@ -38,9 +38,7 @@ struct Target {
 };
 
 // An integer in [lo, hi] nearest to v (NaN gives lo).
-int round_clamped(float v, int lo, int hi) {
-  return nearest_int(std::min(float(hi), std::max(float(lo), v)));
-}
+int round_clamped(float v, int lo, int hi) { return nearest_int(std::min(float(hi), std::max(float(lo), v))); }
 
 // The code of x for inverse step `inv` and offset O: nearest to (x + O) * inv within
 // [lo, hi] (a NaN product, from an overflowing x + O, gives lo).
@@ -51,8 +49,7 @@ int round_clamped(float v, int lo, int hi) {
 // The nearest codes for step S and offset O.
 LOWBIT_MULTIVERSION void write_codes(const float* x, int n, float S, float O, int cmin, int cmax, int8_t* codes) {
   const float inv = S != 0.0f ? 1.0f / S : 0.0f;
-  for (int i = 0; i < n; ++i)
-    codes[i] = static_cast<int8_t>(code_of(x[i], inv, O, float(cmin), float(cmax)));
+  for (int i = 0; i < n; ++i) codes[i] = static_cast<int8_t>(code_of(x[i], inv, O, float(cmin), float(cmax)));
 }
 
 // The lp error of a sub-block's codes, by quant::lp_error_fast (within ~2e-6 of the
@@ -63,7 +60,6 @@ double codes_lp(const float* x, int n, float S, float O, const int8_t* codes, fl
   for (int i = 0; i < n; ++i) y[i] = S * float(codes[i]) - O;
   return quant::lp_error_fast(x, y, n, p);
 }
-
 
 // Least-squares (S, O) for fixed codes with sums s over a sub-block whose values sum
 // to sum_x; O stays >= 0 (and 0 for symmetric formats). Returns false when the codes
@@ -104,8 +100,7 @@ MinChoice choose_min(const Target& t, float dmin, int min_max) {
 
 // The integers (scale, min) for sub-block target t under super-scales (d, dmin): the
 // min on its grid, then the scale best for it under the quadratic model.
-void choose_grid(const Target& t, float d, float dmin, const KQuantCodec& codec, int* sc,
-                 int* m) {
+void choose_grid(const Target& t, float d, float dmin, const KQuantCodec& codec, int* sc, int* m) {
   const MinChoice c = choose_min(t, dmin, codec.min_max);
   *m = c.m;
   *sc = d != 0.0f ? round_clamped(c.wanted / d, codec.scale_min, codec.scale_max) : 0;
@@ -122,8 +117,8 @@ void push_fp16(float v, uint16_t* out, int* count) {
 
 // Super-scales near base (within [lo, hi] x base) that put some sub-block's target
 // value exactly on an integer of [int_lo, int_hi], plus base itself, as distinct fp16.
-int grid_candidates(const float* values, int count, float base, int int_lo, int int_hi, float lo,
-                    float hi, uint16_t* out) {
+int grid_candidates(const float* values, int count, float base, int int_lo, int int_hi, float lo, float hi,
+                    uint16_t* out) {
   int k = 0;
   push_fp16(base, out, &k);
   for (int j = 0; j < count; ++j) {
@@ -243,8 +238,8 @@ struct SearchBlock {
       O[j] = dmin * float(m[j]);
       inv[j] = S[j] != 0.0f ? 1.0f / S[j] : 0.0f;
     }
-    detail::code_sums_lanes(xt, codec.sub_size, sub_count, inv, O, S, float(codec.code_min),
-                            float(codec.code_max), sums);
+    detail::code_sums_lanes(xt, codec.sub_size, sub_count, inv, O, S, float(codec.code_min), float(codec.code_max),
+                            sums);
   }
 
   // Every sub-block's best integers under (d, dmin) from a start (sc[j], m[j]): a few
@@ -278,8 +273,7 @@ struct SearchBlock {
         }
         Target t;
         int next_sc, next_m;
-        live[j] = round + 1 < kRefineRounds &&
-                  refit({sums.c[j], sums.c2[j], sums.cx[j]}, sub_sum_x[j], n, affine, &t);
+        live[j] = round + 1 < kRefineRounds && refit({sums.c[j], sums.c2[j], sums.cx[j]}, sub_sum_x[j], n, affine, &t);
         if (!live[j]) continue;
         choose_grid(t, d, dmin, codec, &next_sc, &next_m);
         live[j] = next_sc != sc[j] || next_m != m[j];
@@ -290,8 +284,8 @@ struct SearchBlock {
       if (!any) break;
     }
     const int steps = affine && dmin > 0.0f ? 6 : 2;
-    const detail::StepGrid grid{codec.scale_min, codec.scale_max, codec.min_max, steps, kStepPasses,
-                                float(codec.code_min), float(codec.code_max)};
+    const detail::StepGrid grid{codec.scale_min, codec.scale_max,       codec.min_max,        steps,
+                                kStepPasses,     float(codec.code_min), float(codec.code_max)};
     detail::refine_steps_lanes(xt, n, sub_count, d, dmin, grid, best_sc, best_m, best_sub);
     for (int j = 0; j < sub_count; ++j) {
       trial.scales[j] = static_cast<int16_t>(best_sc[j]);
@@ -323,8 +317,8 @@ struct SearchBlock {
     }
     const int n = codec.sub_size;
     for (int j = 0; j < sub_count; ++j)
-      write_codes(x + j * n, n, d * float(trial.scales[j]), dmin * float(trial.mins[j]), codec.code_min,
-                  codec.code_max, trial.codes + j * n);
+      write_codes(x + j * n, n, d * float(trial.scales[j]), dmin * float(trial.mins[j]), codec.code_min, codec.code_max,
+                  trial.codes + j * n);
     best_err = total;
     best = trial;
     std::copy(trial_sub_err, trial_sub_err + sub_count, best_sub_err);
@@ -340,8 +334,8 @@ struct SearchBlock {
       max_o = std::max(max_o, offsets[j]);
     }
     uint16_t cands[kMaxGridCandidates];
-    const int count = max_o > 0.0f ? grid_candidates(offsets, sub_count, max_o / float(codec.min_max),
-                                                     0, codec.min_max, 0.94f, 1.08f, cands)
+    const int count = max_o > 0.0f ? grid_candidates(offsets, sub_count, max_o / float(codec.min_max), 0, codec.min_max,
+                                                     0.94f, 1.08f, cands)
                                    : 0;
     if (count == 0) {
       out[0] = 0;
@@ -370,12 +364,11 @@ struct SearchBlock {
     }
     int count = 0;
     if (max_s != 0.0f) {
-      const float base =
-          affine ? max_s / float(codec.scale_max) : max_s / float(codec.scale_min);
+      const float base = affine ? max_s / float(codec.scale_max) : max_s / float(codec.scale_min);
       // 4-bit scales (Q2_K) leave big gaps between grid points: look further.
       const bool coarse = codec.scale_max - codec.scale_min < 32;
-      count = grid_candidates(steps, sub_count, base, codec.scale_min, codec.scale_max,
-                              coarse ? 0.88f : 0.96f, coarse ? 1.12f : 1.05f, out);
+      count = grid_candidates(steps, sub_count, base, codec.scale_min, codec.scale_max, coarse ? 0.88f : 0.96f,
+                              coarse ? 1.12f : 1.05f, out);
     }
     if (count == 0) out[count++] = 0;
     return count;
@@ -414,21 +407,18 @@ struct SearchBlock {
     }
     uint16_t chosen[kRefinedCandidates];
     const int n_chosen = take_best(pairs, scores, pair_count, chosen, kRefinedCandidates);
-    for (int k = 0; k < n_chosen; ++k)
-      try_super_scales(ds[chosen[k] / 2], dmins[chosen[k] % 2], nullptr);
+    for (int k = 0; k < n_chosen; ++k) try_super_scales(ds[chosen[k] / 2], dmins[chosen[k] % 2], nullptr);
   }
 };
 
-void search_block(const KQuantCodec& codec, const float* x, std::byte* out,
-                  const QuantOptions& options) {
+void search_block(const KQuantCodec& codec, const float* x, std::byte* out, const QuantOptions& options) {
   // ggml's encoding: the candidate to beat, and one refinement's starting point.
   std::byte rtn_bytes[kMaxBlockBytes];
   codec.rtn(x, rtn_bytes, kSuperBlock);
   SuperBlockParams rtn_params;
   codec.unpack(rtn_bytes, rtn_params);
 
-  SearchBlock s{.codec = codec, .x = x, .sub_count = kSuperBlock / codec.sub_size,
-                .affine = codec.min_max > 0};
+  SearchBlock s{.codec = codec, .x = x, .sub_count = kSuperBlock / codec.sub_size, .affine = codec.min_max > 0};
   s.fit_targets(std::max(1, options.search_candidates));
   s.try_super_scales(rtn_params.d, rtn_params.dmin, &rtn_params);
   s.search_super_scales();
@@ -459,9 +449,8 @@ constexpr int kHqqSuperBlocks = 16;
 // (for the sub-blocks hqq_blocks gave a non-zero step). The min grid is coarse, so
 // both grid points around HQQ's offset are tried on the lp error of their codes; the
 // block keeps any that lower it, and the whole is kept only if it beats rtn in lp.
-void finish_hqq_block(const KQuantCodec& codec, const float* x, const std::byte* rtn_bytes,
-                      SuperBlockParams& params, const quant::AffineParams* moved, std::byte* out,
-                      const QuantOptions& options) {
+void finish_hqq_block(const KQuantCodec& codec, const float* x, const std::byte* rtn_bytes, SuperBlockParams& params,
+                      const quant::AffineParams* moved, std::byte* out, const QuantOptions& options) {
   float from_rtn[kSuperBlock], y[kSuperBlock];
   decode_params(codec, params, from_rtn);
   const float p = options.lp_norm;
@@ -502,8 +491,7 @@ void finish_hqq_block(const KQuantCodec& codec, const float* x, const std::byte*
 
 // `count` (at most kHqqSuperBlocks) consecutive super-blocks: ggml's encoding of each,
 // then HQQ on every sub-block's offset from there (step fixed), then finish_hqq_block.
-void hqq_blocks(const KQuantCodec& codec, const float* x, std::byte* out, int count,
-                const QuantOptions& options) {
+void hqq_blocks(const KQuantCodec& codec, const float* x, std::byte* out, int count, const QuantOptions& options) {
   const int n = codec.sub_size, subs = kSuperBlock / n;
   std::byte rtn_bytes[kHqqSuperBlocks][kMaxBlockBytes];
   SuperBlockParams params[kHqqSuperBlocks];
@@ -550,8 +538,7 @@ void quantize_search(const KQuantCodec& codec, const float* src, std::byte* dst,
     search_block(codec, src + b * kSuperBlock, dst + b * int64_t(codec.block_bytes), options);
 }
 
-void quantize_hqq(const KQuantCodec& codec, const float* src, std::byte* dst, int64_t n,
-                  const QuantOptions& options) {
+void quantize_hqq(const KQuantCodec& codec, const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
   const int64_t blocks = super_block_count(n, codec.name);
   for (int64_t b = 0; b < blocks; b += kHqqSuperBlocks) {
     const int count = int(std::min<int64_t>(kHqqSuperBlocks, blocks - b));

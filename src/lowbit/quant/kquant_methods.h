@@ -40,8 +40,7 @@ namespace lowbit::kquant {
 void quantize_search(const KQuantCodec& codec, const float* src, std::byte* dst, int64_t n,
                      const QuantOptions& options);
 // Affine codecs only (min_max > 0).
-void quantize_hqq(const KQuantCodec& codec, const float* src, std::byte* dst, int64_t n,
-                  const QuantOptions& options);
+void quantize_hqq(const KQuantCodec& codec, const float* src, std::byte* dst, int64_t n, const QuantOptions& options);
 
 // Decodes params exactly as the codec's dequantizer decodes codec.pack(params): the
 // methods compare candidates on this, without packing them.

@@ -22,11 +22,11 @@ std::optional<Method> find_method(std::string_view name);
 
 // Knobs of the optimising methods; the defaults are HQQ's published ones.
 struct QuantOptions {
-  float lp_norm = 0.7f;       // p of HQQ's lp loss (p < 1)
-  float hqq_beta = 10.0f;     // initial penalty of the half-quadratic splitting
-  float hqq_kappa = 1.01f;    // beta grows by this factor each iteration
-  int hqq_iterations = 20;    // at most; stops early once the error stops falling
-  int search_candidates = 20; // candidate ranges/scales tried per block by Search
+  float lp_norm = 0.7f;        // p of HQQ's lp loss (p < 1)
+  float hqq_beta = 10.0f;      // initial penalty of the half-quadratic splitting
+  float hqq_kappa = 1.01f;     // beta grows by this factor each iteration
+  int hqq_iterations = 20;     // at most; stops early once the error stops falling
+  int search_candidates = 20;  // candidate ranges/scales tried per block by Search
 };
 
 // Quantizes n floats (a multiple of the format's block size) with a given method.

@@ -27,7 +27,8 @@ constexpr MethodTraits affine_native_methods() {
   constexpr DType T = affine_native_dtype(Bits, Layout);
   // Search minimises L2, the error that matters downstream, and is never worse than
   // rtn on it; hqq optimises an lp loss and gains less on L2.
-  return {T, M::Search,
+  return {T,
+          M::Search,
           {quantize_row_affine<Bits, G, M::Rtn>, quantize_row_affine<Bits, G, M::Hqq>,
            quantize_row_affine<Bits, G, M::Search>, nullptr}};
 }
@@ -67,10 +68,8 @@ constexpr std::array kGgmlRows = {
     // Search: unweighted L2 fit on both ends lowers L2 ~3% below ggml's own search.
     MethodTraits{D::IQ4_NL, M::Search, {rtn<D::IQ4_NL>, nullptr, quantize_row_iq4_nl_search}},
     // Search: L2-optimal ternary scale, well below both absmax (rtn) and absmean.
-    MethodTraits{D::TQ1_0, M::Search,
-                 {rtn<D::TQ1_0>, nullptr, quantize_row_tq1_0_search, quantize_row_tq1_0_absmean}},
-    MethodTraits{D::TQ2_0, M::Search,
-                 {rtn<D::TQ2_0>, nullptr, quantize_row_tq2_0_search, quantize_row_tq2_0_absmean}},
+    MethodTraits{D::TQ1_0, M::Search, {rtn<D::TQ1_0>, nullptr, quantize_row_tq1_0_search, quantize_row_tq1_0_absmean}},
+    MethodTraits{D::TQ2_0, M::Search, {rtn<D::TQ2_0>, nullptr, quantize_row_tq2_0_search, quantize_row_tq2_0_absmean}},
 };
 
 // lowbit-native affine formats: per bit width, groups of 16..256 (the per-channel

@@ -20,10 +20,10 @@
 namespace lowbit::quant {
 namespace {
 
-using f4::F4;
-using f4::Sums;
 using f4::accumulate;
+using f4::F4;
 using f4::splat;
+using f4::Sums;
 
 inline float clamp_to(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
@@ -88,8 +88,7 @@ struct CodebookGrid {
   }
   F4 nearest(F4 v) const {
     F4 q = splat(first);
-    for (int k = 0; k + 1 < count; ++k)
-      q += v >= splat(midpoint[size_t(k)]) ? splat(step[size_t(k)]) : splat(0.0f);
+    for (int k = 0; k + 1 < count; ++k) q += v >= splat(midpoint[size_t(k)]) ? splat(step[size_t(k)]) : splat(0.0f);
     return q;
   }
 };
@@ -217,8 +216,8 @@ float finish_scale(const float* x, int n, const Grid& grid, double best_sqx, dou
 
 // The scan and Lloyd steps behind search_symmetric_scale and search_codebook_scale.
 template <class Grid>
-float search_scale(const float* x, int n, const Grid& grid, const Side* sides, int side_count,
-                   bool symmetric, const QuantOptions& options, StoreFn store) {
+float search_scale(const float* x, int n, const Grid& grid, const Side* sides, int side_count, bool symmetric,
+                   const QuantOptions& options, StoreFn store) {
   ScaleStart start;
   if (!scale_start(x, n, sides, side_count, symmetric, start)) return 0.0f;
   const int per_side = candidates_per_side(options, side_count);
@@ -370,10 +369,8 @@ bool closer_in_lp(const float* x, const float* a, const float* b, int n, float p
   return lp_error(x, a, n, p) < lp_error(x, b, n, p);
 }
 
-float search_symmetric_scale(const float* x, int n, int qmin, int qmax, const QuantOptions& options,
-                             StoreFn store) {
-  if (!(qmin <= 0 && qmax > 0))
-    throw std::invalid_argument("search_symmetric_scale: need qmin <= 0 < qmax");
+float search_symmetric_scale(const float* x, int n, int qmin, int qmax, const QuantOptions& options, StoreFn store) {
+  if (!(qmin <= 0 && qmax > 0)) throw std::invalid_argument("search_symmetric_scale: need qmin <= 0 < qmax");
   const UniformGrid grid{float(qmin), float(qmax)};
   const Side both[2] = {{float(qmax), qmax}, {float(qmin), -qmin}};
   const bool symmetric = -qmin == qmax;
@@ -447,10 +444,9 @@ void finish_scales(const float* x, const float* xt, int n, const UniformGrid& gr
 
 }  // namespace
 
-void search_symmetric_scale_many(const float* x, int n, int qmin, int qmax, int64_t count,
-                                 const QuantOptions& options, StoreFn store, float* d_out) {
-  if (!(qmin <= 0 && qmax > 0))
-    throw std::invalid_argument("search_symmetric_scale_many: need qmin <= 0 < qmax");
+void search_symmetric_scale_many(const float* x, int n, int qmin, int qmax, int64_t count, const QuantOptions& options,
+                                 StoreFn store, float* d_out) {
+  if (!(qmin <= 0 && qmax > 0)) throw std::invalid_argument("search_symmetric_scale_many: need qmin <= 0 < qmax");
   constexpr int L = detail::kRangeLanes;
   if (n % 8 != 0 || n > kMaxBlockElements || !lanes_sums_exact(n, std::max(-qmin, qmax))) {
     for (int64_t b = 0; b < count; ++b) d_out[b] = search_symmetric_scale(x + b * n, n, qmin, qmax, options, store);
@@ -501,8 +497,8 @@ void search_symmetric_scale_many(const float* x, int n, int qmin, int qmax, int6
   }
 }
 
-float search_codebook_scale(const float* x, int n, std::span<const float> levels,
-                            const QuantOptions& options, StoreFn store) {
+float search_codebook_scale(const float* x, int n, std::span<const float> levels, const QuantOptions& options,
+                            StoreFn store) {
   if (levels.size() < 2 || levels.size() > size_t(CodebookGrid::kMaxLevels) ||
       !(levels.front() < 0.0f && levels.back() > 0.0f))
     throw std::invalid_argument("search_codebook_scale: need 2..64 sorted levels spanning zero");
@@ -513,7 +509,6 @@ float search_codebook_scale(const float* x, int n, std::span<const float> levels
   const bool symmetric = levels.front() == -levels.back();
   return search_scale(x, n, grid, both, symmetric ? 1 : 2, symmetric, options, store);
 }
-
 
 namespace {
 
@@ -598,13 +593,12 @@ AffineStep step_at(const float* u, int n, int qmax, const RangeStart& r, AffineP
 
 // Lloyd steps first..kLloydSteps-1 from p, whose codes' sums and error are `at`: each
 // refits (d, m) to p's codes, stores them, and is taken only if that lowers the error.
-AffineParams lloyd_steps(const float* u, int n, int qmax, const RangeStart& r, AffineParams p, AffineStep at,
-                         int first, StoreFn store) {
+AffineParams lloyd_steps(const float* u, int n, int qmax, const RangeStart& r, AffineParams p, AffineStep at, int first,
+                         StoreFn store) {
   for (int step = first; step < kLloydSteps && p.d > 0.0f; ++step) {
     const AffineFit f = affine_fit(at.sums, n, r.su);
     if (!f.ok) break;
-    const AffineParams next{keep(store, static_cast<float>(f.d)),
-                            keep(store, static_cast<float>(f.m + double(r.min)))};
+    const AffineParams next{keep(store, static_cast<float>(f.d)), keep(store, static_cast<float>(f.m + double(r.min)))};
     if (next.d == p.d && next.m == p.m) break;
     const AffineStep then = step_at(u, n, qmax, r, next);
     if (!(then.err < at.err)) break;
@@ -774,8 +768,7 @@ void search_affine_then_hqq_lanes(const float* x, int n, int qmax, int64_t count
 
 }  // namespace
 
-AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOptions& options,
-                                 StoreFn store) {
+AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOptions& options, StoreFn store) {
   if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("search_affine_range: need 1..256 weights");
   RangeStart r;
   float u[kMaxBlockElements];
@@ -809,17 +802,14 @@ double affine_grid_error(const float* x, int n, int qmax, AffineParams p, float 
   return std::isfinite(sums[0]) ? sums[0] : kInf;
 }
 
-AffineParams search_affine_then_hqq(const float* x, int n, int qmax, const QuantOptions& options,
-                                    StoreFn store) {
+AffineParams search_affine_then_hqq(const float* x, int n, int qmax, const QuantOptions& options, StoreFn store) {
   const AffineParams searched = search_affine_range(x, n, qmax, options, store);
   AffineParams refined = hqq_iterate_zero(x, n, qmax, searched, search_hqq_options(options));
   refined.m = keep(store, refined.m);
-  return affine_grid_error(x, n, qmax, refined) < affine_grid_error(x, n, qmax, searched) ? refined
-                                                                                         : searched;
+  return affine_grid_error(x, n, qmax, refined) < affine_grid_error(x, n, qmax, searched) ? refined : searched;
 }
 
-AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOptions& options,
-                              StoreFn store) {
+AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOptions& options, StoreFn store) {
   if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("hqq_from_min_max: need 1..256 weights");
   const auto [min, max] = std::minmax_element(x, x + n);
   const AffineParams start{keep(store, (*max - *min) / float(qmax)), keep(store, *min)};
@@ -830,8 +820,7 @@ AffineParams hqq_from_min_max(const float* x, int n, int qmax, const QuantOption
 
 void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
                                  StoreFn store, AffineParams* out) {
-  if (n <= 0 || n > kMaxBlockElements)
-    throw std::invalid_argument("search_affine_then_hqq_many: need 1..256 weights");
+  if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("search_affine_then_hqq_many: need 1..256 weights");
   const float lp = options.lp_norm;
   if (n % 8 == 0 && lanes_sums_exact(n, qmax) && lp > 0.0f && lp <= f4::kMaxFastPower)
     return search_affine_then_hqq_lanes(x, n, qmax, count, options, store, out);
@@ -871,8 +860,8 @@ void min_max_values(const float* x, int n, float& min, float& max) {
 
 }  // namespace
 
-void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
-                           StoreFn store, AffineParams* out) {
+void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options, StoreFn store,
+                           AffineParams* out) {
   if (n <= 0 || n > kMaxBlockElements) throw std::invalid_argument("hqq_from_min_max_many: need 1..256 weights");
   constexpr int64_t kChunk = 128;
   float kept[2 * kChunk];
@@ -895,9 +884,8 @@ LOWBIT_MULTIVERSION void affine_grid_decode(const float* x, int n, int qmax, Aff
   for (int i = 0; i < n; ++i) y[i] = f4::round(clamp_to((x[i] - p.m) * id, 0.0f, fq)) * p.d + p.m;
 }
 
-void write_closer_than_reference(const float* x, int n, const std::byte* candidate,
-                                 size_t block_bytes, FromFloatFn reference, ToFloatFn decode,
-                                 float p, std::byte* dst) {
+void write_closer_than_reference(const float* x, int n, const std::byte* candidate, size_t block_bytes,
+                                 FromFloatFn reference, ToFloatFn decode, float p, std::byte* dst) {
   if (n <= 0 || n > kMaxBlockElements || block_bytes > kMaxBlockBytes)
     throw std::invalid_argument("write_closer_than_reference: block too large");
   std::array<std::byte, kMaxBlockBytes> ref;
@@ -931,8 +919,8 @@ LOWBIT_MULTIVERSION void subtract_rows(const float* x, const float* y, int n, fl
 // closer_in_lp(x_k, a_k, b_k, n, p) for the blocks listed in `which` (block k's
 // arrays at x + k*n, a + k*n, b + k*n) into closer[k]: lp_error_fast's sums of sixteen
 // blocks at once, in its order (so the same bits), then its margin and exact tie-break.
-void closer_in_lp_many(const float* x, const float* a, const float* b, int n, const int* which, int count,
-                       float p, bool* closer) {
+void closer_in_lp_many(const float* x, const float* a, const float* b, int n, const int* which, int count, float p,
+                       bool* closer) {
   constexpr int L = detail::kHqqLanes;
   if (p == 2.0f || !(p > 0.0f && p <= f4::kMaxFastPower) || n % 4 != 0 || n > kMaxBlockElements) {
     for (int j = 0; j < count; ++j) {
@@ -967,9 +955,12 @@ void closer_in_lp_many(const float* x, const float* a, const float* b, int n, co
     for (int l = 0; l < lanes; ++l) {
       const int k = which[first + l];
       const int64_t at = int64_t(k) * n;
-      if (ea[l] < eb[l] * (1.0 - kMargin)) closer[k] = true;
-      else if (ea[l] > eb[l] * (1.0 + kMargin)) closer[k] = false;
-      else closer[k] = lp_error(x + at, a + at, n, p) < lp_error(x + at, b + at, n, p);
+      if (ea[l] < eb[l] * (1.0 - kMargin))
+        closer[k] = true;
+      else if (ea[l] > eb[l] * (1.0 + kMargin))
+        closer[k] = false;
+      else
+        closer[k] = lp_error(x + at, a + at, n, p) < lp_error(x + at, b + at, n, p);
     }
   }
 }
@@ -1009,8 +1000,8 @@ LOWBIT_MULTIVERSION void take_closer_in_l2(const float* x, const float* c, const
 }  // namespace
 
 void write_closer_than_reference_many(const float* x, int n, int64_t count, const std::byte* candidates,
-                                      size_t block_bytes, FromFloatFn reference, ToFloatFn decode,
-                                      float p, std::byte* dst) {
+                                      size_t block_bytes, FromFloatFn reference, ToFloatFn decode, float p,
+                                      std::byte* dst) {
   if (n <= 0 || n > kMaxBlockElements || block_bytes > kMaxBlockBytes)
     throw std::invalid_argument("write_closer_than_reference_many: block too large");
   constexpr int kMaxChunk = 64, kChunkFloats = 2048;
@@ -1037,8 +1028,7 @@ void write_closer_than_reference_many(const float* x, int n, int64_t count, cons
           which[differ++] = k;
       take_closer_in_l2(xc, from_candidate.data(), from_ref.data(), n, which, differ, take);
       for (int k = 0; k < blocks; ++k)
-        std::memcpy(dc + size_t(k) * block_bytes, (take[k] ? cc : refs.data()) + size_t(k) * block_bytes,
-                    block_bytes);
+        std::memcpy(dc + size_t(k) * block_bytes, (take[k] ? cc : refs.data()) + size_t(k) * block_bytes, block_bytes);
       continue;
     }
     int pending = 0;
@@ -1048,8 +1038,10 @@ void write_closer_than_reference_many(const float* x, int n, int64_t count, cons
       if (std::memcmp(cc + size_t(k) * block_bytes, refs.data() + size_t(k) * block_bytes, block_bytes) == 0 ||
           std::memcmp(c, r, sizeof(float) * size_t(n)) == 0 || !finite(c))
         continue;
-      if (!finite(r)) take[k] = true;
-      else which[pending++] = k;
+      if (!finite(r))
+        take[k] = true;
+      else
+        which[pending++] = k;
     }
     closer_in_lp_many(xc, from_candidate.data(), from_ref.data(), n, which, pending, p, take);
     for (int k = 0; k < blocks; ++k)
@@ -1059,9 +1051,8 @@ void write_closer_than_reference_many(const float* x, int n, int64_t count, cons
 
 int64_t whole_blocks(int64_t n, int64_t block_size, const char* format) {
   if (n < 0 || n % block_size != 0)
-    throw std::invalid_argument(std::string(format) + ": " + std::to_string(n) +
-                                " weights is not a whole number of " + std::to_string(block_size) +
-                                "-weight blocks");
+    throw std::invalid_argument(std::string(format) + ": " + std::to_string(n) + " weights is not a whole number of " +
+                                std::to_string(block_size) + "-weight blocks");
   return n / block_size;
 }
 

@@ -54,15 +54,15 @@ float search_symmetric_scale(const float* x, int n, int qmin, int qmax, const Qu
 // search_symmetric_scale on `count` blocks of n weights (block b at x + b * n, its step
 // into d_out[b]): the same steps bit for bit, the candidate scans sixteen blocks at a
 // time (one per vector lane) when n is a multiple of 8 and at most 256.
-void search_symmetric_scale_many(const float* x, int n, int qmin, int qmax, int64_t count,
-                                 const QuantOptions& options, StoreFn store, float* d_out);
+void search_symmetric_scale_many(const float* x, int n, int qmin, int qmax, int64_t count, const QuantOptions& options,
+                                 StoreFn store, float* d_out);
 
 // The same over a non-uniform codebook: x ≈ d * levels[k], levels sorted ascending with
 // levels.front() < 0 < levels.back() and at most 64 entries (IQ4_NL's 16 levels). The
 // extreme is tried on levels.front() and on levels.back(); L in the clipping floor is
 // the number of levels on that side of zero.
-float search_codebook_scale(const float* x, int n, std::span<const float> levels,
-                            const QuantOptions& options, StoreFn store = nullptr);
+float search_codebook_scale(const float* x, int n, std::span<const float> levels, const QuantOptions& options,
+                            StoreFn store = nullptr);
 
 using grid::nearest_codebook_index;
 
@@ -70,8 +70,7 @@ using grid::nearest_codebook_index;
 // [min x, max x] (the full range is ggml's choice): the codes are picked on the
 // candidate's grid, then (d, m) refitted by least squares. Returns d > 0 (rounded
 // through store) or, for a constant block, d = 0 and m = that constant. n <= 256.
-AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOptions& options,
-                                 StoreFn store = nullptr);
+AffineParams search_affine_range(const float* x, int n, int qmax, const QuantOptions& options, StoreFn store = nullptr);
 
 // The error of the best codes for a fixed symmetric d / affine p (codes by rounding,
 // clamped to the grid), i.e. of what a block encoded with those parameters decodes to:
@@ -105,25 +104,24 @@ using AffineManyFn = void (*)(const float* x, int n, int qmax, int64_t count, co
                               StoreFn store, AffineParams* out);
 void search_affine_then_hqq_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
                                  StoreFn store, AffineParams* out);
-void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options,
-                           StoreFn store, AffineParams* out);
+void hqq_from_min_max_many(const float* x, int n, int qmax, int64_t count, const QuantOptions& options, StoreFn store,
+                           AffineParams* out);
 
 // The last step of every method: `candidate` is one encoded block of x; the format's
 // reference quantizer encodes x too, both are decoded, and whichever lies closer to x
 // under sum |x - x̂|^p (p = 2: L2) is written to dst -- the reference on ties and
 // whenever the candidate decodes to something non-finite. This is what makes every
 // method never worse than rtn on its own objective, block by block. n <= 256.
-void write_closer_than_reference(const float* x, int n, const std::byte* candidate,
-                                 size_t block_bytes, FromFloatFn reference, ToFloatFn decode,
-                                 float p, std::byte* dst);
+void write_closer_than_reference(const float* x, int n, const std::byte* candidate, size_t block_bytes,
+                                 FromFloatFn reference, ToFloatFn decode, float p, std::byte* dst);
 
 // write_closer_than_reference on `count` consecutive blocks of n weights (candidate
 // and destination blocks block_bytes apart): the same bytes, with the reference
 // encoded and both sides decoded a chunk of blocks at a time and the lp sums of
 // sixteen blocks side by side (lanes of one vector).
 void write_closer_than_reference_many(const float* x, int n, int64_t count, const std::byte* candidates,
-                                      size_t block_bytes, FromFloatFn reference, ToFloatFn decode,
-                                      float p, std::byte* dst);
+                                      size_t block_bytes, FromFloatFn reference, ToFloatFn decode, float p,
+                                      std::byte* dst);
 
 // What write_closer_than_reference would write for a block, when it can be told
 // without encoding anything.
@@ -164,10 +162,11 @@ void write_as_told(CloserVerdict verdict, const float* x, int n, EncodeBlock enc
     return;
   }
   const Block block = encode(x);
-  if (verdict == CloserVerdict::kCandidate) std::memcpy(out, &block, sizeof block);
+  if (verdict == CloserVerdict::kCandidate)
+    std::memcpy(out, &block, sizeof block);
   else
-    write_closer_than_reference(x, n, reinterpret_cast<const std::byte*>(&block), sizeof block, reference, decode,
-                                p, out);
+    write_closer_than_reference(x, n, reinterpret_cast<const std::byte*>(&block), sizeof block, reference, decode, p,
+                                out);
 }
 
 // Number of blocks in n weights; throws std::invalid_argument when n is negative or
@@ -213,8 +212,8 @@ void quantize_row_judged(Choose choose, Judge judge, Encode encode, float object
     judge(x, count, params, verdict);
     for (int64_t b = 0; b < count; ++b)
       write_as_told<Block>(
-          verdict[b], x + b * kBlockSize, kBlockSize, [&](const float* xb) { return encode(xb, params[b]); },
-          reference, decode, objective_power, dst + (first + b) * int64_t(sizeof(Block)));
+          verdict[b], x + b * kBlockSize, kBlockSize, [&](const float* xb) { return encode(xb, params[b]); }, reference,
+          decode, objective_power, dst + (first + b) * int64_t(sizeof(Block)));
   }
 }
 
@@ -224,8 +223,8 @@ void quantize_row_judged(Choose choose, Judge judge, Encode encode, float object
 // under sum |x - x̂|^objective_power -- decided by closer_than_min_max_many, so only the
 // block written is encoded.
 template <typename Block, int kBlockSize, typename Encode>
-void quantize_affine_row(AffineManyFn choose, int qmax, float objective_power, const float* src,
-                         std::byte* dst, int64_t n, const QuantOptions& options, const char* format, Encode encode,
+void quantize_affine_row(AffineManyFn choose, int qmax, float objective_power, const float* src, std::byte* dst,
+                         int64_t n, const QuantOptions& options, const char* format, Encode encode,
                          FromFloatFn reference, ToFloatFn decode) {
   quantize_row_judged<Block, kBlockSize, AffineParams>(
       [&](const float* x, int64_t count, AffineParams* params) {

@@ -107,10 +107,14 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
           }
       };
       const bool clamp_low = bottom[k] != 0.0f, clamp_high = top[k] != 0.0f;
-      if (clamp_low && clamp_high) pass.template operator()<true, true>();
-      else if (clamp_low) pass.template operator()<true, false>();
-      else if (clamp_high) pass.template operator()<false, true>();
-      else pass.template operator()<false, false>();
+      if (clamp_low && clamp_high)
+        pass.template operator()<true, true>();
+      else if (clamp_low)
+        pass.template operator()<true, false>();
+      else if (clamp_high)
+        pass.template operator()<false, true>();
+      else
+        pass.template operator()<false, false>();
       // scan_range's ranking, in float: q and qq are exact integers (the callers keep
       // n * qmax^2 < 2^24), qu the eight sums added in scan_sums' order.
       const V q = s_q[0] + s_q[1], qq = s_qq[0] + s_qq[1];
@@ -131,8 +135,8 @@ LOWBIT_LANE_INLINE void scan(const float* ut, int n, int qmax, const float* rang
 
 // symmetric_scan_lanes with W lanes.
 template <int W>
-LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float qmax, const float* ids,
-                                       int candidates, SymmetricScanResult* out) {
+LOWBIT_LANE_INLINE void symmetric_scan(const float* xt, int n, float qmin, float qmax, const float* ids, int candidates,
+                                       SymmetricScanResult* out) {
   using V = typename lanes::Vec<W>::F;
   using VI = typename lanes::Vec<W>::I;
   using VD = typename lanes::Vec<W>::D;
@@ -270,25 +274,25 @@ LOWBIT_LANE_INLINE void affine_step(const float* ut, int n, int qmax, const floa
 // lanes::native_width() allows.
 #define LOWBIT_RANGE_START(isa) \
   void range_start_##isa(const float* xt, int n, float* min, float* max, double* su, float* ut)
-#define LOWBIT_AFFINE_RANGE_SCAN(isa)                                                                \
+#define LOWBIT_AFFINE_RANGE_SCAN(isa)                                                                  \
   void affine_range_scan_##isa(const float* ut, int n, int qmax, const float* range, const double* su, \
                                const float* bottom, const float* top, int candidates, RangeScanResult* out)
-#define LOWBIT_SYMMETRIC_SCAN(isa)                                                                 \
+#define LOWBIT_SYMMETRIC_SCAN(isa)                                                                            \
   void symmetric_scan_##isa(const float* xt, int n, float qmin, float qmax, const float* ids, int candidates, \
                             SymmetricScanResult* out)
-#define LOWBIT_SYMMETRIC_PASS(isa)                                                                            \
+#define LOWBIT_SYMMETRIC_PASS(isa)                                                                                    \
   void symmetric_pass_##isa(const float* xt, int n, float qmin, float qmax, const float* d, double* sqx, double* sqq, \
                             double* err)
-#define LOWBIT_AFFINE_STEP(isa)                                                                              \
+#define LOWBIT_AFFINE_STEP(isa)                                                                                  \
   void affine_step_##isa(const float* ut, int n, int qmax, const float* offset, const float* id, const float* d, \
                          double* sq, double* sqq, double* squ, double* err)
-#define LOWBIT_SEARCH_LANES_KERNELS(isa, W)                                                            \
-  namespace lowbit::quant::detail {                                                                  \
-  LOWBIT_RANGE_START(isa) { range_start<W>(xt, n, min, max, su, ut); }                                \
-  LOWBIT_AFFINE_RANGE_SCAN(isa) { scan<W>(ut, n, qmax, range, su, bottom, top, candidates, out); }    \
-  LOWBIT_SYMMETRIC_SCAN(isa) { symmetric_scan<W>(xt, n, qmin, qmax, ids, candidates, out); }          \
-  LOWBIT_SYMMETRIC_PASS(isa) { symmetric_pass<W>(xt, n, qmin, qmax, d, sqx, sqq, err); }              \
-  LOWBIT_AFFINE_STEP(isa) { affine_step<W>(ut, n, qmax, offset, id, d, sq, sqq, squ, err); }        \
+#define LOWBIT_SEARCH_LANES_KERNELS(isa, W)                                                        \
+  namespace lowbit::quant::detail {                                                                \
+  LOWBIT_RANGE_START(isa) { range_start<W>(xt, n, min, max, su, ut); }                             \
+  LOWBIT_AFFINE_RANGE_SCAN(isa) { scan<W>(ut, n, qmax, range, su, bottom, top, candidates, out); } \
+  LOWBIT_SYMMETRIC_SCAN(isa) { symmetric_scan<W>(xt, n, qmin, qmax, ids, candidates, out); }       \
+  LOWBIT_SYMMETRIC_PASS(isa) { symmetric_pass<W>(xt, n, qmin, qmax, d, sqx, sqq, err); }           \
+  LOWBIT_AFFINE_STEP(isa) { affine_step<W>(ut, n, qmax, offset, id, d, sq, sqq, squ, err); }       \
   }
 
 #if LOWBIT_LANES_X86

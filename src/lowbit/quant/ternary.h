@@ -36,8 +36,7 @@ using TernaryScalesFn = void (*)(const float* x, int n, int64_t count, const Qua
 // as ggml's reference encodes it, whichever decodes closer in L2 (as
 // write_closer_than_reference decides; closer_than_absmax_ternary_many tells without
 // encoding either, so only the block written is encoded).
-template <typename Block, int kSize, Block (*Encode)(const float*, float), FromFloatFn Reference,
-          ToFloatFn Decode>
+template <typename Block, int kSize, Block (*Encode)(const float*, float), FromFloatFn Reference, ToFloatFn Decode>
 void quantize_ternary_blocks(TernaryScalesFn choose, const float* src, std::byte* dst, int64_t n,
                              const QuantOptions& options, const char* format) {
   quantize_row_judged<Block, kSize, float>(

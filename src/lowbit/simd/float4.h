@@ -32,7 +32,9 @@ inline void store(float* p, F4 v) { std::memcpy(p, &v, sizeof v); }
 inline F4 min(F4 a, F4 b) { return a < b ? a : b; }
 inline F4 max(F4 a, F4 b) { return a > b ? a : b; }
 inline F4 clamp(F4 v, F4 lo, F4 hi) { return min(max(v, lo), hi); }
-inline F4 abs(F4 v) { return std::bit_cast<F4>(std::bit_cast<I4>(v) & I4{0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff}); }
+inline F4 abs(F4 v) {
+  return std::bit_cast<F4>(std::bit_cast<I4>(v) & I4{0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff});
+}
 // v with the sign of s.
 inline F4 copysign(F4 v, F4 s) {
   const I4 sign = std::bit_cast<I4>(s) & I4{INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};

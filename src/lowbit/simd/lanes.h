@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #if defined(__x86_64__) && defined(__GNUC__)  // GCC and Clang
-#include <immintrin.h>  // the single-instruction forms below, where the file enables them
+#include <immintrin.h>                        // the single-instruction forms below, where the file enables them
 #endif
 
 // Always inlined: a vector wider than the baseline's registers is passed differently
@@ -43,7 +43,7 @@ inline int native_width() {
                                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
                                ? 16
                            : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? 8
-                                                                                               : 4;
+                                                                                             : 4;
   return width;
 #else
   return 4;
@@ -187,9 +187,9 @@ LOWBIT_LANE_INLINE V fp16_round_trip(V v) {
   const VI finite = a < 0x7f800000 ? a : VI{};  // no carry past the sign bit below
   const VI normal = (finite + 0x0fff + ((finite >> 13) & 1)) & ~0x1fff;
   const VI tiny = std::bit_cast<VI>((std::bit_cast<V>(a) + splat<V>(0.5f)) - splat<V>(0.5f));
-  VI r = a < 0x38800000 ? tiny : normal;         // below 2^-14: an fp16 denormal
+  VI r = a < 0x38800000 ? tiny : normal;                // below 2^-14: an fp16 denormal
   r = r > 0x477fe000 ? splat<VI, int>(0x7f800000) : r;  // past 65504: Inf
-  r = a >= 0x7f800000 ? a : r;                   // Inf and NaN as they are
+  r = a >= 0x7f800000 ? a : r;                          // Inf and NaN as they are
   return std::bit_cast<V>(r | (bits & splat<VI, int>(INT32_MIN)));
 }
 
@@ -263,10 +263,9 @@ inline void transpose_rows(const float* const* rows, int count, int n, int strid
                d = load<F4>(rows[l + 3] + i);
       const F4 ab_lo = __builtin_shufflevector(a, b, 0, 4, 1, 5), ab_hi = __builtin_shufflevector(a, b, 2, 6, 3, 7);
       const F4 cd_lo = __builtin_shufflevector(c, d, 0, 4, 1, 5), cd_hi = __builtin_shufflevector(c, d, 2, 6, 3, 7);
-      const F4 column[4] = {__builtin_shufflevector(ab_lo, cd_lo, 0, 1, 4, 5),
-                            __builtin_shufflevector(ab_lo, cd_lo, 2, 3, 6, 7),
-                            __builtin_shufflevector(ab_hi, cd_hi, 0, 1, 4, 5),
-                            __builtin_shufflevector(ab_hi, cd_hi, 2, 3, 6, 7)};
+      const F4 column[4] = {
+          __builtin_shufflevector(ab_lo, cd_lo, 0, 1, 4, 5), __builtin_shufflevector(ab_lo, cd_lo, 2, 3, 6, 7),
+          __builtin_shufflevector(ab_hi, cd_hi, 0, 1, 4, 5), __builtin_shufflevector(ab_hi, cd_hi, 2, 3, 6, 7)};
       for (int k = 0; k < 4; ++k) std::memcpy(out + (i + k) * stride + l, &column[k], sizeof column[k]);
     }
 }

@@ -34,8 +34,9 @@ bool is_space(uint32_t c) { return c != kNone && u_isUWhiteSpace(UChar32(c)); }
 bool is_other(uint32_t c) { return c != kNone && !is_space(c) && !is_letter(c) && !is_number(c); }
 // [\p{P}\$\+<=>\^~\|], the default pre-tokenizer's first split.
 bool is_punctuation_like(uint32_t c) {
-  if (c < 0x80) return c == '$' || c == '+' || c == '<' || c == '=' || c == '>' || c == '^' || c == '~' || c == '|' ||
-                       (U_GET_GC_MASK(UChar32(c)) & U_GC_P_MASK) != 0;
+  if (c < 0x80)
+    return c == '$' || c == '+' || c == '<' || c == '=' || c == '>' || c == '^' || c == '~' || c == '|' ||
+           (U_GET_GC_MASK(UChar32(c)) & U_GC_P_MASK) != 0;
   return (U_GET_GC_MASK(UChar32(c)) & U_GC_P_MASK) != 0;
 }
 bool is_ascii_digit(uint32_t c) { return c >= '0' && c <= '9'; }
@@ -229,10 +230,18 @@ std::vector<std::string_view> pre_tokenize(PreTokenizer kind, std::string_view t
   const size_t n = t.cp.size();
   Pieces pieces;
   switch (kind) {
-    case PreTokenizer::Default: pieces = split_default(t, n); break;
-    case PreTokenizer::Gpt2: split_gpt2(t, 0, n, pieces); break;
-    case PreTokenizer::Llama3: split_llama3(t, 0, n, 3, pieces); break;
-    case PreTokenizer::Qwen2: split_llama3(t, 0, n, 1, pieces); break;
+    case PreTokenizer::Default:
+      pieces = split_default(t, n);
+      break;
+    case PreTokenizer::Gpt2:
+      split_gpt2(t, 0, n, pieces);
+      break;
+    case PreTokenizer::Llama3:
+      split_llama3(t, 0, n, 3, pieces);
+      break;
+    case PreTokenizer::Qwen2:
+      split_llama3(t, 0, n, 1, pieces);
+      break;
     case PreTokenizer::SmolLM: {
       // First every number character alone, then gpt2 within the pieces between them.
       size_t start = 0;

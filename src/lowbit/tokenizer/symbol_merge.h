@@ -29,7 +29,7 @@ std::vector<MergedPiece> merge_symbols(std::string_view text, Priority&& priorit
   struct Pair {
     int left, right;
     double priority;
-    size_t length;  // left.length + right.length when queued; stale if either changed
+    size_t length;                         // left.length + right.length when queued; stale if either changed
     bool operator<(const Pair& o) const {  // priority_queue pops the largest
       return priority < o.priority || (priority == o.priority && left > o.left);
     }
@@ -63,7 +63,8 @@ std::vector<MergedPiece> merge_symbols(std::string_view text, Priority&& priorit
     try_pair(p.left, left.next);
   }
   std::vector<MergedPiece> out;
-  for (int i = 0; i >= 0; i = symbols[size_t(i)].next) out.push_back({symbols[size_t(i)].begin, symbols[size_t(i)].length});
+  for (int i = 0; i >= 0; i = symbols[size_t(i)].next)
+    out.push_back({symbols[size_t(i)].begin, symbols[size_t(i)].length});
   return out;
 }
 

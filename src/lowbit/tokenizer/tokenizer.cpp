@@ -15,7 +15,8 @@ std::unique_ptr<Tokenizer> Tokenizer::create(const Vocab& vocab, const std::stri
     auto pre = find_pre_tokenizer(vocab.pre);
     if (!pre)
       throw FormatError(file, "tokenizer.ggml.pre",
-                        "pre-tokenizer '" + vocab.pre + "' is not supported (default, gpt-2, smollm, llama-bpe, qwen2 and their aliases are)");
+                        "pre-tokenizer '" + vocab.pre +
+                            "' is not supported (default, gpt-2, smollm, llama-bpe, qwen2 and their aliases are)");
     t = std::make_unique<BpeTokenizer>(vocab, *pre);
   } else {
     throw FormatError(file, "tokenizer.ggml.model",

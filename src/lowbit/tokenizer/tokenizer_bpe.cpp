@@ -50,7 +50,8 @@ void BpeTokenizer::append_piece(std::string_view raw, std::vector<int32_t>& out)
       continue;
     }
     for (size_t k = 0; k < piece.size(); k += utf8::char_length(piece, k))  // one symbol at a time
-      if (auto it = ids_.find(piece.substr(k, utf8::char_length(piece, k))); it != ids_.end()) out.push_back(it->second);
+      if (auto it = ids_.find(piece.substr(k, utf8::char_length(piece, k))); it != ids_.end())
+        out.push_back(it->second);
   }
 }
 

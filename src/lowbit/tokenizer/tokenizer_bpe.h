@@ -27,7 +27,7 @@ class BpeTokenizer : public Tokenizer {
   bool ignore_merges_ = false;  // llama3: a piece that is a whole token is taken as is
   std::unordered_map<std::string, int32_t> ids_;
   std::unordered_map<std::string, int32_t> merge_rank_;  // "left right" -> rank
-  std::string byte_symbol_[256];                          // GPT-2's alphabet
+  std::string byte_symbol_[256];                         // GPT-2's alphabet
   std::unordered_map<uint32_t, uint8_t> symbol_byte_;
 };
 

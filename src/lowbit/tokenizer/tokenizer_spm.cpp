@@ -11,9 +11,7 @@ namespace {
 
 const std::string kSpace = "\xE2\x96\x81";  // U+2581 "▁", SentencePiece's space
 
-TokenType type_of(const Vocab& v, int32_t id) {
-  return v.types.empty() ? TokenType::Normal : v.types[size_t(id)];
-}
+TokenType type_of(const Vocab& v, int32_t id) { return v.types.empty() ? TokenType::Normal : v.types[size_t(id)]; }
 
 }  // namespace
 
@@ -73,8 +71,10 @@ std::string SpmTokenizer::decode_token(int32_t id) const {
     // unused tokens print nothing, user-defined ones their text as is.
     case TokenType::Control:
     case TokenType::Unknown:
-    case TokenType::Unused: return {};
-    case TokenType::UserDefined: return t;
+    case TokenType::Unused:
+      return {};
+    case TokenType::UserDefined:
+      return t;
     case TokenType::Byte:
       if (t.size() == 6 && t.starts_with("<0x") && t[5] == '>') {
         // from_chars, unlike strtol, takes no sign, blank or "0x", so both characters
@@ -85,7 +85,8 @@ std::string SpmTokenizer::decode_token(int32_t id) const {
         if (err == std::errc() && stop == digits_end) return std::string(1, static_cast<char>(byte));
       }
       break;  // malformed: the text as it stands
-    default: break;
+    default:
+      break;
   }
   std::string out;
   for (size_t i = 0; i < t.size();) {

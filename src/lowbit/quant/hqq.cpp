@@ -15,8 +15,11 @@ namespace {
 
 inline int code(float x, int qmax, float inv_d, float z) {
   // Clamp first, then round half to even with the 1.5*2^23 trick: exact for |v| < 2^22
-  // and much cheaper than a libm call on baseline x86-64.
-  const float v = std::clamp(x * inv_d + z, 0.0f, static_cast<float>(qmax));
+  // and much cheaper than a libm call on baseline x86-64. A NaN goes to 0, as the lanes'
+  // clamp takes it (converting NaN to int is undefined); its residual is NaN whatever the
+  // code, so the pass's error is NaN and the iteration stops the same either way.
+  const float t = x * inv_d + z;
+  const float v = t > 0.0f ? std::min(t, static_cast<float>(qmax)) : 0.0f;
   return static_cast<int>((v + 12582912.0f) - 12582912.0f);
 }
 

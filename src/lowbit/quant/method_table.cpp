@@ -41,6 +41,8 @@ constexpr std::array<MethodTraits, 5> affine_native_rows() {
 
 // One row per format lowbit encodes; the order is the quantize array's: Rtn, Hqq,
 // Search, Absmean.
+// One row per format, laid out as a reader diffs it against ggml's table.
+// clang-format off
 constexpr std::array kGgmlRows = {
     MethodTraits{D::F32, M::Rtn, {rtn<D::F32>}},
     MethodTraits{D::F16, M::Rtn, {rtn<D::F16>}},
@@ -68,9 +70,12 @@ constexpr std::array kGgmlRows = {
     // Search: unweighted L2 fit on both ends lowers L2 ~3% below ggml's own search.
     MethodTraits{D::IQ4_NL, M::Search, {rtn<D::IQ4_NL>, nullptr, quantize_row_iq4_nl_search}},
     // Search: L2-optimal ternary scale, well below both absmax (rtn) and absmean.
-    MethodTraits{D::TQ1_0, M::Search, {rtn<D::TQ1_0>, nullptr, quantize_row_tq1_0_search, quantize_row_tq1_0_absmean}},
-    MethodTraits{D::TQ2_0, M::Search, {rtn<D::TQ2_0>, nullptr, quantize_row_tq2_0_search, quantize_row_tq2_0_absmean}},
+    MethodTraits{D::TQ1_0, M::Search,
+                 {rtn<D::TQ1_0>, nullptr, quantize_row_tq1_0_search, quantize_row_tq1_0_absmean}},
+    MethodTraits{D::TQ2_0, M::Search,
+                 {rtn<D::TQ2_0>, nullptr, quantize_row_tq2_0_search, quantize_row_tq2_0_absmean}},
 };
+// clang-format on
 
 // lowbit-native affine formats: per bit width, groups of 16..256 (the per-channel
 // layout has no row quantizer: its scales live in a second tensor).

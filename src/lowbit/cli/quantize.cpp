@@ -7,6 +7,7 @@
 #include "lowbit/cli/progress.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/io/load.h"
+#include "lowbit/pipeline/presets.h"
 #include "lowbit/pipeline/quantize_model.h"
 
 namespace lowbit::cli {
@@ -45,7 +46,16 @@ void print_plan(const std::vector<TensorPlan>& plans) {
 
 void quantize(const QuantizeArgs& args) {
   QuantizeRequest req;
-  req.type = parse_type(args.type, "TYPE");
+  // llama-quantize's names and numbers first (Q4_K is its alias of Q4_K_M), then the
+  // formats only lowbit writes (A4G64 ...), which take no recipe.
+  req.preset = find_preset(args.type);
+  // The plan can be shown; writing such a file without importance weights is refused,
+  // as llama-quantize refuses it.
+  if (req.preset && req.preset->needs_imatrix && !args.dry_run)
+    throw CLI::ValidationError("TYPE", std::string(req.preset->name) +
+                                           " needs an importance matrix (as in llama-quantize); lowbit cannot "
+                                           "compute or read one yet (--dry-run shows its plan)");
+  req.type = req.preset ? req.preset->base : parse_type(args.type, "TYPE");
   if (!args.method.empty()) {
     auto m = find_method(args.method);
     if (!m) throw CLI::ValidationError("--method", "unknown method \"" + args.method + "\"");
@@ -108,12 +118,15 @@ void add_quantize(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("quantize", "Quantize a model into a GGUF file llama.cpp runs");
   cmd->add_option("in", a->in, "GGUF (F32/F16/BF16), safetensors file/directory, or llama2.c checkpoint")->required();
   cmd->add_option("out", a->out, "Output .gguf path")->required();
-  cmd->add_option("type", a->type, "Target type: Q4_K, Q8_0, Q4_0, IQ4_NL, TQ2_0, ...")->required();
+  cmd->add_option("type", a->type,
+                  "llama-quantize's type (Q4_K_M, Q8_0, 15 ...; list below) or a lowbit format (A4G64)")
+      ->required();
+  cmd->footer("Types (llama-quantize's file types, with its per-tensor recipes):\n" + presets_help());
   cmd->add_option("--method", a->method, "rtn, hqq, search or absmean (default: each format's own)");
   cmd->add_option("--tensor-type", a->tensor_types, "REGEX=TYPE for tensors whose name matches (repeatable)");
   cmd->add_option("--output-tensor-type", a->output_type, "Type of output.weight");
   cmd->add_option("--token-embedding-type", a->embedding_type, "Type of token_embd.weight");
-  cmd->add_flag("--pure", a->pure, "Every weight matrix gets TYPE (no output.weight upgrade to Q6_K)");
+  cmd->add_flag("--pure", a->pure, "Every weight matrix gets TYPE's base type: no recipe, no output.weight upgrade");
   cmd->add_flag("--allow-requantize", a->allow_requantize, "Allow quantizing already-quantized tensors");
   cmd->add_option("--threads", a->threads, "Worker threads (0 = all cores)")->capture_default_str();
   cmd->add_flag("--dry-run", a->dry_run, "Print each tensor's type and the exact output size; write nothing");

@@ -43,7 +43,19 @@ Method method_for(const TypeTraits& type, std::optional<Method> wanted, std::str
 }
 
 std::vector<TensorPlan> plan_quantization(const Model& model, const QuantizeRequest& request) {
+  // The recipe sees all weight matrices at once: its rules count layers as it goes.
+  std::vector<std::string> names;
+  std::vector<int64_t> columns;
+  for (const Tensor& t : model.tensors)
+    if (t.shape.size() >= 2) {
+      names.push_back(t.name);
+      columns.push_back(t.cols());
+    }
+  std::vector<DType> recipe(names.size(), request.type);
+  if (request.preset && !request.pure) recipe = recipe_types(*request.preset, recipe_model(model), names, columns);
+
   std::vector<TensorPlan> plans;
+  size_t matrix = 0;
   for (const Tensor& t : model.tensors) {
     TensorPlan p;
     p.tensor = &t;
@@ -52,15 +64,15 @@ std::vector<TensorPlan> plan_quantization(const Model& model, const QuantizeRequ
     if (t.shape.size() < 2) {
       p.type = DType::F32;
     } else {
-      p.type = request.type;
-      if (t.name == "output.weight")
-        p.type = request.output_type.value_or(request.pure ? request.type : default_output_type(request.type));
-      if (t.name == "token_embd.weight" && request.embedding_type) p.type = *request.embedding_type;
+      p.type = recipe[matrix++];
+      if (!request.preset && !request.pure && t.name == "output.weight") p.type = default_output_type(request.type);
       for (const auto& rule : request.rules)
         if (std::regex_search(t.name, rule.regex)) {
           p.type = rule.type;
           break;
         }
+      if (t.name == "token_embd.weight" && request.embedding_type) p.type = *request.embedding_type;
+      if (t.name == "output.weight" && request.output_type) p.type = *request.output_type;
       if (!is_float_source(t.type) && t.type != p.type && !request.allow_requantize)
         throw FormatError(
             model.source_path, "tensor \"" + t.name + "\"",

@@ -1,7 +1,7 @@
-// Which type and method each tensor gets when a model is quantized: the user's target
-// type, llama-quantize's overrides (--tensor-type, --output-tensor-type,
-// --token-embedding-type, --pure) and the fallback chain for rows that do not fit the
-// format's block.
+// Which type and method each tensor gets when a model is quantized: the preset's recipe
+// (presets.h) or the user's target type, llama-quantize's overrides (--tensor-type, then
+// --token-embedding-type and --output-tensor-type, which win, as in llama-quantize;
+// --pure) and the fallback chain for rows that do not fit the format's block.
 //
 // Fallback chain (as llama-quantize's, so a file from either tool has the same layout;
 // lowbit goes on to F16 where llama-quantize gives up):
@@ -16,6 +16,7 @@
 
 #include "lowbit/formats/registry.h"
 #include "lowbit/model/model.h"
+#include "lowbit/pipeline/presets.h"
 #include "lowbit/quant/method_table.h"
 
 namespace lowbit {
@@ -32,11 +33,14 @@ enum class NanPolicy { Error, Zero };
 
 struct QuantizeRequest {
   DType type = DType::Q4_K;
+  // llama-quantize's file type, whose recipe decides each tensor's type (type is then
+  // its base type); nullptr: every matrix gets `type`, output.weight at least Q6_K.
+  const Preset* preset = nullptr;
   std::optional<Method> method;         // nullopt: each format's default
-  std::vector<TensorTypeRule> rules;    // first match wins, after the defaults below
-  std::optional<DType> output_type;     // output.weight
-  std::optional<DType> embedding_type;  // token_embd.weight
-  bool pure = false;                    // no output.weight upgrade
+  std::vector<TensorTypeRule> rules;    // first match wins, over the recipe's type
+  std::optional<DType> output_type;     // output.weight, over everything
+  std::optional<DType> embedding_type;  // token_embd.weight, over everything
+  bool pure = false;                    // every matrix the base type: no recipe, no output upgrade
   bool allow_requantize = false;
   NanPolicy nan = NanPolicy::Error;
   int threads = 0;  // 0 = all cores

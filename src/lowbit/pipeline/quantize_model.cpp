@@ -132,9 +132,15 @@ std::vector<gguf::KeyValue> quantized_metadata(const Model& model, const Quantiz
   } else {
     kv = gguf_metadata_for(model, request.type);
   }
+  // A preset's file type is its own (Q4_K_M is 15, Q4_K_S 14), not its base type's.
+  if (request.preset) {
+    std::erase_if(kv, [](const gguf::KeyValue& item) { return item.key == "general.file_type"; });
+    kv.push_back({"general.file_type", gguf::Value::uint32(static_cast<uint32_t>(request.preset->ftype))});
+  }
   // ggml's quantization format version (2 since the 2023 block-layout change).
   kv.push_back({"general.quantization_version", gguf::Value::uint32(2)});
-  kv.push_back({"lowbit.quantize.type", gguf::Value::string(std::string(traits(request.type).name))});
+  kv.push_back({"lowbit.quantize.type", gguf::Value::string(request.preset ? std::string(request.preset->name)
+                                                                           : std::string(traits(request.type).name))});
   kv.push_back({"lowbit.quantize.method",
                 gguf::Value::string(request.method ? std::string(method_name(*request.method)) : "default")});
   return kv;

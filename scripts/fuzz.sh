@@ -8,13 +8,13 @@ cd "$(dirname "$0")/.."
 seconds="${1:-45}"
 build="${2:-build-asan}"
 shared="${LOWBIT_SHARED:-$(cd .. && pwd)/shared}"
-if [ ! -x "$build/fuzz_gguf" ]; then
+if [ ! -x "$build/fuzz_imatrix" ]; then
   cmake --preset asan-ubsan >/dev/null
   cmake --build --preset asan-ubsan -j"$(nproc)"
 fi
 
 corpus="$build/corpus"
-rm -rf "$corpus" && mkdir -p "$corpus"/{gguf,safetensors,llama2c}
+rm -rf "$corpus" && mkdir -p "$corpus"/{gguf,safetensors,llama2c,imatrix}
 stories="$shared/models/stories260K"
 for f in "$stories/stories260K-f32.gguf" "$stories/stories260K.bin" "$stories/tok512.bin"; do
   [ -f "$f" ] || { echo "fuzz.sh: missing seed file $f" >&2; exit 1; }
@@ -24,7 +24,7 @@ cp "$stories/stories260K-f32.gguf" "$corpus/gguf/"
 cp "$stories/stories260K.bin" "$stories/tok512.bin" "$corpus/llama2c/"
 
 status=0
-for target in gguf safetensors llama2c; do
+for target in gguf safetensors llama2c imatrix; do
   bin="$build/fuzz_$target"
   [ -x "$bin" ] || { echo "fuzz.sh: $bin was not built" >&2; exit 1; }
   echo "== fuzz_$target for ${seconds}s"

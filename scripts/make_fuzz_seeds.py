@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes small, valid seed files for the fuzz targets into CORPUS/{gguf,safetensors,llama2c}.
+"""Writes small, valid seed files for the fuzz targets into CORPUS/{gguf,safetensors,llama2c,imatrix}.
 
 Small seeds let libFuzzer mutate every field quickly; the real models from ../shared are
 added beside them by fuzz.sh.
@@ -61,13 +61,37 @@ def llama2c_seed(path: Path) -> None:
     path.with_suffix(".tok").write_bytes(tok)
 
 
+def imatrix_seeds(directory: Path) -> None:
+    """One legacy .dat (with the trailer) and one GGUF imatrix, two matrices each."""
+    entries = {"blk.0.attn_q.weight": (2, [0.5, 1.0, 2.0, 4.0]), "blk.0.ffn_down.weight": (2, [3.0, 0.25])}
+    raw = struct.pack("<i", len(entries))
+    for name, (ncall, values) in entries.items():
+        raw += struct.pack("<i", len(name)) + name.encode() + struct.pack("<ii", ncall, len(values))
+        raw += np.asarray(values, dtype="<f4").tobytes()
+    raw += struct.pack("<ii", 2, 8) + b"calib.txt"[:8]
+    (directory / "seed.dat").write_bytes(raw)
+    w = gguf.GGUFWriter(str(directory / "seed.gguf"), arch="")
+    w.add_string("general.type", "imatrix")
+    w.add_array("imatrix.datasets", ["calib.txt"])
+    w.add_uint32("imatrix.chunk_count", 2)
+    w.add_uint32("imatrix.chunk_size", 512)
+    for name, (ncall, values) in entries.items():
+        w.add_tensor(name + ".in_sum2", np.asarray(values, dtype=np.float32))
+        w.add_tensor(name + ".counts", np.asarray([1024.0], dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+
+
 def main() -> None:
     corpus = Path(sys.argv[1])
-    for sub in ("gguf", "safetensors", "llama2c"):
+    for sub in ("gguf", "safetensors", "llama2c", "imatrix"):
         (corpus / sub).mkdir(parents=True, exist_ok=True)
     gguf_seed(corpus / "gguf" / "seed.gguf")
     safetensors_seed(corpus / "safetensors" / "seed.safetensors")
     llama2c_seed(corpus / "llama2c" / "seed.bin")
+    imatrix_seeds(corpus / "imatrix")
 
 
 if __name__ == "__main__":

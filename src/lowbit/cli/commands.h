@@ -18,5 +18,6 @@ void add_perplexity(CLI::App& app);
 void add_kld(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_logits(CLI::App& app);
+void add_imatrix(CLI::App& app);
 
 }  // namespace lowbit::cli

@@ -1,11 +1,13 @@
 // lowbit inspect FILE: what a model file holds, without reading its tensor data.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "lowbit/cli/commands.h"
 #include "lowbit/formats/registry.h"
 #include "lowbit/io/gguf.h"
+#include "lowbit/io/imatrix_file.h"
 #include "lowbit/io/load.h"
 
 namespace lowbit::cli {
@@ -63,7 +65,58 @@ nlohmann::json config_json(const ModelConfig& c) {
   return j;
 }
 
+// An importance matrix: its matrices, chunks and datasets, and per matrix the columns
+// whose inputs are largest (the ones its quantization will keep most exactly).
+void inspect_imatrix(const InspectArgs& args) {
+  const ImportanceMatrix m = read_imatrix(args.path);
+  constexpr size_t kTop = 4;
+  auto top_columns = [&](const ImatrixEntry& e) {
+    const std::vector<float> w = e.mean_squares();
+    std::vector<size_t> order(w.size());
+    for (size_t j = 0; j < order.size(); ++j) order[j] = j;
+    const size_t k = std::min(kTop, order.size());
+    std::partial_sort(order.begin(), order.begin() + long(k), order.end(),
+                      [&](size_t a, size_t b) { return w[a] > w[b]; });
+    order.resize(k);
+    return std::make_pair(order, w);
+  };
+  if (args.json) {
+    nlohmann::json j = {{"file", args.path},          {"kind", "imatrix"},      {"chunk_count", m.chunk_count},
+                        {"chunk_size", m.chunk_size}, {"datasets", m.datasets}, {"matrices", nlohmann::json::array()}};
+    for (const auto& [name, e] : m.entries) {
+      const auto [top, w] = top_columns(e);
+      nlohmann::json cols = nlohmann::json::array();
+      for (size_t c : top) cols.push_back({{"column", c}, {"mean_square", w[c]}});
+      j["matrices"].push_back(
+          {{"name", name}, {"columns", e.sum2.size()}, {"rows", e.count}, {"calls", e.calls}, {"largest", cols}});
+    }
+    std::printf("%s\n", j.dump(2).c_str());
+    return;
+  }
+  std::printf("file:      %s (importance matrix)\n", args.path.c_str());
+  if (m.chunk_size > 0)
+    std::printf("chunks:    %lld of %lld tokens\n", static_cast<long long>(m.chunk_count),
+                static_cast<long long>(m.chunk_size));
+  else  // the legacy format does not record the chunk size
+    std::printf("chunks:    %lld\n", static_cast<long long>(m.chunk_count));
+  for (const auto& d : m.datasets) std::printf("dataset:   %s\n", d.c_str());
+  std::printf("matrices:  %zu\n\n  %-36s %8s %10s  %s\n", m.entries.size(), "tensor", "columns", "rows",
+              "largest mean x^2 (column: value)");
+  for (const auto& [name, e] : m.entries) {
+    const auto [top, w] = top_columns(e);
+    std::string largest;
+    for (size_t c : top) {
+      char item[48];
+      std::snprintf(item, sizeof item, "%zu: %.4g  ", c, double(w[c]));
+      largest += item;
+    }
+    std::printf("  %-36s %8zu %10lld  %s\n", name.c_str(), e.sum2.size(), static_cast<long long>(e.count),
+                largest.c_str());
+  }
+}
+
 void inspect(const InspectArgs& args) {
+  if (looks_like_imatrix(args.path)) return inspect_imatrix(args);
   const Model m = load_model(args.path, LoadOptions{args.tokenizer});
   const auto metadata = metadata_summary(args.path, args.json ? 16 : 6);
   uint64_t total_bytes = 0, total_params = 0;

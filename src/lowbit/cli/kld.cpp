@@ -34,8 +34,8 @@ void run_kld(const KldArgs& args) {
   auto model = open_session(args.model, options);
   const auto tokens = eval_tokens(*base->tokenizer, text, args.eval.ctx);
   ProgressBar bar;
-  const KldResult r =
-      kl_divergence(*base->llama, *model->llama, *base->tokenizer, tokens, args.eval, [&](int64_t done, int64_t total) {
+  const KldResult r = kl_divergence(
+      *base->llama, *model->llama, *base->tokenizer, tokens, args.eval, [&](int64_t done, int64_t total, double) {
         bar.draw(double(done) / double(total), std::to_string(done) + "/" + std::to_string(total) + " chunks",
                  done == total);
       });

@@ -33,10 +33,11 @@ void run_perplexity(const PerplexityArgs& args) {
                                           : int64_t(tokens.size()) / args.eval.ctx));
   ProgressBar bar;
   const auto start = std::chrono::steady_clock::now();
-  const PerplexityResult r = perplexity(*s->llama, *s->tokenizer, tokens, args.eval, [&](int64_t done, int64_t total) {
-    bar.draw(double(done) / double(total), std::to_string(done) + "/" + std::to_string(total) + " chunks",
-             done == total);
-  });
+  const PerplexityResult r =
+      perplexity(*s->llama, *s->tokenizer, tokens, args.eval, [&](int64_t done, int64_t total, double) {
+        bar.draw(double(done) / double(total), std::to_string(done) + "/" + std::to_string(total) + " chunks",
+                 done == total);
+      });
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (size_t i = 0; i < r.running_ppl.size(); ++i) std::printf("[%zu]%.4f,", i + 1, r.running_ppl[i]);
   std::printf("\nFinal estimate: PPL = %.4f +/- %.5f\n", r.ppl, r.ppl_error);

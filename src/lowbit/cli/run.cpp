@@ -19,6 +19,7 @@ int run(int argc, char** argv) {
   add_kld(app);
   add_bench(app);
   add_logits(app);
+  add_imatrix(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

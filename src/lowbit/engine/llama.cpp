@@ -90,6 +90,7 @@ struct Llama::Impl {
   std::unique_ptr<float[]> k_cache, v_cache;         // KvType::F32
   std::unique_ptr<uint16_t[]> k_cache16, v_cache16;  // KvType::F16
   size_t cache_values = 0;
+  MatmulObserver observer;
   // Activations for one batch of tokens, row t for token t.
   std::vector<float> x, xn, q, k, v, attn, proj, gate, up, ffn_out, scores, logits;
 
@@ -196,6 +197,7 @@ struct Llama::Impl {
 
   // Multiplies n rows of `in` by w into `out`.
   void linear(const WeightMatrix& w, std::vector<float>& in, std::vector<float>& out, int64_t n) {
+    if (observer) observer(w.tensor(), rows(in, n, w.cols()), n);
     matmul(w, rows(in, n, w.cols()), n, rows(out, n, w.rows()), &pool);
   }
 
@@ -296,6 +298,7 @@ struct Llama::Impl {
     const float eps = static_cast<float>(cfg.rms_norm_eps);
     for (int64_t t = 0; t < count; ++t)
       ops::rmsnorm(&xn[size_t(t * d)], &x[size_t((first + t) * d)], output_norm.data(), d, eps);
+    if (observer) observer(output.tensor(), {xn.data(), size_t(count * d)}, count);
     matmul(output, {xn.data(), size_t(count * d)}, count, {dst, size_t(count * cfg.vocab_size)}, &pool);
   }
 };
@@ -308,6 +311,7 @@ int64_t Llama::context_length() const { return impl_->ctx; }
 int64_t Llama::position() const { return impl_->pos; }
 void Llama::reset() { impl_->pos = 0; }
 ThreadPool& Llama::pool() { return impl_->pool; }
+void Llama::observe_inputs(MatmulObserver observer) { impl_->observer = std::move(observer); }
 
 size_t Llama::kv_cache_bytes() const {
   return 2 * impl_->cache_values * (impl_->kv_type == KvType::F16 ? sizeof(uint16_t) : sizeof(float));

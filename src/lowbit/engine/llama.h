@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -29,6 +30,11 @@ struct LlamaOptions {
   bool repack = true;  // interleave weights for the fast kernels where the CPU has them
 };
 
+// Sees the input of every product with a weight matrix, just before it is multiplied:
+// the weight tensor and n_tokens rows of its cols() floats (an importance matrix sums
+// their squares). Called on the thread that runs forward().
+using MatmulObserver = std::function<void(const Tensor& weight, std::span<const float> input, int64_t n_tokens)>;
+
 class Llama {
  public:
   // Checks architecture, every tensor's presence, type and shape against the
@@ -50,6 +56,9 @@ class Llama {
   // std::out_of_range if the tokens would overflow the context, std::invalid_argument
   // for an id outside the vocabulary.
   std::span<const float> forward(std::span<const int32_t> tokens, bool all_logits = false);
+
+  // Installs (or, with an empty function, removes) the observer of matrix inputs.
+  void observe_inputs(MatmulObserver observer);
 
   size_t kv_cache_bytes() const;
   // The weight matrices as the forward pass multiplies them (layers, then output),

@@ -137,7 +137,7 @@ KldResult kl_divergence(Llama& base, Llama& model, const Tokenizer& tokenizer, s
     // Row j predicts token j + 1; the second half of the chunk is scored, as for perplexity.
     for (int64_t j = first; j < o.ctx - 1; ++j)
       acc.add({lb.data() + j * vocab, size_t(vocab)}, {lm.data() + j * vocab, size_t(vocab)}, chunk[size_t(j + 1)]);
-    if (progress) progress(c + 1, chunks);
+    if (progress) progress(c + 1, chunks, acc.mean_kld());
   }
   KldResult r = acc.result();
   r.chunks = chunks;

@@ -32,6 +32,8 @@ class KldAccumulator {
   // Both rows are one position's logits over the same vocabulary; target is the next token.
   void add(std::span<const float> base_logits, std::span<const float> logits, int32_t target);
   KldResult result() const;
+  // The mean KLD of the tokens so far (0 before the first).
+  double mean_kld() const { return count_ > 0 ? kld_ / double(count_) : 0.0; }
 
  private:
   std::vector<double> log_p_base_, log_p_;  // scratch, one per vocabulary entry

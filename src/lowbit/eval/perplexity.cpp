@@ -81,7 +81,7 @@ PerplexityResult perplexity(Llama& model, const Tokenizer& tokenizer, std::span<
       ++r.scored;
     }
     r.running_ppl.push_back(std::exp(nll / double(r.scored)));
-    if (progress) progress(c + 1, r.chunks);
+    if (progress) progress(c + 1, r.chunks, r.running_ppl.back());
   }
   if (r.scored == 0) return r;
   const double mean = nll / double(r.scored);

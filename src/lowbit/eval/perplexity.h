@@ -22,8 +22,9 @@ struct EvalOptions {
   int64_t chunks = 0;   // 0 = as many as the text holds
 };
 
-// Called after each chunk with (chunks done, chunks in total).
-using EvalProgress = std::function<void(int64_t done, int64_t total)>;
+// Called after each chunk with (chunks done, chunks in total, the running figure: the
+// perplexity so far, or kl_divergence's mean KLD so far).
+using EvalProgress = std::function<void(int64_t done, int64_t total, double running)>;
 
 struct PerplexityResult {
   double ppl = 0, ppl_error = 0;  // error as llama.cpp prints it (± of the estimate)

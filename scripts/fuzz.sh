@@ -28,7 +28,7 @@ for target in gguf safetensors llama2c imatrix; do
   bin="$build/fuzz_$target"
   [ -x "$bin" ] || { echo "fuzz.sh: $bin was not built" >&2; exit 1; }
   echo "== fuzz_$target for ${seconds}s"
-  if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
+  if ! "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -artifact_prefix="$build/" \
       -print_final_stats=1 "$corpus/$target" >"$build/fuzz_$target.log" 2>&1; then
     tail -n 60 "$build/fuzz_$target.log"
     status=1

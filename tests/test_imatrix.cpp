@@ -267,6 +267,11 @@ TEST(Imatrix, HostileGgufFilesAreClearErrors) {
   std::memcpy(&*at, &bad, 4);
   write_bytes(dir.file("frac.gguf"), frac);
   EXPECT_THROW(read_imatrix(dir.file("frac.gguf")), FormatError);
+  // A count beyond any int64 (the fuzzer's find: converting it was undefined).
+  const float huge = 1.77011e+31f;
+  std::memcpy(&*at, &huge, 4);
+  write_bytes(dir.file("huge.gguf"), frac);
+  EXPECT_THROW(read_imatrix(dir.file("huge.gguf")), FormatError);
 }
 
 }  // namespace

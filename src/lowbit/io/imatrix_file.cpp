@@ -132,7 +132,8 @@ ImportanceMatrix read_gguf(const gguf::File& file) {
       if (c.name == name + std::string(kCounts)) counts = &c;
     if (counts == nullptr) throw FormatError(path, "tensor \"" + t.name + "\"", "has no " + name + ".counts beside it");
     const float count = floats(file, *counts, 1)[0];
-    if (!(count >= 0.0f) || !std::isfinite(count) || count != std::floor(count))
+    // Whole, and small enough to be an int64 (2^53: every integer below it is a float's).
+    if (!(count >= 0.0f && count <= 9007199254740992.0f) || count != std::floor(count))
       throw FormatError(path, "tensor \"" + counts->name + "\"",
                         "must be a whole number of rows, not " + std::to_string(count));
     const std::vector<float> sums = floats(file, t, t.ne[0]);

@@ -33,11 +33,7 @@ void run_imatrix(const ImatrixArgs& args) {
   if (!args.model.empty()) {
     if (args.file.empty()) throw CLI::ValidationError("-f", "a text file is needed to compute the matrix");
     const std::string text = read_text_file(args.file);
-    auto s = open_session(args.model, {.ctx = args.eval.ctx,
-                                       .threads = args.threads,
-                                       .batch = std::min(args.eval.batch, args.eval.ctx),
-                                       .kv_type = args.engine.kv_type,
-                                       .repack = args.engine.repack});
+    auto s = open_session(args.model, eval_session_options(args.eval, args.threads, args.engine));
     const auto tokens = eval_tokens(*s->tokenizer, text, args.eval.ctx);
     const int64_t chunks = eval_chunk_count(tokens, args.eval);
     std::fprintf(stderr, "lowbit: %zu tokens, computing over %lld chunks of %lld\n", tokens.size(),

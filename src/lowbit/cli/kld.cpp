@@ -22,12 +22,7 @@ struct KldArgs {
 
 void run_kld(const KldArgs& args) {
   const std::string text = read_text_file(args.file);
-  const int64_t batch = std::min(args.eval.batch, args.eval.ctx);
-  SessionOptions options{.ctx = args.eval.ctx,
-                         .threads = args.threads,
-                         .batch = batch,
-                         .kv_type = args.engine.kv_type,
-                         .repack = args.engine.repack};
+  SessionOptions options = eval_session_options(args.eval, args.threads, args.engine);
   auto base = open_session(args.base, options);
   // One pool for both: two would put twice the threads on the cores.
   options.shared_pool = &base->llama->pool();

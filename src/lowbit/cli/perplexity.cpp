@@ -20,11 +20,7 @@ struct PerplexityArgs {
 
 void run_perplexity(const PerplexityArgs& args) {
   const std::string text = read_text_file(args.file);
-  auto s = open_session(args.model, {.ctx = args.eval.ctx,
-                                     .threads = args.threads,
-                                     .batch = std::min(args.eval.batch, args.eval.ctx),
-                                     .kv_type = args.engine.kv_type,
-                                     .repack = args.engine.repack});
+  auto s = open_session(args.model, eval_session_options(args.eval, args.threads, args.engine));
   const auto tokens = eval_tokens(*s->tokenizer, text, args.eval.ctx);
   std::fprintf(stderr, "lowbit: %zu tokens, context %lld, %lld chunks\n", tokens.size(),
                static_cast<long long>(args.eval.ctx),

@@ -51,4 +51,12 @@ std::string read_text_file(const std::string& path) {
   return text;
 }
 
+SessionOptions eval_session_options(const EvalOptions& eval, int threads, const SessionOptions& engine) {
+  return {.ctx = eval.ctx,
+          .threads = threads,
+          .batch = std::min(eval.batch, eval.ctx),
+          .kv_type = engine.kv_type,
+          .repack = engine.repack};
+}
+
 }  // namespace lowbit::cli

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "lowbit/engine/llama.h"
+#include "lowbit/eval/perplexity.h"
 #include "lowbit/model/model.h"
 #include "lowbit/tokenizer/tokenizer.h"
 
@@ -32,6 +33,10 @@ struct SessionOptions {
 };
 
 std::unique_ptr<Session> open_session(const std::string& path, const SessionOptions& options);
+
+// The options of an evaluation run (perplexity, kld, imatrix): a context of eval.ctx,
+// batches of at most that, and the engine flags.
+SessionOptions eval_session_options(const EvalOptions& eval, int threads, const SessionOptions& engine);
 
 // Adds --kv-type (f32, f16) and --no-repack to an inference command.
 void add_engine_options(CLI::App* cmd, SessionOptions& options);

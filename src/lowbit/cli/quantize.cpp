@@ -6,6 +6,7 @@
 #include "lowbit/cli/commands.h"
 #include "lowbit/cli/progress.h"
 #include "lowbit/formats/registry.h"
+#include "lowbit/io/imatrix_file.h"
 #include "lowbit/io/load.h"
 #include "lowbit/pipeline/presets.h"
 #include "lowbit/pipeline/quantize_model.h"
@@ -22,6 +23,8 @@ struct QuantizeArgs {
   int threads = 0;
   std::string nan = "error";
   std::string tokenizer;
+  std::string imatrix;
+  std::vector<std::string> include_weights, exclude_weights;
   float lp_norm = 0.7f;
 };
 
@@ -53,8 +56,9 @@ void quantize(const QuantizeArgs& args) {
   // as llama-quantize refuses it.
   if (req.preset && req.preset->needs_imatrix && !args.dry_run)
     throw CLI::ValidationError("TYPE", std::string(req.preset->name) +
-                                           " needs an importance matrix (as in llama-quantize); lowbit cannot "
-                                           "compute or read one yet (--dry-run shows its plan)");
+                                           " needs an importance matrix and an importance-weighted " +
+                                           std::string(traits(req.preset->base).name) +
+                                           " quantizer, which lowbit has not yet (--dry-run shows its plan)");
   req.type = req.preset ? req.preset->base : parse_type(args.type, "TYPE");
   if (!args.method.empty()) {
     auto m = find_method(args.method);
@@ -76,6 +80,20 @@ void quantize(const QuantizeArgs& args) {
   req.nan = args.nan == "zero" ? NanPolicy::Zero : NanPolicy::Error;
   req.options.lp_norm = args.lp_norm;
 
+  ImportanceMatrix imatrix;
+  if (!args.imatrix.empty()) {
+    if (!args.include_weights.empty() && !args.exclude_weights.empty())
+      throw CLI::ValidationError("--include-weights", "cannot be combined with --exclude-weights");
+    imatrix = read_imatrix(args.imatrix);
+    req.imatrix = &imatrix;
+    req.imatrix_file = args.imatrix;
+    req.include_weights = args.include_weights;
+    req.exclude_weights = args.exclude_weights;
+    std::fprintf(stderr, "lowbit: importance matrix %s: %zu entries, %lld chunks\n", args.imatrix.c_str(),
+                 imatrix.entries.size(), static_cast<long long>(imatrix.chunk_count));
+  } else if (!args.include_weights.empty() || !args.exclude_weights.empty()) {
+    throw CLI::ValidationError("--include-weights", "needs --imatrix");
+  }
   const Model model = load_model(args.in, LoadOptions{args.tokenizer});
   for (const auto& w : model.warnings) std::fprintf(stderr, "lowbit: warning: %s\n", w.c_str());
   const auto plans = plan_quantization(model, req);
@@ -134,6 +152,11 @@ void add_quantize(CLI::App& app) {
       ->check(CLI::IsMember({"error", "zero"}));
   cmd->add_option("--lp-norm", a->lp_norm, "p of HQQ's lp loss")->capture_default_str();
   cmd->add_option("--tokenizer", a->tokenizer, "llama2.c tokenizer .bin (llama2.c checkpoints only)");
+  cmd->add_option("--imatrix", a->imatrix,
+                  "Importance matrix (llama.cpp's .dat or GGUF): weights each column's error, as llama-quantize");
+  cmd->add_option("--include-weights", a->include_weights, "Use the imatrix only for tensors whose name contains this");
+  cmd->add_option("--exclude-weights", a->exclude_weights,
+                  "Do not use the imatrix for tensors whose name contains this");
   cmd->callback([a] { quantize(*a); });
 }
 

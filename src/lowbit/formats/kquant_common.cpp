@@ -37,21 +37,26 @@ int clamp_symmetric(int l, int nmax) { return std::max(-nmax, std::min(nmax - 1,
 
 }  // namespace
 
-float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
+namespace {
+
+// make_qx_quants' body with rmse_type 1, for either weight: x^2 (the plain reference) or
+// the caller's qw (the importance-weighted path), w(i) being evaluated as ggml does.
+template <class Weight>
+float make_qx_quants_with(int n, int nmax, const float* x, int8_t* L, Weight w_of) {
   float amax;
   const float max = signed_absmax(n, x, &amax);
   if (amax < kGroupMaxEps) {
     std::fill(L, L + n, int8_t{0});
     return 0.f;
   }
-  // Sums of w*x*l and w*l*l with w = x^2, accumulated in index order as ggml does.
+  // Sums of w*x*l and w*l*l, accumulated in index order as ggml does.
   float iscale = to_f(-nmax) / max;
   float sumlx = 0;
   float suml2 = 0;
   for (int i = 0; i < n; ++i) {
     const int l = clamp_symmetric(nearest_int(iscale * x[i]), nmax);
     L[i] = static_cast<int8_t>(l + nmax);
-    const float w = x[i] * x[i];
+    const float w = w_of(i);
     sumlx += w * x[i] * to_f(l);
     suml2 += w * to_f(l) * to_f(l);
   }
@@ -64,7 +69,7 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
     suml2 = 0;
     for (int i = 0; i < n; ++i) {
       const int l = clamp_symmetric(nearest_int(iscale * x[i]), nmax);
-      const float w = x[i] * x[i];
+      const float w = w_of(i);
       sumlx += w * x[i] * to_f(l);
       suml2 += w * to_f(l) * to_f(l);
     }
@@ -76,6 +81,16 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
     }
   }
   return scale;
+}
+
+}  // namespace
+
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L) {
+  return make_qx_quants_with(n, nmax, x, L, [x](int i) { return x[i] * x[i]; });
+}
+
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* qw) {
+  return make_qx_quants_with(n, nmax, x, L, [qw](int i) { return qw[i]; });
 }
 
 namespace {

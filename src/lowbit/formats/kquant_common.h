@@ -41,6 +41,9 @@ inline int nearest_int(float v) {
 // Returns scale (0 for an all-zero group). This is make_qx_quants with rmse_type 1
 // and no importance weights, the only form the reference quantizers use (Q6_K).
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L);
+// The same with the caller's weights qw[i] in place of x[i]^2 (ggml's quant_weights
+// path, which its importance-matrix quantizers take).
+float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* qw);
 
 // make_qx_quants(16, nmax, x + 16 j, L + 16 j) for the sixteen sub-blocks j of one
 // 256-weight super-block, scales[j] its result: the same bytes and floats, computed

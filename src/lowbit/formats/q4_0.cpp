@@ -7,6 +7,7 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/grid_codes.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/formats/legacy_decode.h"
 #include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/core/multiversion.h"
@@ -74,6 +75,26 @@ void quantize_row_q4_0_ref(const float* src, std::byte* dst, int64_t n) { encode
 
 LOWBIT_MULTIVERSION void quantize_row_q4_0(const float* src, std::byte* dst, int64_t n) {
   encode_q4_0_rows<true>(src, dst, n);
+}
+
+// ggml's quantize_row_q4_0_impl with quant_weights: each block's scale by make_qx_quants
+// under weights importance[j] * sqrt(sigma2 + x[j]^2), sigma2 the row's mean square.
+void quantize_row_q4_0_weighted(const float* x, std::byte* dst, int64_t n_per_row, const float* importance) {
+  float sum_x2 = 0;
+  for (int64_t j = 0; j < n_per_row; ++j) sum_x2 += x[j] * x[j];
+  const float sigma2 = sum_x2 / static_cast<float>(n_per_row);
+  float weight[kQ4_0BlockSize];
+  int8_t L[kQ4_0BlockSize];
+  for (int64_t b = 0; b < n_per_row / kQ4_0BlockSize; ++b) {
+    const float* xb = x + b * kQ4_0BlockSize;
+    const float* qw = importance + b * kQ4_0BlockSize;
+    for (int j = 0; j < kQ4_0BlockSize; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    const float d = kquant::make_qx_quants(kQ4_0BlockSize, 8, xb, L, weight);
+    BlockQ4_0 block;
+    block.d = fp32_to_fp16(d);
+    for (int j = 0; j < 16; ++j) block.qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
+    std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+  }
 }
 
 }  // namespace lowbit

@@ -35,4 +35,8 @@ void quantize_row_q4_0(const float* src, std::byte* dst, int64_t n);
 // (formats/grid_codes.h): what the methods of quant/ write once they have chosen d.
 BlockQ4_0 encode_q4_0_with_scale(const float* x, float d);
 
+// ggml's importance-weighted encoder (quantize_row_q4_0_impl): one row of n_per_row
+// weights, importance[j] per column (llama-quantize's path with an imatrix).
+void quantize_row_q4_0_weighted(const float* x, std::byte* dst, int64_t n_per_row, const float* importance);
+
 }  // namespace lowbit

@@ -21,6 +21,9 @@ namespace lowbit {
 using ToFloatFn = void (*)(const std::byte* src, float* dst, int64_t n);
 // Converts n floats to this format (n a multiple of block_size).
 using FromFloatFn = void (*)(const float* src, std::byte* dst, int64_t n);
+// Converts one row of n_per_row floats, each column's error weighted by importance[j]
+// (an importance matrix's mean squared input), as ggml's quantize_*_impl does.
+using FromFloatWeightedFn = void (*)(const float* src, std::byte* dst, int64_t n_per_row, const float* importance);
 
 struct TypeTraits {
   DType type;
@@ -37,6 +40,9 @@ struct TypeTraits {
   // A faster encoder writing the same bytes as from_float (tests hold it to the
   // reference on random and adversarial blocks); nullptr where the reference is it.
   FromFloatFn from_float_fast = nullptr;
+  // ggml's importance-weighted encoder (llama-quantize's path with --imatrix); nullptr
+  // where lowbit has none yet, or the format takes no weights (Q8_0, ternary, floats).
+  FromFloatWeightedFn from_float_weighted = nullptr;
   // llama.cpp's file type (LLAMA_FTYPE_*, general.file_type) of a model whose weights
   // are mostly this type; -1 where llama.cpp has none.
   int llama_file_type = -1;

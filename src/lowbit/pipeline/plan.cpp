@@ -15,6 +15,43 @@ bool fits(DType type, const Tensor& t) { return !t.shape.empty() && t.cols() % t
 // the most sensitive matrix of a Llama model.
 DType default_output_type(DType target) { return traits(target).bits_per_weight() < 6.5 ? DType::Q6_K : target; }
 
+bool contains_any(const std::string& name, const std::vector<std::string>& parts) {
+  for (const auto& part : parts)
+    if (name.find(part) != std::string::npos) return true;
+  return false;
+}
+
+// Whether a tensor is quantized with the importance matrix, as llama-quantize decides it
+// (an entry for the tensor, not filtered out, a format whose quantizer takes weights),
+// and why not where it is not.
+void use_imatrix(const Model& model, const QuantizeRequest& request, TensorPlan& p) {
+  const Tensor& t = *p.tensor;
+  const auto entry = request.imatrix->entries.find(t.name);
+  const TypeTraits& type = traits(p.type);
+  if ((!request.include_weights.empty() && !contains_any(t.name, request.include_weights)) ||
+      contains_any(t.name, request.exclude_weights)) {
+    p.note += "imatrix: left out by --include-weights/--exclude-weights; ";
+  } else if (entry == request.imatrix->entries.end() || entry->second.count <= 0) {
+    p.note += "imatrix: no entry for this tensor; ";
+  } else if (int64_t(entry->second.sum2.size()) != t.cols()) {
+    throw FormatError(request.imatrix_file, "entry \"" + t.name + "\"",
+                      "has " + std::to_string(entry->second.sum2.size()) + " columns but the tensor in " +
+                          model.source_path + " has " + std::to_string(t.cols()));
+  } else if (type.from_float_weighted == nullptr) {
+    const bool takes_none =
+        type.block_size == 1 || p.type == DType::Q8_0 || p.type == DType::TQ1_0 || p.type == DType::TQ2_0;
+    p.note += takes_none ? "imatrix: " + std::string(type.name) + " takes no weights (as in llama-quantize); "
+                         : "imatrix: not used, lowbit's weighted " + std::string(type.name) +
+                               " quantizer is not written yet; ";
+  } else if (request.method && *request.method != Method::Rtn) {
+    p.note += "imatrix: not used by " + std::string(method_name(p.method)) + " yet (--method rtn uses it); ";
+  } else {
+    p.imatrix = true;
+    p.method = Method::Rtn;
+    p.note += "imatrix: weighted rtn, as llama-quantize; ";
+  }
+}
+
 }  // namespace
 
 TensorTypeRule parse_tensor_type_rule(const std::string& spec) {
@@ -52,7 +89,11 @@ std::vector<TensorPlan> plan_quantization(const Model& model, const QuantizeRequ
       columns.push_back(t.cols());
     }
   std::vector<DType> recipe(names.size(), request.type);
-  if (request.preset && !request.pure) recipe = recipe_types(*request.preset, recipe_model(model), names, columns);
+  if (request.preset && !request.pure) {
+    RecipeModel recipe_of = recipe_model(model);
+    recipe_of.has_imatrix = request.imatrix != nullptr && !request.imatrix->entries.empty();
+    recipe = recipe_types(*request.preset, recipe_of, names, columns);
+  }
 
   std::vector<TensorPlan> plans;
   size_t matrix = 0;
@@ -90,6 +131,7 @@ std::vector<TensorPlan> plan_quantization(const Model& model, const QuantizeRequ
       throw FormatError(model.source_path, "tensor \"" + t.name + "\"",
                         "type " + std::string(src.name) + " cannot be decoded");
     p.method = t.type == p.type ? Method::Rtn : method_for(traits(p.type), request.method, &p.note);
+    if (request.imatrix && t.shape.size() >= 2 && t.type != p.type) use_imatrix(model, request, p);
     if (t.type == p.type) p.note += "kept as " + std::string(src.name) + "; ";
     if (p.note.size() >= 2) p.note.resize(p.note.size() - 2);
     plans.push_back(std::move(p));

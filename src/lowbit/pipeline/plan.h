@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "lowbit/formats/registry.h"
+#include "lowbit/model/imatrix.h"
 #include "lowbit/model/model.h"
 #include "lowbit/pipeline/presets.h"
 #include "lowbit/quant/method_table.h"
@@ -40,7 +41,12 @@ struct QuantizeRequest {
   std::vector<TensorTypeRule> rules;    // first match wins, over the recipe's type
   std::optional<DType> output_type;     // output.weight, over everything
   std::optional<DType> embedding_type;  // token_embd.weight, over everything
-  bool pure = false;                    // every matrix the base type: no recipe, no output upgrade
+  // An importance matrix (llama-quantize's --imatrix) and where it came from; the names
+  // of --include-weights / --exclude-weights (substrings; at most one list).
+  const ImportanceMatrix* imatrix = nullptr;
+  std::string imatrix_file;
+  std::vector<std::string> include_weights, exclude_weights;
+  bool pure = false;  // every matrix the base type: no recipe, no output upgrade
   bool allow_requantize = false;
   NanPolicy nan = NanPolicy::Error;
   int threads = 0;  // 0 = all cores
@@ -51,7 +57,8 @@ struct TensorPlan {
   const Tensor* tensor = nullptr;
   DType type = DType::F32;
   Method method = Method::Rtn;
-  std::string note;  // why the type or method differs from what was asked, if it does
+  bool imatrix = false;  // quantized with the importance matrix's weights
+  std::string note;      // why the type or method differs from what was asked, if it does
 };
 
 // Decides every tensor's type and method. Throws FormatError (naming the file and

@@ -96,6 +96,12 @@ void quantize_tensor(const Model& model, const QuantizeRequest& request, const T
   std::vector<float> check(f.size());
   std::vector<std::byte> out(size_t(std::min(chunk_rows, rows)) * dst_row);
   const int threads = resolve_threads(request.threads);
+  QuantOptions options = request.options;
+  std::vector<float> importance;
+  if (p.imatrix) {
+    importance = request.imatrix->entries.at(t.name).mean_squares();
+    options.importance = importance;
+  }
   for (int64_t r0 = 0; r0 < rows; r0 += chunk_rows) {
     const int64_t nr = std::min(chunk_rows, rows - r0);
     src.to_float(t.data.data() + uint64_t(r0) * src_row, f.data(), nr * cols);
@@ -104,7 +110,7 @@ void quantize_tensor(const Model& model, const QuantizeRequest& request, const T
       // Rows a..b in one call: a row is whole blocks and every quantizer works block by
       // block, so this is the same bytes, with the many-block methods' vector lanes
       // filled across rows (a 64-wide row is only two 32-weight blocks).
-      quantize(f.data() + a * cols, out.data() + uint64_t(a) * dst_row, (b - a) * cols, request.options);
+      quantize(f.data() + a * cols, out.data() + uint64_t(a) * dst_row, (b - a) * cols, options);
       // A scale that overflows fp16 would decode to Inf: refuse it rather than write it.
       dst.to_float(out.data() + uint64_t(a) * dst_row, check.data() + a * cols, (b - a) * cols);
     });
@@ -126,7 +132,7 @@ std::vector<gguf::KeyValue> quantized_metadata(const Model& model, const Quantiz
     const auto source = gguf::File::open(model.source_path);
     for (const auto& item : source.metadata)
       if (item.key != "general.file_type" && item.key != "general.quantization_version" &&
-          !item.key.starts_with("lowbit.quantize."))
+          !item.key.starts_with("lowbit.quantize.") && !item.key.starts_with("quantize.imatrix."))
         kv.push_back(item);
     if (auto ft = llama_file_type(request.type)) kv.push_back({"general.file_type", gguf::Value::uint32(*ft)});
   } else {
@@ -136,6 +142,17 @@ std::vector<gguf::KeyValue> quantized_metadata(const Model& model, const Quantiz
   if (request.preset) {
     std::erase_if(kv, [](const gguf::KeyValue& item) { return item.key == "general.file_type"; });
     kv.push_back({"general.file_type", gguf::Value::uint32(static_cast<uint32_t>(request.preset->ftype))});
+  }
+  // Which importance matrix, as llama-quantize records it.
+  if (request.imatrix) {
+    kv.push_back({"quantize.imatrix.file", gguf::Value::string(request.imatrix_file)});
+    if (!request.imatrix->datasets.empty())
+      kv.push_back({"quantize.imatrix.dataset", gguf::Value::string(request.imatrix->datasets.front())});
+    kv.push_back(
+        {"quantize.imatrix.entries_count", gguf::Value::int32(static_cast<int32_t>(request.imatrix->entries.size()))});
+    if (request.imatrix->chunk_count > 0)
+      kv.push_back(
+          {"quantize.imatrix.chunks_count", gguf::Value::int32(static_cast<int32_t>(request.imatrix->chunk_count))});
   }
   // ggml's quantization format version (2 since the 2023 block-layout change).
   kv.push_back({"general.quantization_version", gguf::Value::uint32(2)});

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace lowbit {
@@ -27,6 +28,9 @@ struct QuantOptions {
   float hqq_kappa = 1.01f;     // beta grows by this factor each iteration
   int hqq_iterations = 20;     // at most; stops early once the error stops falling
   int search_candidates = 20;  // candidate ranges/scales tried per block by Search
+  // Per column of one row, the importance matrix's weights for the tensor being
+  // quantized (empty: none). A quantizer given n weights then takes n / size() rows.
+  std::span<const float> importance;
 };
 
 // Quantizes n floats (a multiple of the format's block size) with a given method.

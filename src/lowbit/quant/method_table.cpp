@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <stdexcept>
+#include <string>
 
 #include "lowbit/quant/affine_native_methods.h"
 #include "lowbit/quant/format_methods.h"
@@ -14,11 +16,19 @@ using D = DType;
 using M = Method;
 
 // The Rtn column: the format's own encoder (formats/registry), which writes the
-// reference's bytes. Looked up once per format.
+// reference's bytes; with importance weights, ggml's weighted encoder row by row, as
+// llama-quantize runs it with an imatrix. Looked up once per format.
 template <DType T>
-void rtn(const float* src, std::byte* dst, int64_t n, const QuantOptions&) {
-  static const FromFloatFn encode = traits(T).encoder();
-  encode(src, dst, n);
+void rtn(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
+  static const TypeTraits& t = traits(T);
+  if (options.importance.empty() || t.from_float_weighted == nullptr) return t.encoder()(src, dst, n);
+  const auto cols = static_cast<int64_t>(options.importance.size());
+  if (cols % t.block_size != 0 || n % cols != 0)
+    throw std::invalid_argument(std::string(t.name) + ": importance weights for rows of " + std::to_string(cols) +
+                                " do not fit " + std::to_string(n) + " weights");
+  const size_t row_bytes = size_t(cols / t.block_size) * t.block_bytes;
+  for (int64_t r = 0; r < n / cols; ++r)
+    t.from_float_weighted(src + r * cols, dst + size_t(r) * row_bytes, cols, options.importance.data());
 }
 
 template <int Bits, int Layout>

@@ -1,0 +1,105 @@
+"""lowbit quantize --imatrix: with --method rtn, lowbit writes llama-quantize's exact bytes
+for the same importance matrix (Q4_0 and Q5_0, the formats whose weighted quantizer
+lowbit has so far), the preset rules that depend on an imatrix apply, every tensor's
+note says whether the matrix was used, and the file records it as llama-quantize does."""
+import hashlib
+import struct
+
+import numpy as np
+import gguf
+
+from oracle import lowbit, run_tests, shared
+import preset_model
+
+# sha256 over (name, bytes) of every tensor, in name order (llama-quantize writes them by
+# layer), of the file llama-quantize (llama.cpp c392e50) wrote from the same inputs:
+#   llama-quantize --pure --imatrix fixed.dat synthetic.gguf out.gguf Q4_0 2   (and Q5_0)
+# with synthetic.gguf from preset_model.py and fixed.dat from fixed_imatrix() below.
+GOLDEN = {
+    "Q4_0": "aabd4df25e5c341ca1969a4ebb675d13772dff6d47129ea70b6e5ea7a183ce37",
+    "Q5_0": "daeb096eaf9143781b58af10913080d3c35a992fab4567b238d78220d507498b",
+}
+
+
+def fixed_imatrix(model, out):
+    """A legacy .dat with seeded gamma-distributed weights for every layer matrix."""
+    reader = gguf.GGUFReader(str(model))
+    rng = np.random.default_rng(7)
+    entries = [(t.name, (rng.gamma(2.0, 1.0, int(t.shape[0])) * 10).astype("<f4"))
+               for t in reader.tensors if t.name.startswith("blk.") and len(t.shape) == 2]
+    raw = struct.pack("<i", len(entries))
+    for name, values in entries:
+        raw += struct.pack("<i", len(name)) + name.encode() + struct.pack("<ii", 10, len(values)) + values.tobytes()
+    out.write_bytes(raw + struct.pack("<ii", 10, 4) + b"test")
+
+
+def inputs(tmp):
+    model = tmp / "synthetic.gguf"
+    preset_model.write(model, shared("models/stories260K/stories260K-f32.gguf"))
+    dat = tmp / "fixed.dat"
+    fixed_imatrix(model, dat)
+    return model, dat
+
+
+def digest(path):
+    h = hashlib.sha256()
+    for t in sorted(gguf.GGUFReader(str(path)).tensors, key=lambda t: t.name):
+        h.update(t.name.encode())
+        h.update(np.asarray(t.data).tobytes())
+    return h.hexdigest()
+
+
+def test_rtn_bytes_equal_llama_quantize(tmp):
+    model, dat = inputs(tmp)
+    for qtype, golden in GOLDEN.items():
+        out = tmp / f"{qtype}.gguf"
+        proc = lowbit("quantize", model, out, qtype, "--pure", "--method", "rtn", "--imatrix", dat)
+        assert "blk.0.attn_q.weight: imatrix: weighted rtn" in proc.stderr, proc.stderr
+        assert "token_embd.weight: imatrix: no entry" in proc.stderr, proc.stderr
+        assert digest(out) == golden, qtype
+        # And without the matrix the bytes differ (the weights do something).
+        lowbit("quantize", model, tmp / "plain.gguf", qtype, "--pure", "--method", "rtn")
+        assert digest(tmp / "plain.gguf") != golden
+        fields = gguf.GGUFReader(str(out)).fields
+        assert bytes(fields["quantize.imatrix.file"].parts[-1]).decode() == str(dat)
+        assert bytes(fields["quantize.imatrix.dataset"].parts[-1]).decode() == "test"
+        assert int(fields["quantize.imatrix.entries_count"].parts[-1][0]) == 56
+        assert int(fields["quantize.imatrix.chunks_count"].parts[-1][0]) == 10
+
+
+def test_preset_rules_and_notes(tmp):
+    model, dat = inputs(tmp)
+    plan = lowbit("quantize", model, tmp / "x.gguf", "Q4_0", "--imatrix", dat, "--dry-run").stdout
+    # llama-quantize with an imatrix moves the first eighth of ffn_down to Q4_1 (as it did
+    # here: output.weight Q6_K, blk.0.ffn_down.weight Q4_1, every other matrix Q4_0).
+    rows = {line.split()[0]: line for line in plan.splitlines() if ".weight" in line}
+    assert rows["blk.0.ffn_down.weight"].split()[4] == "Q4_1"
+    assert rows["blk.1.ffn_down.weight"].split()[4] == "Q4_0"
+    assert "not written yet" in rows["blk.0.ffn_down.weight"]  # no weighted Q4_1 yet
+    assert "takes no weights" not in rows["blk.1.attn_v.weight"] and "weighted rtn" in rows["blk.1.attn_v.weight"]
+    q8 = lowbit("quantize", model, tmp / "y.gguf", "Q8_0", "--imatrix", dat, "--dry-run").stdout
+    assert "Q8_0 takes no weights" in q8
+    searched = lowbit("quantize", model, tmp / "z.gguf", "Q4_0", "--pure", "--method", "search", "--imatrix", dat,
+                      "--dry-run").stdout
+    assert "not used by search yet" in searched
+    excluded = lowbit("quantize", model, tmp / "w.gguf", "Q4_0", "--pure", "--imatrix", dat, "--exclude-weights",
+                      "ffn_", "--dry-run").stdout
+    rows = {line.split()[0]: line for line in excluded.splitlines() if ".weight" in line}
+    assert "left out" in rows["blk.3.ffn_up.weight"] and "weighted rtn" in rows["blk.3.attn_q.weight"]
+    lowbit("quantize", model, tmp / "v.gguf", "Q4_0", "--include-weights", "a", "--exclude-weights", "b",
+           "--imatrix", dat, expect=1)
+
+
+def test_mismatched_imatrix_is_an_error(tmp):
+    model, _ = inputs(tmp)
+    bad = tmp / "bad.dat"
+    name = b"blk.0.attn_q.weight"
+    bad.write_bytes(struct.pack("<i", 1) + struct.pack("<i", len(name)) + name + struct.pack("<ii", 1, 3)
+                    + np.ones(3, dtype="<f4").tobytes())
+    proc = lowbit("quantize", model, tmp / "x.gguf", "Q4_0", "--imatrix", bad, expect=2)
+    assert "bad.dat" in proc.stderr and "columns" in proc.stderr, proc.stderr
+    assert not (tmp / "x.gguf").exists()
+
+
+if __name__ == "__main__":
+    run_tests([test_rtn_bytes_equal_llama_quantize, test_preset_rules_and_notes, test_mismatched_imatrix_is_an_error])

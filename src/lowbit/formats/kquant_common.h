@@ -10,6 +10,7 @@
 #pragma once
 
 #include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -44,6 +45,24 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L);
 // The same with the caller's weights qw[i] in place of x[i]^2 (ggml's quant_weights
 // path, which its importance-matrix quantizers take).
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* qw);
+
+// The loop of ggml's symmetric quantize_row_*_impl with quant_weights (Q4_0, Q5_0): per
+// block of kBlock weights, make_qx_quants under importance[j] * sqrt(sigma2 + x[j]^2),
+// sigma2 the row's mean square, then write(block index, scale, codes L = l + nmax).
+template <int kBlock, class Write>
+void weighted_qx_blocks(const float* x, int64_t n_per_row, const float* importance, int nmax, Write write) {
+  float sum_x2 = 0;
+  for (int64_t j = 0; j < n_per_row; ++j) sum_x2 += x[j] * x[j];
+  const float sigma2 = sum_x2 / static_cast<float>(n_per_row);
+  float weight[kBlock];
+  int8_t L[kBlock];
+  for (int64_t b = 0; b < n_per_row / kBlock; ++b) {
+    const float* xb = x + b * kBlock;
+    const float* qw = importance + b * kBlock;
+    for (int j = 0; j < kBlock; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    write(b, make_qx_quants(kBlock, nmax, xb, L, weight), L);
+  }
+}
 
 // make_qx_quants(16, nmax, x + 16 j, L + 16 j) for the sixteen sub-blocks j of one
 // 256-weight super-block, scales[j] its result: the same bytes and floats, computed

@@ -77,24 +77,14 @@ LOWBIT_MULTIVERSION void quantize_row_q4_0(const float* src, std::byte* dst, int
   encode_q4_0_rows<true>(src, dst, n);
 }
 
-// ggml's quantize_row_q4_0_impl with quant_weights: each block's scale by make_qx_quants
-// under weights importance[j] * sqrt(sigma2 + x[j]^2), sigma2 the row's mean square.
+// ggml's quantize_row_q4_0_impl with quant_weights.
 void quantize_row_q4_0_weighted(const float* x, std::byte* dst, int64_t n_per_row, const float* importance) {
-  float sum_x2 = 0;
-  for (int64_t j = 0; j < n_per_row; ++j) sum_x2 += x[j] * x[j];
-  const float sigma2 = sum_x2 / static_cast<float>(n_per_row);
-  float weight[kQ4_0BlockSize];
-  int8_t L[kQ4_0BlockSize];
-  for (int64_t b = 0; b < n_per_row / kQ4_0BlockSize; ++b) {
-    const float* xb = x + b * kQ4_0BlockSize;
-    const float* qw = importance + b * kQ4_0BlockSize;
-    for (int j = 0; j < kQ4_0BlockSize; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
-    const float d = kquant::make_qx_quants(kQ4_0BlockSize, 8, xb, L, weight);
+  kquant::weighted_qx_blocks<kQ4_0BlockSize>(x, n_per_row, importance, 8, [&](int64_t b, float d, const int8_t* L) {
     BlockQ4_0 block;
     block.d = fp32_to_fp16(d);
     for (int j = 0; j < 16; ++j) block.qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
-  }
+  });
 }
 
 }  // namespace lowbit

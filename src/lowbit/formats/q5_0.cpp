@@ -94,18 +94,9 @@ LOWBIT_MULTIVERSION void quantize_row_q5_0(const float* src, std::byte* dst, int
   encode_q5_0_rows<true>(src, dst, n);
 }
 
-// ggml's quantize_row_q5_0_impl with quant_weights (as quantize_row_q4_0_weighted, codes -16..15).
+// ggml's quantize_row_q5_0_impl with quant_weights.
 void quantize_row_q5_0_weighted(const float* x, std::byte* dst, int64_t n_per_row, const float* importance) {
-  float sum_x2 = 0;
-  for (int64_t j = 0; j < n_per_row; ++j) sum_x2 += x[j] * x[j];
-  const float sigma2 = sum_x2 / static_cast<float>(n_per_row);
-  float weight[kQ5_0BlockSize];
-  int8_t L[kQ5_0BlockSize];
-  for (int64_t b = 0; b < n_per_row / kQ5_0BlockSize; ++b) {
-    const float* xb = x + b * kQ5_0BlockSize;
-    const float* qw = importance + b * kQ5_0BlockSize;
-    for (int j = 0; j < kQ5_0BlockSize; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
-    const float d = kquant::make_qx_quants(kQ5_0BlockSize, 16, xb, L, weight);
+  kquant::weighted_qx_blocks<kQ5_0BlockSize>(x, n_per_row, importance, 16, [&](int64_t b, float d, const int8_t* L) {
     BlockQ5_0 block;
     block.d = fp32_to_fp16(d);
     uint32_t qh = 0;
@@ -117,7 +108,7 @@ void quantize_row_q5_0_weighted(const float* x, std::byte* dst, int64_t n_per_ro
     }
     std::memcpy(block.qh, &qh, sizeof qh);
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
-  }
+  });
 }
 
 }  // namespace lowbit

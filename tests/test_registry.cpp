@@ -60,6 +60,23 @@ TEST(Registry, LlamaFileTypesAndFallbacks) {
   }
 }
 
+// The formats whose ggml quantizer weighs an importance matrix; a weighted encoder only
+// where there is one to be byte-identical to.
+TEST(Registry, ImportanceColumns) {
+  for (DType d : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::Q2_K, DType::Q3_K,
+                  DType::Q4_K, DType::Q5_K, DType::Q6_K})
+    EXPECT_TRUE(traits(d).takes_importance) << traits(d).name;
+  for (DType d : {DType::Q8_0, DType::TQ1_0, DType::TQ2_0, DType::F16, DType::BF16, DType::F32})
+    EXPECT_FALSE(traits(d).takes_importance) << traits(d).name;
+  for (const auto& t : all_types()) {
+    if (t.from_float_weighted) {
+      EXPECT_TRUE(t.takes_importance) << t.name;
+    }
+  }
+  EXPECT_NE(traits(DType::Q4_0).from_float_weighted, nullptr);
+  EXPECT_NE(traits(DType::Q5_0).from_float_weighted, nullptr);
+}
+
 // Every format lowbit encodes has its method row, whose rtn writes the reference's
 // bytes and whose default method exists.
 TEST(Registry, EveryEncodableFormatHasItsMethods) {

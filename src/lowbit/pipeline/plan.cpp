@@ -38,11 +38,10 @@ void use_imatrix(const Model& model, const QuantizeRequest& request, TensorPlan&
                       "has " + std::to_string(entry->second.sum2.size()) + " columns but the tensor in " +
                           model.source_path + " has " + std::to_string(t.cols()));
   } else if (type.from_float_weighted == nullptr) {
-    const bool takes_none =
-        type.block_size == 1 || p.type == DType::Q8_0 || p.type == DType::TQ1_0 || p.type == DType::TQ2_0;
-    p.note += takes_none ? "imatrix: " + std::string(type.name) + " takes no weights (as in llama-quantize); "
-                         : "imatrix: not used, lowbit's weighted " + std::string(type.name) +
-                               " quantizer is not written yet; ";
+    p.note +=
+        !type.takes_importance
+            ? "imatrix: " + std::string(type.name) + " takes no weights (as in llama-quantize); "
+            : "imatrix: not used, lowbit's weighted " + std::string(type.name) + " quantizer is not written yet; ";
   } else if (request.method && *request.method != Method::Rtn) {
     p.note += "imatrix: not used by " + std::string(method_name(p.method)) + " yet (--method rtn uses it); ";
   } else {

@@ -267,6 +267,11 @@ TEST(Imatrix, HostileGgufFilesAreClearErrors) {
   std::memcpy(&*at, &bad, 4);
   write_bytes(dir.file("frac.gguf"), frac);
   EXPECT_THROW(read_imatrix(dir.file("frac.gguf")), FormatError);
+  // A matrix of no columns (the fuzzer's find: copying its zero values read a null pointer).
+  ImportanceMatrix empty;
+  empty.entries["blk.0.attn_q.weight"] = {.sum2 = {}, .count = 4, .calls = 1};
+  write_imatrix(dir.file("empty.gguf"), empty, ImatrixFormat::Gguf);
+  EXPECT_THROW(read_imatrix(dir.file("empty.gguf")), FormatError);
   // A count beyond any int64 (the fuzzer's find: converting it was undefined).
   const float huge = 1.77011e+31f;
   std::memcpy(&*at, &huge, 4);

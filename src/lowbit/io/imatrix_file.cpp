@@ -96,6 +96,7 @@ std::vector<float> floats(const gguf::File& file, const gguf::TensorInfo& t, uin
   if (t.type != DType::F32 || t.numel() != n)
     throw FormatError(file.path(), "tensor \"" + t.name + "\"",
                       "must be F32 with " + std::to_string(n) + " values, not " + std::to_string(t.numel()));
+  if (n == 0) throw FormatError(file.path(), "tensor \"" + t.name + "\"", "holds no values");
   std::vector<float> v(n);
   std::memcpy(v.data(), file.data(t).data(), n * sizeof(float));
   return v;

@@ -1,7 +1,7 @@
 """lowbit quantize --imatrix: with --method rtn, lowbit writes llama-quantize's exact bytes
-for the same importance matrix (Q4_0 and Q5_0, the formats whose weighted quantizer
-lowbit has so far), the preset rules that depend on an imatrix apply, every tensor's
-note says whether the matrix was used, and the file records it as llama-quantize does."""
+for the same importance matrix in every format whose ggml quantizer weighs one, the preset
+rules that depend on an imatrix apply, every tensor's note says whether the matrix was
+used, and the file records it as llama-quantize does."""
 import hashlib
 import struct
 
@@ -13,11 +13,20 @@ import preset_model
 
 # sha256 over (name, bytes) of every tensor, in name order (llama-quantize writes them by
 # layer), of the file llama-quantize (llama.cpp c392e50) wrote from the same inputs:
-#   llama-quantize --pure --imatrix fixed.dat synthetic.gguf out.gguf Q4_0 2   (and Q5_0)
-# with synthetic.gguf from preset_model.py and fixed.dat from fixed_imatrix() below.
+#   llama-quantize --pure --imatrix fixed.dat synthetic.gguf out.gguf TYPE
+# with synthetic.gguf from preset_model.py and fixed.dat from fixed_imatrix() below (the
+# token embedding has no entry, so it is quantized unweighted on both sides).
 GOLDEN = {
     "Q4_0": "aabd4df25e5c341ca1969a4ebb675d13772dff6d47129ea70b6e5ea7a183ce37",
+    "Q4_1": "a0f1310c0fef6680d861462746f6e9468a0fea0156c2167b874b870219eb7df5",
     "Q5_0": "daeb096eaf9143781b58af10913080d3c35a992fab4567b238d78220d507498b",
+    "Q5_1": "9a51ea53449ab6a8d97df340066af8076da012ab9bea63a5e1fe086e86b82f7d",
+    "IQ4_NL": "5a0e025825879030f011f3da23a9b31d7fc583c34dcffca90eb7fca521495511",
+    "Q2_K": "20506ed42bd61bf858e0747f1012298e4701463b82ea0f080e8a4ddf65295702",
+    "Q3_K": "a6c0ad860c5764a97186f80020059fefa0427d50afb0c4ab0cac81f937f930d7",
+    "Q4_K": "eff3ef2770797b538cf6555e4255af337e1a6910d1035d6fafb5be8970ea1593",
+    "Q5_K": "7aa9121f666ca42af113efc24275538e7e7aea68bb46dea90cbd4c35bf8a14ab",
+    "Q6_K": "66c613de0e129ae54cbefe6ca0417992a4436883248dbdbebe9a2b0232ae238b",
 }
 
 
@@ -75,7 +84,7 @@ def test_preset_rules_and_notes(tmp):
     rows = {line.split()[0]: line for line in plan.splitlines() if ".weight" in line}
     assert rows["blk.0.ffn_down.weight"].split()[4] == "Q4_1"
     assert rows["blk.1.ffn_down.weight"].split()[4] == "Q4_0"
-    assert "not written yet" in rows["blk.0.ffn_down.weight"]  # no weighted Q4_1 yet
+    assert "weighted rtn" in rows["blk.0.ffn_down.weight"]
     assert "takes no weights" not in rows["blk.1.attn_v.weight"] and "weighted rtn" in rows["blk.1.attn_v.weight"]
     q8 = lowbit("quantize", model, tmp / "y.gguf", "Q8_0", "--imatrix", dat, "--dry-run").stdout
     assert "Q8_0 takes no weights" in q8

@@ -46,10 +46,11 @@ Fit fit_for_inverse_scale(const float* x, const float* w, float id) {
   return fit;
 }
 
-float search_scale(const float* x) {
-  float w[32];
-  for (int j = 0; j < 32; ++j) w[j] = x[j] * x[j];
-
+// The block's scale: the least-squares d for the largest magnitude on level -127, then
+// for 15 inverse scales around it, keeping the best fit under the weights w. (No guard
+// on a zero sum_q2, as in ggml: with w = x^2 it cannot be zero once amax passes the
+// threshold; with an imatrix of zeros it gives ggml's NaN scale.)
+float search_scale(const float* x, const float* w) {
   float amax = 0.0f;
   float max = 0.0f;
   for (int j = 0; j < 32; ++j) {
@@ -64,7 +65,7 @@ float search_scale(const float* x) {
   // Start with the element of largest magnitude on the outermost level, -127.
   const float first_d = -max / level(0);
   const Fit first = fit_for_inverse_scale(x, w, 1.0f / first_d);
-  float d = first.sum_q2 > 0.0f ? first.sum_qx / first.sum_q2 : 0.0f;
+  float d = first.sum_qx / first.sum_q2;
   float best = d * first.sum_qx;
 
   for (int step = -kScaleSearchSteps; step <= kScaleSearchSteps; ++step) {
@@ -106,20 +107,44 @@ void dequantize_row_iq4_nl(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
+namespace {
+
+// Block b of dst for the scale d: the nearest level of every x / d.
+void store_iq4_nl(const float* x, float d, std::byte* dst, int64_t b) {
+  const float id = d != 0.0f ? 1.0f / d : 0.0f;
+  BlockIQ4_NL block;
+  block.d = fp32_to_fp16(d);
+  for (int j = 0; j < 16; ++j) {
+    const int lo = nearest_level(id * x[j]);
+    const int hi = nearest_level(id * x[j + 16]);
+    block.qs[j] = static_cast<uint8_t>(lo | (hi << 4));
+  }
+  std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+}
+
+}  // namespace
+
 void quantize_row_iq4_nl_ref(const float* src, std::byte* dst, int64_t n) {
+  float w[kIQ4_NLBlockSize];
   for (int64_t b = 0; b < n / kIQ4_NLBlockSize; ++b) {
     const float* x = src + b * kIQ4_NLBlockSize;
-    const float d = search_scale(x);
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    for (int j = 0; j < kIQ4_NLBlockSize; ++j) w[j] = x[j] * x[j];
+    store_iq4_nl(x, search_scale(x, w), dst, b);
+  }
+}
 
-    BlockIQ4_NL block;
-    block.d = fp32_to_fp16(d);
-    for (int j = 0; j < 16; ++j) {
-      const int lo = nearest_level(id * x[j]);
-      const int hi = nearest_level(id * x[j + 16]);
-      block.qs[j] = static_cast<uint8_t>(lo | (hi << 4));
-    }
-    std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+// ggml's quantize_iq4_nl with quant_weights: the weights of each block are
+// importance[j] * sqrt(sigma2 + x[j]^2), sigma2 twice the block's own mean square.
+void quantize_row_iq4_nl_weighted(const float* src, std::byte* dst, int64_t n_per_row, const float* importance) {
+  float w[kIQ4_NLBlockSize];
+  for (int64_t b = 0; b < n_per_row / kIQ4_NLBlockSize; ++b) {
+    const float* x = src + b * kIQ4_NLBlockSize;
+    float sigma2 = 0;
+    for (int j = 0; j < kIQ4_NLBlockSize; ++j) sigma2 += x[j] * x[j];
+    sigma2 *= 2.f / static_cast<float>(kIQ4_NLBlockSize);
+    for (int j = 0; j < kIQ4_NLBlockSize; ++j)
+      w[j] = importance[b * kIQ4_NLBlockSize + j] * std::sqrt(sigma2 + x[j] * x[j]);
+    store_iq4_nl(x, search_scale(x, w), dst, b);
   }
 }
 

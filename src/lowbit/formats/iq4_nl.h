@@ -47,6 +47,10 @@ void dequantize_row_iq4_nl(const std::byte* src, float* dst, int64_t n);
 // Byte-identical to ggml's quantize_iq4_nl(src, dst, 1, n, nullptr).
 void quantize_row_iq4_nl_ref(const float* src, std::byte* dst, int64_t n);
 
+// The same search weighted by an importance matrix, as llama-quantize runs it with an
+// imatrix: one row of n_per_row weights, importance[j] per column.
+void quantize_row_iq4_nl_weighted(const float* src, std::byte* dst, int64_t n_per_row, const float* importance);
+
 // The block for an (already fp16-exact) scale d with each code the nearest for it
 // (formats/grid_codes.h): what the methods of quant/ write once they have chosen d.
 BlockIQ4_NL encode_iq4_nl_with_scale(const float* x, float d);

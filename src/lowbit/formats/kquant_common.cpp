@@ -220,6 +220,71 @@ float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, ui
   return scale;
 }
 
+float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* weights) {
+  float max = 0;
+  for (int i = 0; i < n; ++i) max = max > x[i] ? max : x[i];  // ggml's MAX, NaN included
+  if (max == 0.0f) {
+    std::fill(L, L + n, uint8_t{0});
+    return 0.f;
+  }
+  auto code = [nmax](float v) { return std::min(nmax, nearest_int(v)); };
+  float iscale = to_f(nmax) / max;
+  for (int i = 0; i < n; ++i) L[i] = static_cast<uint8_t>(nearest_int(iscale * x[i]));
+  const float scale = 1 / iscale;
+  float best_mse = 0;
+  for (int i = 0; i < n; ++i) {
+    const float diff = x[i] - scale * to_f(L[i]);
+    best_mse += weights[i] * diff * diff;
+  }
+  for (int is = -4; is <= 4; ++is) {
+    if (is == 0) continue;
+    const float iscale_is = (0.1f * to_f(is) + to_f(nmax)) / max;
+    const float scale_is = 1 / iscale_is;
+    float mse = 0;
+    for (int i = 0; i < n; ++i) {
+      const float diff = x[i] - scale_is * to_f(code(iscale_is * x[i]));
+      mse += weights[i] * diff * diff;
+    }
+    if (mse < best_mse) {
+      best_mse = mse;
+      iscale = iscale_is;
+    }
+  }
+  float sumlx = 0;
+  float suml2 = 0;
+  for (int i = 0; i < n; ++i) {
+    const int l = code(iscale * x[i]);
+    L[i] = static_cast<uint8_t>(l);
+    sumlx += weights[i] * x[i] * to_f(l);
+    suml2 += weights[i] * to_f(l) * to_f(l);
+  }
+  // Move one quant at a time to the value that best fits the others' scale; keep the
+  // move only if the fit (sumlx^2/suml2) improves.
+  for (int itry = 0; itry < 5; ++itry) {
+    int n_changed = 0;
+    for (int i = 0; i < n; ++i) {
+      const float w = weights[i];
+      float slx = sumlx - w * x[i] * to_f(L[i]);
+      float sl2 = suml2 - w * to_f(L[i]) * to_f(L[i]);
+      if (slx > 0 && sl2 > 0) {
+        const int new_l = code(x[i] * sl2 / slx);
+        if (new_l != L[i]) {
+          slx += w * x[i] * to_f(new_l);
+          sl2 += w * to_f(new_l) * to_f(new_l);
+          if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+            L[i] = static_cast<uint8_t>(new_l);
+            sumlx = slx;
+            suml2 = sl2;
+            ++n_changed;
+          }
+        }
+      }
+    }
+    if (n_changed == 0) break;
+  }
+  return sumlx / suml2;
+}
+
 void get_scale_min_k4(int j, const uint8_t* packed, uint8_t* scale, uint8_t* min) {
   if (j < 4) {
     *scale = packed[j] & 63;
@@ -356,6 +421,23 @@ LOWBIT_MULTIVERSION void search_k4_sub_blocks(const float* x, int nmax, float rm
   }
 }
 
+// The last step of both K4 quantizers: the quants against the scales as stored; a zero
+// scale keeps the search's quants.
+void requantize_k4(const float* x, const ScaleMinK4& block, int nmax, uint8_t* L) {
+  for (int j = 0; j < kK4Count; ++j) {
+    uint8_t sc;
+    uint8_t m;
+    get_scale_min_k4(j, block.scales, &sc, &m);
+    const float d = fp16_to_fp32(block.d) * to_f(sc);
+    if (d == 0.0f) continue;
+    const float dm = fp16_to_fp32(block.dmin) * to_f(m);
+    for (int i = 0; i < kK4Sub; ++i) {
+      const int l = nearest_int((x[kK4Sub * j + i] + dm) / d);
+      L[kK4Sub * j + i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
+    }
+  }
+}
+
 }  // namespace
 
 ScaleMinK4 quantize_super_block_k4(const float* x, int nmax, float rmin, int nstep, uint8_t* L) {
@@ -389,20 +471,40 @@ ScaleMinK4 quantize_super_block_k4(const float* x, int nmax, float rmin, int nst
   }
   out.d = fp32_to_fp16(max_scale / 63.f);
   out.dmin = fp32_to_fp16(max_min / 63.f);
+  requantize_k4(x, out, nmax, L);
+  return out;
+}
 
-  // Requantize against the scales as stored; a zero scale keeps the search's quants.
-  for (int j = 0; j < kCount; ++j) {
-    uint8_t sc;
-    uint8_t m;
-    get_scale_min_k4(j, out.scales, &sc, &m);
-    const float d = fp16_to_fp32(out.d) * to_f(sc);
-    if (d == 0.0f) continue;
-    const float dm = fp16_to_fp32(out.dmin) * to_f(m);
-    for (int i = 0; i < kSub; ++i) {
-      const int l = nearest_int((x[kSub * j + i] + dm) / d);
-      L[kSub * j + i] = static_cast<uint8_t>(std::max(0, std::min(nmax, l)));
-    }
+ScaleMinK4 quantize_super_block_k4_weighted(const float* x, const float* importance, int nmax, uint8_t* L) {
+  const float sigma2 = 2 * sum_of_squares(x, kSuperBlock) / to_f(kSuperBlock);
+  float scales[kK4Count];
+  float mins[kK4Count];
+  float sub_weight[kK4Count];
+  float weights[kK4Sub];
+  uint8_t Laux[kK4Sub];
+  for (int j = 0; j < kK4Count; ++j) {
+    importance_weights(x + kK4Sub * j, importance + kK4Sub * j, kK4Sub, sigma2, weights);
+    float sum_w = 0;
+    for (int l = 0; l < kK4Sub; ++l) sum_w += weights[l];
+    sub_weight[j] = sum_w;
+    scales[j] = make_qkx2_quants(kK4Sub, nmax, x + kK4Sub * j, weights, L + kK4Sub * j, &mins[j], Laux, -0.9f, 0.05f,
+                                 36, false);
   }
+  uint8_t Ls[kK4Count];
+  uint8_t Lm[kK4Count];
+  const float d_block = make_qp_quants(kK4Count, 63, scales, Ls, sub_weight);
+  const float m_block = make_qp_quants(kK4Count, 63, mins, Lm, sub_weight);
+  // ggml clamps to 63 in Q5_K and not in Q4_K; they differ only where make_qp_quants
+  // wrapped a negative scale around, which a search over non-negative fits never gives.
+  for (int j = 0; j < kK4Count; ++j) {
+    Ls[j] = std::min<uint8_t>(63, Ls[j]);
+    Lm[j] = std::min<uint8_t>(63, Lm[j]);
+  }
+  ScaleMinK4 out{};
+  pack_scale_min_k4(Ls, Lm, out.scales);
+  out.d = fp32_to_fp16(d_block);
+  out.dmin = fp32_to_fp16(m_block);
+  requantize_k4(x, out, nmax, L);
   return out;
 }
 

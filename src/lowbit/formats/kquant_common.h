@@ -46,20 +46,31 @@ float make_qx_quants(int n, int nmax, const float* x, int8_t* L);
 // path, which its importance-matrix quantizers take).
 float make_qx_quants(int n, int nmax, const float* x, int8_t* L, const float* qw);
 
+// sum x[j]^2 over j < n, accumulated in index order (ggml's sigma2 loops).
+inline float sum_of_squares(const float* x, int64_t n) {
+  float sum = 0;
+  for (int64_t j = 0; j < n; ++j) sum += x[j] * x[j];
+  return sum;
+}
+
+// The weights every quantize_row_*_impl of ggml gives a block when an importance matrix
+// is passed: w[j] = importance[j] * sqrt(sigma2 + x[j]^2), sigma2 being a mean square of
+// the row or super-block (each format picks which, and a factor of 1 or 2).
+inline void importance_weights(const float* x, const float* importance, int n, float sigma2, float* w) {
+  for (int j = 0; j < n; ++j) w[j] = importance[j] * std::sqrt(sigma2 + x[j] * x[j]);
+}
+
 // The loop of ggml's symmetric quantize_row_*_impl with quant_weights (Q4_0, Q5_0): per
-// block of kBlock weights, make_qx_quants under importance[j] * sqrt(sigma2 + x[j]^2),
-// sigma2 the row's mean square, then write(block index, scale, codes L = l + nmax).
+// block of kBlock weights, make_qx_quants under importance_weights with sigma2 the row's
+// mean square, then write(block index, scale, codes L = l + nmax).
 template <int kBlock, class Write>
 void weighted_qx_blocks(const float* x, int64_t n_per_row, const float* importance, int nmax, Write write) {
-  float sum_x2 = 0;
-  for (int64_t j = 0; j < n_per_row; ++j) sum_x2 += x[j] * x[j];
-  const float sigma2 = sum_x2 / static_cast<float>(n_per_row);
+  const float sigma2 = sum_of_squares(x, n_per_row) / static_cast<float>(n_per_row);
   float weight[kBlock];
   int8_t L[kBlock];
   for (int64_t b = 0; b < n_per_row / kBlock; ++b) {
     const float* xb = x + b * kBlock;
-    const float* qw = importance + b * kBlock;
-    for (int j = 0; j < kBlock; ++j) weight[j] = qw[j] * std::sqrt(sigma2 + xb[j] * xb[j]);
+    importance_weights(xb, importance + b * kBlock, kBlock, sigma2, weight);
     write(b, make_qx_quants(kBlock, nmax, xb, L, weight), L);
   }
 }
@@ -80,6 +91,33 @@ float make_q3_quants(int n, int nmax, const float* x, int8_t* L);
 float make_qkx2_quants(int n, int nmax, const float* x, const float* weights, uint8_t* L, float* the_min, uint8_t* Laux,
                        float rmin, float rdelta, int nstep, bool use_mad);
 
+// The asymmetric twin of weighted_qx_blocks (ggml's quantize_row_q4_1_impl and
+// q5_1_impl): make_qkx2_quants with the weighted search's parameters (ggml names this
+// call make_qkx3_quants; with weights given the two functions are the same code), then
+// write(block index, scale, the_min, codes L in [0, nmax]); the block decodes as
+// scale * L - the_min.
+template <int kBlock, class Write>
+void weighted_qkx_blocks(const float* x, int64_t n_per_row, const float* importance, int nmax, Write write) {
+  const float sigma2 = sum_of_squares(x, n_per_row) / static_cast<float>(n_per_row);
+  float weight[kBlock];
+  uint8_t L[kBlock];
+  uint8_t Laux[kBlock];
+  for (int64_t b = 0; b < n_per_row / kBlock; ++b) {
+    const float* xb = x + b * kBlock;
+    importance_weights(xb, importance + b * kBlock, kBlock, sigma2, weight);
+    float the_min;
+    const float scale = make_qkx2_quants(kBlock, nmax, xb, weight, L, &the_min, Laux, -0.9f, 0.05f, 36, false);
+    write(b, scale, the_min, L);
+  }
+}
+
+// ggml's make_qp_quants: quantizes the non-negative x[0..n) (the sub-block scales or
+// mins of a weighted K-quant super-block) to L[i] in [0, nmax] times one scale, which it
+// returns: 9 trial scales around max/nmax by weighted squared error, then up to 5 passes
+// moving single L[i] while the weighted fit improves. Arithmetic, and the uint8_t
+// wrap-around of a negative x, as ggml.
+float make_qp_quants(int n, int nmax, const float* x, uint8_t* L, const float* weights);
+
 // Q4_K/Q5_K pack 8 six-bit scales and 8 six-bit mins into 12 bytes: for j < 4, bytes j
 // and j+4 hold scale j and min j in their low 6 bits; for j >= 4 byte j+4 holds the
 // low nibbles of scale j and min j, and their top 2 bits sit in the top bits of bytes
@@ -97,6 +135,11 @@ struct ScaleMinK4 {
   uint8_t scales[12];  // packed as get_scale_min_k4 reads them
 };
 ScaleMinK4 quantize_super_block_k4(const float* x, int nmax, float rmin, int nstep, uint8_t* L);
+// The same with an importance matrix (the first half of ggml's quantize_row_q4_K_impl
+// and q5_K_impl): per-32 make_qkx2_quants under importance_weights (sigma2 twice the
+// super-block's mean square), the scales and mins quantized to 6 bits by make_qp_quants
+// weighted by each sub-block's total weight, and the final quants against them.
+ScaleMinK4 quantize_super_block_k4_weighted(const float* x, const float* importance, int nmax, uint8_t* L);
 
 // Blocks are read and written through memcpy: tensor data need not be aligned for the
 // block's uint16_t fields.

@@ -33,9 +33,34 @@ void dequantize_row_q2_K(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
+namespace {
+
+constexpr int kSub = 16;
+constexpr int kCount = kSuperBlock / kSub;
+
+// The end of every Q2_K quantizer, b's scales and super-scales set: the quants against
+// the rounded scales (a zero scale keeps the search's quants in L), then the packing.
+void finish_q2_K(const float* x, BlockQ2K& b, uint8_t* L, std::byte* block) {
+  for (int j = 0; j < kCount; ++j) {
+    const float d = fp16_to_fp32(b.d) * static_cast<float>(b.scales[j] & 0xF);
+    if (d == 0.0f) continue;
+    const float dm = fp16_to_fp32(b.dmin) * static_cast<float>(b.scales[j] >> 4);
+    for (int l = 0; l < kSub; ++l) {
+      const int q = nearest_int((x[kSub * j + l] + dm) / d);
+      L[kSub * j + l] = static_cast<uint8_t>(std::max(0, std::min(3, q)));
+    }
+  }
+  for (int half = 0; half < 2; ++half) {
+    const uint8_t* Lh = L + 128 * half;
+    for (int l = 0; l < 32; ++l)
+      b.qs[32 * half + l] = static_cast<uint8_t>(Lh[l] | (Lh[l + 32] << 2) | (Lh[l + 64] << 4) | (Lh[l + 96] << 6));
+  }
+  kquant::store_block(b, block, 0);
+}
+
+}  // namespace
+
 void encode_q2_K_super_block(const float* x, const float* scales, const float* mins, uint8_t* L, std::byte* block) {
-  constexpr int kSub = 16;
-  constexpr int kCount = kSuperBlock / kSub;
   constexpr float kScaleMax = 15.f;  // scales and mins are 4-bit
   BlockQ2K b{};
 
@@ -65,29 +90,11 @@ void encode_q2_K_super_block(const float* x, const float* scales, const float* m
     b.dmin = fp32_to_fp16(0.f);
   }
 
-  // Requantize against the rounded scales; a zero scale keeps the search's quants.
-  for (int j = 0; j < kCount; ++j) {
-    const float d = fp16_to_fp32(b.d) * static_cast<float>(b.scales[j] & 0xF);
-    if (d == 0.0f) continue;
-    const float dm = fp16_to_fp32(b.dmin) * static_cast<float>(b.scales[j] >> 4);
-    for (int l = 0; l < kSub; ++l) {
-      const int q = nearest_int((x[kSub * j + l] + dm) / d);
-      L[kSub * j + l] = static_cast<uint8_t>(std::max(0, std::min(3, q)));
-    }
-  }
-
-  for (int half = 0; half < 2; ++half) {
-    const uint8_t* Lh = L + 128 * half;
-    for (int l = 0; l < 32; ++l)
-      b.qs[32 * half + l] = static_cast<uint8_t>(Lh[l] | (Lh[l + 32] << 2) | (Lh[l + 64] << 4) | (Lh[l + 96] << 6));
-  }
-  kquant::store_block(b, block, 0);
+  finish_q2_K(x, b, L, block);
 }
 
 void quantize_row_q2_K_ref(const float* src, std::byte* dst, int64_t n) {
   const int64_t nb = kquant::super_block_count(n, "Q2_K");
-  constexpr int kSub = 16;
-  constexpr int kCount = kSuperBlock / kSub;
   for (int64_t i = 0; i < nb; ++i) {
     const float* x = src + i * kSuperBlock;
     uint8_t L[kSuperBlock];
@@ -101,6 +108,38 @@ void quantize_row_q2_K_ref(const float* src, std::byte* dst, int64_t n) {
           kquant::make_qkx2_quants(kSub, 3, x + kSub * j, weights, L + kSub * j, &mins[j], Laux, -0.5f, 0.1f, 15, true);
     }
     encode_q2_K_super_block(x, scales, mins, L, dst + i * static_cast<int64_t>(sizeof(BlockQ2K)));
+  }
+}
+
+void quantize_row_q2_K_weighted(const float* src, std::byte* dst, int64_t n_per_row, const float* importance) {
+  const int64_t nb = kquant::super_block_count(n_per_row, "Q2_K");
+  for (int64_t i = 0; i < nb; ++i) {
+    const float* x = src + i * kSuperBlock;
+    const float* qw = importance + i * kSuperBlock;
+    const float sigma2 = kquant::sum_of_squares(x, kSuperBlock) / static_cast<float>(kSuperBlock);
+    uint8_t L[kSuperBlock];
+    uint8_t Laux[kSub];
+    float weights[kSub];
+    float sub_weight[kCount];
+    float scales[kCount];
+    float mins[kCount];
+    for (int j = 0; j < kCount; ++j) {
+      kquant::importance_weights(x + kSub * j, qw + kSub * j, kSub, sigma2, weights);
+      float sum_w = 0;
+      for (int l = 0; l < kSub; ++l) sum_w += weights[l];
+      sub_weight[j] = sum_w;
+      scales[j] = kquant::make_qkx2_quants(kSub, 3, x + kSub * j, weights, L + kSub * j, &mins[j], Laux, -0.9f, 0.05f,
+                                           36, false);
+    }
+    uint8_t Ls[kCount];
+    uint8_t Lm[kCount];
+    const float dm = kquant::make_qp_quants(kCount, 15, scales, Ls, sub_weight);
+    const float mm = kquant::make_qp_quants(kCount, 15, mins, Lm, sub_weight);
+    BlockQ2K b{};
+    b.d = fp32_to_fp16(dm);
+    b.dmin = fp32_to_fp16(mm);
+    for (int j = 0; j < kCount; ++j) b.scales[j] = static_cast<uint8_t>(Ls[j] | (Lm[j] << 4));
+    finish_q2_K(x, b, L, dst + i * static_cast<int64_t>(sizeof(BlockQ2K)));
   }
 }
 

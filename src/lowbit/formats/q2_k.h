@@ -31,7 +31,11 @@ void quantize_row_q2_K_ref(const float* src, std::byte* dst, int64_t n);
 // in vector lanes (formats/kquant_rtn_lanes.cpp) instead of one after another.
 void quantize_row_q2_K_rtn(const float* src, std::byte* dst, int64_t n);
 
-// The second half of both: given the 256 weights x, the sub-block scales and mins of
+// ggml's importance-weighted encoder (quantize_row_q2_K_impl), llama-quantize's path
+// with an imatrix: one row of n_per_row weights, importance[j] per column.
+void quantize_row_q2_K_weighted(const float* src, std::byte* dst, int64_t n_per_row, const float* importance);
+
+// The second half of _ref and _rtn: given the 256 weights x, the sub-block scales and mins of
 // make_qkx2_quants and its codes L (0..3, overwritten), the 4-bit scale and min
 // encoding, the requantization against the rounded values and the packing of a block.
 void encode_q2_K_super_block(const float* x, const float* scales, const float* mins, uint8_t* L, std::byte* block);

@@ -33,7 +33,11 @@ void quantize_row_q3_K_ref(const float* src, std::byte* dst, int64_t n);
 // in vector lanes (formats/kquant_rtn_lanes.cpp) instead of one after another.
 void quantize_row_q3_K_rtn(const float* src, std::byte* dst, int64_t n);
 
-// The second half of both: given the 256 weights x, the sub-block scales of
+// ggml's importance-weighted encoder (quantize_row_q3_K_impl), llama-quantize's path
+// with an imatrix: one row of n_per_row weights, importance[j] per column.
+void quantize_row_q3_K_weighted(const float* src, std::byte* dst, int64_t n_per_row, const float* importance);
+
+// The second half of _ref and _rtn: given the 256 weights x, the sub-block scales of
 // make_q3_quants and its codes L (0..7, overwritten), the 6-bit scale encoding, the
 // requantization against the rounded scales and the packing of one block.
 void encode_q3_K_super_block(const float* x, const float* scales, int8_t* L, std::byte* block);

@@ -8,6 +8,7 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/grid_codes.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/formats/legacy_decode.h"
 #include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/core/multiversion.h"
@@ -126,6 +127,18 @@ LOWBIT_MULTIVERSION void quantize_row_q4_1(const float* src, std::byte* dst, int
     }
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
+}
+
+void quantize_row_q4_1_weighted(const float* x, std::byte* dst, int64_t n_per_row, const float* importance) {
+  kquant::weighted_qkx_blocks<kQ4_1BlockSize>(x, n_per_row, importance, 15,
+                                              [&](int64_t b, float d, float the_min, const uint8_t* L) {
+                                                BlockQ4_1 block;
+                                                block.d = fp32_to_fp16(d);
+                                                block.m = fp32_to_fp16(-the_min);
+                                                for (int j = 0; j < 16; ++j)
+                                                  block.qs[j] = static_cast<uint8_t>(L[j] | (L[j + 16] << 4));
+                                                std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+                                              });
 }
 
 }  // namespace lowbit

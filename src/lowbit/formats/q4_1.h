@@ -37,4 +37,9 @@ void quantize_row_q4_1(const float* src, std::byte* dst, int64_t n);
 // (formats/grid_codes.h): what the methods of quant/ write once they have chosen them.
 BlockQ4_1 encode_q4_1_with_params(const float* x, float d, float m);
 
+// ggml's importance-weighted encoder (quantize_row_q4_1_impl): one row of n_per_row
+// weights, importance[j] per column (llama-quantize's path with an imatrix): per block
+// the weighted min/scale search of make_qkx2_quants, its codes kept as they are.
+void quantize_row_q4_1_weighted(const float* x, std::byte* dst, int64_t n_per_row, const float* importance);
+
 }  // namespace lowbit

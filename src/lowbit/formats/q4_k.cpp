@@ -31,19 +31,36 @@ void dequantize_row_q4_K(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
+namespace {
+
+// Block i of dst from its scales and its quants L (0..15).
+void store_q4_K(const kquant::ScaleMinK4& sm, const uint8_t* L, std::byte* dst, int64_t i) {
+  BlockQ4K b{};
+  b.d = sm.d;
+  b.dmin = sm.dmin;
+  std::memcpy(b.scales, sm.scales, sizeof b.scales);
+  for (int p = 0; p < 4; ++p)
+    for (int l = 0; l < 32; ++l) b.qs[32 * p + l] = static_cast<uint8_t>(L[64 * p + l] | (L[64 * p + 32 + l] << 4));
+  kquant::store_block(b, dst, i);
+}
+
+}  // namespace
+
 void quantize_row_q4_K_ref(const float* src, std::byte* dst, int64_t n) {
   const int64_t nb = kquant::super_block_count(n, "Q4_K");
   for (int64_t i = 0; i < nb; ++i) {
-    const float* x = src + i * kSuperBlock;
     uint8_t L[kSuperBlock];
-    const kquant::ScaleMinK4 sm = kquant::quantize_super_block_k4(x, 15, -1.f, 20, L);
-    BlockQ4K b{};
-    b.d = sm.d;
-    b.dmin = sm.dmin;
-    std::memcpy(b.scales, sm.scales, sizeof b.scales);
-    for (int p = 0; p < 4; ++p)
-      for (int l = 0; l < 32; ++l) b.qs[32 * p + l] = static_cast<uint8_t>(L[64 * p + l] | (L[64 * p + 32 + l] << 4));
-    kquant::store_block(b, dst, i);
+    store_q4_K(kquant::quantize_super_block_k4(src + i * kSuperBlock, 15, -1.f, 20, L), L, dst, i);
+  }
+}
+
+void quantize_row_q4_K_weighted(const float* src, std::byte* dst, int64_t n_per_row, const float* importance) {
+  const int64_t nb = kquant::super_block_count(n_per_row, "Q4_K");
+  for (int64_t i = 0; i < nb; ++i) {
+    uint8_t L[kSuperBlock];
+    const auto sm =
+        kquant::quantize_super_block_k4_weighted(src + i * kSuperBlock, importance + i * kSuperBlock, 15, L);
+    store_q4_K(sm, L, dst, i);
   }
 }
 

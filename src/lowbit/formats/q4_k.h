@@ -28,6 +28,10 @@ void dequantize_row_q4_K(const std::byte* src, float* dst, int64_t n);
 // (llama-quantize) runs for Q4_K without an importance matrix.
 void quantize_row_q4_K_ref(const float* src, std::byte* dst, int64_t n);
 
+// ggml's importance-weighted encoder (quantize_row_q4_K_impl), llama-quantize's path
+// with an imatrix: one row of n_per_row weights, importance[j] per column.
+void quantize_row_q4_K_weighted(const float* src, std::byte* dst, int64_t n_per_row, const float* importance);
+
 // Q4_K's layout and grids as the K-quant methods see them.
 const kquant::KQuantCodec& q4_K_codec();
 

@@ -7,6 +7,7 @@
 
 #include "lowbit/core/float_bits.h"
 #include "lowbit/formats/grid_codes.h"
+#include "lowbit/formats/kquant_common.h"
 #include "lowbit/formats/legacy_decode.h"
 #include "lowbit/formats/ggml_rounding.h"
 #include "lowbit/core/multiversion.h"
@@ -76,6 +77,23 @@ LOWBIT_MULTIVERSION void quantize_row_q5_1_ref(const float* src, std::byte* dst,
     std::memcpy(block.qh, &qh, sizeof qh);
     std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
   }
+}
+
+void quantize_row_q5_1_weighted(const float* x, std::byte* dst, int64_t n_per_row, const float* importance) {
+  kquant::weighted_qkx_blocks<kQ5_1BlockSize>(
+      x, n_per_row, importance, 31, [&](int64_t b, float d, float the_min, const uint8_t* L) {
+        BlockQ5_1 block;
+        block.d = fp32_to_fp16(d);
+        block.m = fp32_to_fp16(-the_min);
+        uint32_t qh = 0;
+        for (int j = 0; j < 16; ++j) {
+          block.qs[j] = static_cast<uint8_t>((L[j] & 0x0F) | ((L[j + 16] & 0x0F) << 4));
+          qh |= uint32_t((L[j] >> 4) & 1u) << j;
+          qh |= uint32_t((L[j + 16] >> 4) & 1u) << (j + 16);
+        }
+        std::memcpy(block.qh, &qh, sizeof qh);
+        std::memcpy(dst + b * int64_t(sizeof block), &block, sizeof block);
+      });
 }
 
 }  // namespace lowbit

@@ -35,24 +35,41 @@ void dequantize_row_q5_K(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
+namespace {
+
+// Block i of dst from its scales and its quants L (0..31).
+void store_q5_K(const kquant::ScaleMinK4& sm, const uint8_t* L, std::byte* dst, int64_t i) {
+  BlockQ5K b{};
+  b.d = sm.d;
+  b.dmin = sm.dmin;
+  std::memcpy(b.scales, sm.scales, sizeof b.scales);
+  for (int k = 0; k < kSuperBlock; ++k) {
+    if (L[k] > 15) b.qh[k % 32] = static_cast<uint8_t>(b.qh[k % 32] | (1 << (k / 32)));
+    const int low = L[k] & 0xF;
+    const int p = k / 64;
+    const int shift = 4 * ((k / 32) % 2);
+    b.qs[32 * p + k % 32] = static_cast<uint8_t>(b.qs[32 * p + k % 32] | (low << shift));
+  }
+  kquant::store_block(b, dst, i);
+}
+
+}  // namespace
+
 void quantize_row_q5_K_ref(const float* src, std::byte* dst, int64_t n) {
   const int64_t nb = kquant::super_block_count(n, "Q5_K");
   for (int64_t i = 0; i < nb; ++i) {
-    const float* x = src + i * kSuperBlock;
     uint8_t L[kSuperBlock];
-    const kquant::ScaleMinK4 sm = kquant::quantize_super_block_k4(x, 31, -0.5f, 15, L);
-    BlockQ5K b{};
-    b.d = sm.d;
-    b.dmin = sm.dmin;
-    std::memcpy(b.scales, sm.scales, sizeof b.scales);
-    for (int k = 0; k < kSuperBlock; ++k) {
-      if (L[k] > 15) b.qh[k % 32] = static_cast<uint8_t>(b.qh[k % 32] | (1 << (k / 32)));
-      const int low = L[k] & 0xF;
-      const int p = k / 64;
-      const int shift = 4 * ((k / 32) % 2);
-      b.qs[32 * p + k % 32] = static_cast<uint8_t>(b.qs[32 * p + k % 32] | (low << shift));
-    }
-    kquant::store_block(b, dst, i);
+    store_q5_K(kquant::quantize_super_block_k4(src + i * kSuperBlock, 31, -0.5f, 15, L), L, dst, i);
+  }
+}
+
+void quantize_row_q5_K_weighted(const float* src, std::byte* dst, int64_t n_per_row, const float* importance) {
+  const int64_t nb = kquant::super_block_count(n_per_row, "Q5_K");
+  for (int64_t i = 0; i < nb; ++i) {
+    uint8_t L[kSuperBlock];
+    const auto sm =
+        kquant::quantize_super_block_k4_weighted(src + i * kSuperBlock, importance + i * kSuperBlock, 31, L);
+    store_q5_K(sm, L, dst, i);
   }
 }
 

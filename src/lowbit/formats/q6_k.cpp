@@ -49,53 +49,75 @@ void dequantize_row_q6_K(const std::byte* src, float* dst, int64_t n) {
   }
 }
 
+namespace {
+
+constexpr int kSub = 16;
+constexpr int kCount = kSuperBlock / kSub;
+
+// The end of both Q6_K quantizers, given the sixteen sub-block scales and their quants
+// L (0..63): the scales to 8 bits under one fp16 super-scale, the quants against the
+// rounded scales (a zero scale keeps the search's quants), the packing into block i.
+[[gnu::always_inline]] inline void finish_q6_K(const float* x, const float* scales, int8_t* L, std::byte* dst,
+                                               int64_t i) {
+  BlockQ6K b{};
+  // The scale of largest magnitude, with its sign (the first one on ties).
+  float max_scale = 0;
+  float max_abs_scale = 0;
+  for (int j = 0; j < kCount; ++j) {
+    const float a = std::fabs(scales[j]);
+    if (a > max_abs_scale) {
+      max_abs_scale = a;
+      max_scale = scales[j];
+    }
+  }
+  if (max_abs_scale < kquant::kGroupMaxEps) {
+    // An all-zero block, d included: ggml writes it without quantizing.
+    kquant::store_block(b, dst, i);
+    return;
+  }
+  const float iscale = -128.f / max_scale;
+  b.d = fp32_to_fp16(1 / iscale);
+  for (int j = 0; j < kCount; ++j) b.scales[j] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[j])));
+  for (int j = 0; j < kCount; ++j) {
+    const float d = fp16_to_fp32(b.d) * static_cast<float>(b.scales[j]);
+    if (d == 0.0f) continue;
+    for (int l = 0; l < kSub; ++l) {
+      const int q = nearest_int(x[kSub * j + l] / d);
+      L[kSub * j + l] = static_cast<int8_t>(std::max(-32, std::min(31, q)) + 32);
+    }
+  }
+  for (int k = 0; k < kSuperBlock; ++k) {
+    const Q6Position p = q6_position(k);
+    b.ql[p.ql_index] = static_cast<uint8_t>(b.ql[p.ql_index] | ((L[k] & 0xF) << p.ql_shift));
+    b.qh[p.qh_index] = static_cast<uint8_t>(b.qh[p.qh_index] | ((L[k] >> 4) << p.qh_shift));
+  }
+  kquant::store_block(b, dst, i);
+}
+
+}  // namespace
+
 LOWBIT_MULTIVERSION void quantize_row_q6_K_ref(const float* src, std::byte* dst, int64_t n) {
   const int64_t nb = kquant::super_block_count(n, "Q6_K");
-  constexpr int kSub = 16;
-  constexpr int kCount = kSuperBlock / kSub;
   for (int64_t i = 0; i < nb; ++i) {
     const float* x = src + i * kSuperBlock;
-    BlockQ6K b{};
     int8_t L[kSuperBlock];
     float scales[kCount];
-
-    // The scale of largest magnitude, with its sign (the first one on ties).
-    float max_scale = 0;
-    float max_abs_scale = 0;
     kquant::make_qx_quants_16x16(32, x, L, scales);
-    for (int j = 0; j < kCount; ++j) {
-      const float a = std::fabs(scales[j]);
-      if (a > max_abs_scale) {
-        max_abs_scale = a;
-        max_scale = scales[j];
-      }
-    }
-    if (max_abs_scale < kquant::kGroupMaxEps) {
-      // An all-zero block, d included: ggml writes it without quantizing.
-      kquant::store_block(b, dst, i);
-      continue;
-    }
+    finish_q6_K(x, scales, L, dst, i);
+  }
+}
 
-    const float iscale = -128.f / max_scale;
-    b.d = fp32_to_fp16(1 / iscale);
-    for (int j = 0; j < kCount; ++j) b.scales[j] = static_cast<int8_t>(std::min(127, nearest_int(iscale * scales[j])));
-
-    // Requantize against the rounded scales; a zero scale keeps the search's quants.
-    for (int j = 0; j < kCount; ++j) {
-      const float d = fp16_to_fp32(b.d) * static_cast<float>(b.scales[j]);
-      if (d == 0.0f) continue;
-      for (int l = 0; l < kSub; ++l) {
-        const int q = nearest_int(x[kSub * j + l] / d);
-        L[kSub * j + l] = static_cast<int8_t>(std::max(-32, std::min(31, q)) + 32);
-      }
-    }
-
-    for (int k = 0; k < kSuperBlock; ++k) {
-      const Q6Position p = q6_position(k);
-      b.ql[p.ql_index] = static_cast<uint8_t>(b.ql[p.ql_index] | ((L[k] & 0xF) << p.ql_shift));
-      b.qh[p.qh_index] = static_cast<uint8_t>(b.qh[p.qh_index] | ((L[k] >> 4) << p.qh_shift));
-    }
-    kquant::store_block(b, dst, i);
+// Unlike ggml's other weighted quantizers, Q6_K's takes the imatrix values as they are
+// (ggml left the sqrt(sigma2 + x^2) factor commented out).
+void quantize_row_q6_K_weighted(const float* src, std::byte* dst, int64_t n_per_row, const float* importance) {
+  const int64_t nb = kquant::super_block_count(n_per_row, "Q6_K");
+  for (int64_t i = 0; i < nb; ++i) {
+    const float* x = src + i * kSuperBlock;
+    int8_t L[kSuperBlock];
+    float scales[kCount];
+    for (int j = 0; j < kCount; ++j)
+      scales[j] = kquant::make_qx_quants(kSub, 32, x + kSub * j, L + kSub * j, importance + i * kSuperBlock + kSub * j);
+    finish_q6_K(x, scales, L, dst, i);
   }
 }
 

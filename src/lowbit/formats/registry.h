@@ -37,14 +37,11 @@ struct TypeTraits {
   FromFloatFn from_float = nullptr;
   // Format of the activations its dot product pairs with (ggml's vec_dot_type).
   DType vec_dot_type = DType::F32;
-  // Whether ggml's quantizer for the format weighs an importance matrix at all (Q8_0,
-  // the ternary formats and the floats ignore one).
-  bool takes_importance = false;
   // A faster encoder writing the same bytes as from_float (tests hold it to the
   // reference on random and adversarial blocks); nullptr where the reference is it.
   FromFloatFn from_float_fast = nullptr;
   // ggml's importance-weighted encoder (llama-quantize's path with --imatrix); nullptr
-  // where the format takes none or lowbit has not written it yet.
+  // where ggml's quantizer ignores an imatrix (Q8_0, the ternary formats, the floats).
   FromFloatWeightedFn from_float_weighted = nullptr;
   // llama.cpp's file type (LLAMA_FTYPE_*, general.file_type) of a model whose weights
   // are mostly this type; -1 where llama.cpp has none.

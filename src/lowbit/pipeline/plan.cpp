@@ -38,10 +38,7 @@ void use_imatrix(const Model& model, const QuantizeRequest& request, TensorPlan&
                       "has " + std::to_string(entry->second.sum2.size()) + " columns but the tensor in " +
                           model.source_path + " has " + std::to_string(t.cols()));
   } else if (type.from_float_weighted == nullptr) {
-    p.note +=
-        !type.takes_importance
-            ? "imatrix: " + std::string(type.name) + " takes no weights (as in llama-quantize); "
-            : "imatrix: not used, lowbit's weighted " + std::string(type.name) + " quantizer is not written yet; ";
+    p.note += "imatrix: " + std::string(type.name) + " takes no weights (as in llama-quantize); ";
   } else if (request.method && *request.method != Method::Rtn) {
     p.note += "imatrix: not used by " + std::string(method_name(p.method)) + " yet (--method rtn uses it); ";
   } else {

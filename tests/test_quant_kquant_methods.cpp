@@ -21,8 +21,10 @@
 #include "lowbit/formats/q5_k.h"
 #include "lowbit/formats/q6_k.h"
 #include "lowbit/formats/registry.h"
+#include "lowbit/quant/format_methods.h"
 #include "lowbit/quant/kquant_methods.h"
 #include "lowbit/quant/method_table.h"
+#include "lowbit/quant/weighted_search.h"
 
 namespace lowbit {
 namespace {
@@ -47,9 +49,27 @@ const KFormat kFormats[] = {
     {DType::Q6_K, q6_K_codec(), false, 0.05},   // measured 0.062
 };
 
+// Method::Search in these tests is the plain-L2 search (kquant::quantize_search, through
+// the format's entry point) called directly; the method table's Search column runs the
+// reference search (quant/weighted_search.h), tested at the end of this file.
+QuantizeFn l2_search(DType t) {
+  switch (t) {
+    case DType::Q2_K:
+      return quantize_row_q2_K_search;
+    case DType::Q3_K:
+      return quantize_row_q3_K_search;
+    case DType::Q4_K:
+      return quantize_row_q4_K_search;
+    case DType::Q5_K:
+      return quantize_row_q5_K_search;
+    default:
+      return quantize_row_q6_K_search;
+  }
+}
+
 std::vector<std::byte> encode(DType t, Method m, const std::vector<float>& x, const QuantOptions& options) {
   std::vector<std::byte> bytes(row_bytes(t, x.size()).value());
-  const QuantizeFn fn = methods(t).quantizer(m);
+  const QuantizeFn fn = m == Method::Search ? l2_search(t) : methods(t).quantizer(m);
   const int64_t rows = int64_t(x.size()) / 4096;
   if (rows > 1 && x.size() % 4096 == 0) {
     // The matrix test: one call per 4096-weight row, as the model quantizer makes them.
@@ -307,6 +327,7 @@ TEST(QuantKQuantMethods, RejectPartialBlocksAndRunWithOneCandidate) {
         EXPECT_THROW(fn(x.data(), out.data(), 300, options), std::invalid_argument);
       }
     }
+    EXPECT_THROW(l2_search(f.type)(x.data(), out.data(), 300, options), std::invalid_argument);
   }
   // A single scan candidate (or none asked for) still never loses to rtn.
   for (int candidates : {1, 0}) {
@@ -351,6 +372,34 @@ TEST(QuantKQuantMethods, SearchBeatsRtnOnAnLlmLikeMatrix) {
     std::printf("  %s relative Frobenius error: rtn %.5f  search %.5f  (gain %.1f%%)\n",
                 std::string(traits(f.type).name).c_str(), e_rtn, e_search, 100.0 * (1.0 - e_search / e_rtn));
     EXPECT_LT(e_search, e_rtn * (1.0 - f.min_gain)) << traits(f.type).name;
+  }
+}
+
+// The method table's Search: from the reference's bytes, under the reference's own
+// weights (x^2, rms + |x|, |x|), never worse than it block by block, better in total.
+TEST(QuantKQuantMethods, ReferenceSearchNeverLosesOnTheReferenceObjective) {
+  const QuantOptions options;
+  const std::vector<float> w = llm_matrix();
+  for (const KFormat& f : kFormats) {
+    ASSERT_TRUE(quant::has_reference_search(f.type));
+    std::vector<std::byte> a(row_bytes(f.type, w.size()).value()), b(a.size());
+    methods(f.type).quantizer(Method::Rtn)(w.data(), a.data(), int64_t(w.size()), options);
+    methods(f.type).quantizer(Method::Search)(w.data(), b.data(), int64_t(w.size()), options);
+    const std::vector<float> rtn = decode(f.type, a, w.size()), search = decode(f.type, b, w.size());
+    std::vector<float> weight(w.size());
+    quant::reference_weights(f.type, w.data(), int64_t(w.size()), weight.data());
+    double e_rtn = 0, e_search = 0;
+    for (size_t blk = 0; blk < w.size(); blk += kBlock) {
+      double er = 0, es = 0;
+      for (size_t i = blk; i < blk + kBlock; ++i) {
+        er += weight[i] * (double(w[i]) - rtn[i]) * (double(w[i]) - rtn[i]);
+        es += weight[i] * (double(w[i]) - search[i]) * (double(w[i]) - search[i]);
+      }
+      ASSERT_LE(es, er * (1 + 1e-12)) << traits(f.type).name << " block " << blk;
+      e_rtn += er;
+      e_search += es;
+    }
+    EXPECT_LT(e_search, e_rtn) << traits(f.type).name;
   }
 }
 

@@ -28,6 +28,9 @@ GOLDEN = {
     "Q5_K": "7aa9121f666ca42af113efc24275538e7e7aea68bb46dea90cbd4c35bf8a14ab",
     "Q6_K": "66c613de0e129ae54cbefe6ca0417992a4436883248dbdbebe9a2b0232ae238b",
 }
+# The whole Q2_K_S preset (llama-quantize refuses it without an imatrix), not --pure:
+#   llama-quantize --imatrix fixed.dat synthetic.gguf out.gguf Q2_K_S
+GOLDEN_Q2_K_S = "991c8635aadeb86d12f449c58326012dc02a5ea9df89c97b7850cb8a2468017f"
 
 
 def fixed_imatrix(model, out):
@@ -76,6 +79,61 @@ def test_rtn_bytes_equal_llama_quantize(tmp):
         assert int(fields["quantize.imatrix.chunks_count"].parts[-1][0]) == 10
 
 
+def test_q2_k_s_needs_and_takes_an_imatrix(tmp):
+    model, dat = inputs(tmp)
+    out = tmp / "q2ks.gguf"
+    lowbit("quantize", model, out, "Q2_K_S", "--method", "rtn", "--imatrix", dat)
+    assert digest(out) == GOLDEN_Q2_K_S
+
+
+# ggml's weights per format (quantize_row_*_impl): importance * sqrt(sigma2 + x^2), sigma2
+# = factor * the mean square over `span` weights (0: the row); Q6_K the importance alone.
+OBJECTIVE = {"Q4_0": (0, 1), "Q4_1": (0, 1), "IQ4_NL": (32, 2), "Q3_K": (256, 2), "Q4_K": (256, 2), "Q6_K": (256, 0)}
+
+
+def objective_weights(qtype, x, importance):
+    span, factor = OBJECTIVE[qtype]
+    if factor == 0:
+        return np.broadcast_to(importance, x.shape)
+    span = span or x.shape[1]
+    blocks = x.reshape(x.shape[0], -1, span).astype(np.float64)
+    sigma2 = factor * (blocks ** 2).mean(axis=2, keepdims=True)
+    return (importance.reshape(1, -1, span) * np.sqrt(sigma2 + blocks ** 2)).reshape(x.shape)
+
+
+def test_search_improves_on_the_weighted_objective(tmp):
+    """search with an imatrix starts from llama-quantize's weighted encoding and keeps a
+    block only where it lowers the weighted error ggml's quantizer aims at: in total over
+    the model that error is strictly lower than rtn's (= llama-quantize's)."""
+    model, dat = inputs(tmp)
+    reader = gguf.GGUFReader(str(model))
+    f32 = {t.name: np.asarray(t.data, dtype=np.float32).reshape(-1, int(t.shape[0])) for t in reader.tensors}
+    raw = dat.read_bytes()
+    imp = {}
+    pos = 4
+    for _ in range(struct.unpack_from("<i", raw, 0)[0]):
+        (n,) = struct.unpack_from("<i", raw, pos); pos += 4
+        name = raw[pos:pos + n].decode(); pos += n
+        calls, m = struct.unpack_from("<ii", raw, pos); pos += 8
+        imp[name] = np.frombuffer(raw, dtype="<f4", count=m, offset=pos) / calls; pos += 4 * m
+    for qtype in ("Q4_0", "Q4_1", "IQ4_NL", "Q3_K", "Q4_K", "Q6_K"):
+        errors = {}
+        for method in ("rtn", "search"):
+            out = tmp / f"{qtype}-{method}.gguf"
+            proc = lowbit("quantize", model, out, qtype, "--pure", "--method", method, "--imatrix", dat)
+            if method == "search":
+                assert "imatrix: weighted search" in proc.stderr, proc.stderr
+            total = 0.0
+            for t in gguf.GGUFReader(str(out)).tensors:
+                if t.name not in imp:
+                    continue
+                y = gguf.quants.dequantize(np.asarray(t.data), t.tensor_type).reshape(f32[t.name].shape)
+                x = f32[t.name]
+                total += float((((y - x) ** 2) * objective_weights(qtype, x, imp[t.name])).sum())
+            errors[method] = total
+        assert errors["search"] < errors["rtn"], (qtype, errors)
+
+
 def test_preset_rules_and_notes(tmp):
     model, dat = inputs(tmp)
     plan = lowbit("quantize", model, tmp / "x.gguf", "Q4_0", "--imatrix", dat, "--dry-run").stdout
@@ -90,7 +148,10 @@ def test_preset_rules_and_notes(tmp):
     assert "Q8_0 takes no weights" in q8
     searched = lowbit("quantize", model, tmp / "z.gguf", "Q4_0", "--pure", "--method", "search", "--imatrix", dat,
                       "--dry-run").stdout
-    assert "not used by search yet" in searched
+    assert "imatrix: weighted search" in searched
+    hqq = lowbit("quantize", model, tmp / "h.gguf", "Q4_1", "--pure", "--method", "hqq", "--imatrix", dat,
+                 "--dry-run").stdout
+    assert "imatrix: weighted hqq" in hqq
     excluded = lowbit("quantize", model, tmp / "w.gguf", "Q4_0", "--pure", "--imatrix", dat, "--exclude-weights",
                       "ffn_", "--dry-run").stdout
     rows = {line.split()[0]: line for line in excluded.splitlines() if ".weight" in line}
@@ -111,4 +172,6 @@ def test_mismatched_imatrix_is_an_error(tmp):
 
 
 if __name__ == "__main__":
-    run_tests([test_rtn_bytes_equal_llama_quantize, test_preset_rules_and_notes, test_mismatched_imatrix_is_an_error])
+    run_tests([test_rtn_bytes_equal_llama_quantize, test_q2_k_s_needs_and_takes_an_imatrix,
+               test_search_improves_on_the_weighted_objective, test_preset_rules_and_notes,
+               test_mismatched_imatrix_is_an_error])

@@ -68,6 +68,9 @@ def test_rtn_is_byte_identical_to_gguf_py(tmp):
             assert np.array_equal(np.asarray(t.data).reshape(-1), want.reshape(-1)), (qtype.name, name)
 
 
+REFERENCE_WEIGHTED = {"IQ4_NL", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}
+
+
 def test_every_method_decodes_like_gguf_py(tmp):
     weights = write_model(tmp / "f32.gguf")
     for qtype in ALL_FORMATS:
@@ -87,7 +90,9 @@ def test_every_method_decodes_like_gguf_py(tmp):
                 assert err < BOUNDS[qtype], (qtype.name, method, name, err)
                 if method == "rtn":
                     rtn_err[name] = err
-                elif method == "search":  # never worse than rtn on L2, block by block
+                elif method == "search" and qtype.name not in REFERENCE_WEIGHTED:
+                    # never worse than rtn on L2, block by block (the K-quants' and IQ4_NL's
+                    # search minimises their reference's weighted error instead)
                     assert err <= rtn_err[name] * (1 + 1e-5), (qtype.name, name, err, rtn_err[name])
 
 

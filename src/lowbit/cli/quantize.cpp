@@ -54,11 +54,10 @@ void quantize(const QuantizeArgs& args) {
   req.preset = find_preset(args.type);
   // The plan can be shown; writing such a file without importance weights is refused,
   // as llama-quantize refuses it.
-  if (req.preset && req.preset->needs_imatrix && !args.dry_run)
+  if (req.preset && req.preset->needs_imatrix && !args.dry_run && args.imatrix.empty())
     throw CLI::ValidationError("TYPE", std::string(req.preset->name) +
-                                           " needs an importance matrix and an importance-weighted " +
-                                           std::string(traits(req.preset->base).name) +
-                                           " quantizer, which lowbit has not yet (--dry-run shows its plan)");
+                                           " needs an importance matrix: pass --imatrix FILE (lowbit imatrix "
+                                           "computes one; --dry-run shows the plan without)");
   req.type = req.preset ? req.preset->base : parse_type(args.type, "TYPE");
   if (!args.method.empty()) {
     auto m = find_method(args.method);

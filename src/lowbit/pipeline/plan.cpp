@@ -21,30 +21,48 @@ bool contains_any(const std::string& name, const std::vector<std::string>& parts
   return false;
 }
 
-// Whether a tensor is quantized with the importance matrix, as llama-quantize decides it
-// (an entry for the tensor, not filtered out, a format whose quantizer takes weights),
-// and why not where it is not.
+// Whether a tensor is quantized with the importance matrix (an entry for the tensor, not
+// filtered out, a format whose quantizer takes weights, as llama-quantize decides it),
+// how, and why not where it is not. With an imatrix and no --method, a tensor with an
+// entry takes the weighted search (it starts from llama-quantize's weighted encoding and
+// keeps a block only where it lowers the weighted error), and a tensor without one the
+// format's reference rtn, as llama-quantize writes it: on SmolLM2 the output matrix (the
+// tied embedding, which no imatrix covers) lost KLD under search in Q5_1 and Q4_0/Q5_0
+// (BENCHMARKS.md), and where the imatrix says nothing lowbit says nothing new.
 void use_imatrix(const Model& model, const QuantizeRequest& request, TensorPlan& p) {
   const Tensor& t = *p.tensor;
   const auto entry = request.imatrix->entries.find(t.name);
   const TypeTraits& type = traits(p.type);
-  if ((!request.include_weights.empty() && !contains_any(t.name, request.include_weights)) ||
-      contains_any(t.name, request.exclude_weights)) {
-    p.note += "imatrix: left out by --include-weights/--exclude-weights; ";
-  } else if (entry == request.imatrix->entries.end() || entry->second.count <= 0) {
-    p.note += "imatrix: no entry for this tensor; ";
-  } else if (int64_t(entry->second.sum2.size()) != t.cols()) {
+  const bool left_out = (!request.include_weights.empty() && !contains_any(t.name, request.include_weights)) ||
+                        contains_any(t.name, request.exclude_weights);
+  if (!left_out && entry != request.imatrix->entries.end() && entry->second.count > 0 &&
+      int64_t(entry->second.sum2.size()) != t.cols())
     throw FormatError(request.imatrix_file, "entry \"" + t.name + "\"",
                       "has " + std::to_string(entry->second.sum2.size()) + " columns but the tensor in " +
                           model.source_path + " has " + std::to_string(t.cols()));
-  } else if (type.from_float_weighted == nullptr) {
-    p.note += "imatrix: " + std::string(type.name) + " takes no weights (as in llama-quantize); ";
-  } else if (request.method && *request.method != Method::Rtn) {
-    p.note += "imatrix: not used by " + std::string(method_name(p.method)) + " yet (--method rtn uses it); ";
-  } else {
+  const bool weighted_format = type.from_float_weighted != nullptr;
+  if (left_out || entry == request.imatrix->entries.end() || entry->second.count <= 0 || !weighted_format) {
+    p.note += left_out           ? "imatrix: left out by --include-weights/--exclude-weights; "
+              : !weighted_format ? "imatrix: " + std::string(type.name) + " takes no weights (as in llama-quantize); "
+                                 : "imatrix: no entry for this tensor; ";
+    if (!request.method && weighted_format) p.method = Method::Rtn;
+    return;
+  }
+  // The method asked for, as the format has it (method_for's choice), or search.
+  const Method m = request.method ? p.method : Method::Search;
+  if (m == Method::Search) {
+    p.imatrix = true;
+    p.method = Method::Search;
+    p.note += "imatrix: weighted search (from llama-quantize's weighted rtn); ";
+  } else if (m == Method::Rtn) {
     p.imatrix = true;
     p.method = Method::Rtn;
     p.note += "imatrix: weighted rtn, as llama-quantize; ";
+  } else if (m == Method::Hqq) {
+    p.imatrix = true;
+    p.note += "imatrix: weighted hqq (from llama-quantize's weighted rtn); ";
+  } else {
+    p.note += "imatrix: not used by " + std::string(method_name(m)) + " (rtn, search and hqq use it); ";
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include "lowbit/quant/affine_native_methods.h"
 #include "lowbit/quant/format_methods.h"
+#include "lowbit/quant/weighted_search.h"
 
 namespace lowbit {
 namespace {
@@ -29,6 +30,28 @@ void rtn(const float* src, std::byte* dst, int64_t n, const QuantOptions& option
   const size_t row_bytes = size_t(cols / t.block_size) * t.block_bytes;
   for (int64_t r = 0; r < n / cols; ++r)
     t.from_float_weighted(src + r * cols, dst + size_t(r) * row_bytes, cols, options.importance.data());
+}
+
+// The Search column of the formats ggml weighs an imatrix in. With importance weights,
+// quant::quantize_weighted_search (from ggml's weighted encoding, under its objective).
+// Without, where ggml's reference weighs its own error (IQ4_NL, the K-quants),
+// quant::quantize_reference_search (from the reference's bytes, under its weights): the
+// plain-L2 searches lowered L2 but raised SmolLM2's KLD (Q3_K 0.479 -> 0.561 on
+// wiki.valid; the reference's weights: 0.477). Else (Q4_0, Q5_0, Q4_1, Q5_1: absmax and
+// min-max references) the format's own L2 search.
+template <DType T, QuantizeFn Plain>
+void search(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
+  if (!options.importance.empty()) return quant::quantize_weighted_search(T, src, dst, n, options);
+  if (quant::has_reference_search(T)) return quant::quantize_reference_search(T, src, dst, n, options);
+  Plain(src, dst, n, options);
+}
+
+// The Hqq column of the formats with a zero-point that ggml weighs: with importance
+// weights, quant::quantize_weighted_hqq; without, the format's own hqq.
+template <DType T, QuantizeFn Plain>
+void hqq(const float* src, std::byte* dst, int64_t n, const QuantOptions& options) {
+  if (options.importance.empty()) return Plain(src, dst, n, options);
+  quant::quantize_weighted_hqq(T, src, dst, n, options);
 }
 
 template <int Bits, int Layout>
@@ -57,28 +80,27 @@ constexpr std::array kGgmlRows = {
     MethodTraits{D::F32, M::Rtn, {rtn<D::F32>}},
     MethodTraits{D::F16, M::Rtn, {rtn<D::F16>}},
     MethodTraits{D::BF16, M::Rtn, {rtn<D::BF16>}},
-    // Search: trying the extreme on +7 as well as -8 plus a refit scale lowers L2 ~4%.
-    MethodTraits{D::Q4_0, M::Search, {rtn<D::Q4_0>, nullptr, quantize_row_q4_0_search}},
-    // Search: range search + HQQ lowers L2 ~11%, twice what hqq alone gains.
-    MethodTraits{D::Q4_1, M::Search, {rtn<D::Q4_1>, quantize_row_q4_1_hqq, quantize_row_q4_1_search}},
-    // Search: trying the extreme on +15 as well as -16 plus a refit scale lowers L2 ~3%.
-    MethodTraits{D::Q5_0, M::Search, {rtn<D::Q5_0>, nullptr, quantize_row_q5_0_search}},
-    // Search: range search + HQQ lowers L2 ~10%, twice what hqq alone gains.
-    MethodTraits{D::Q5_1, M::Search, {rtn<D::Q5_1>, quantize_row_q5_1_hqq, quantize_row_q5_1_search}},
-    // Search: a refit scale lowers L2 ~2%; cheap, and never worse than rtn per block.
+    // Rtn: search (the extreme on +7 as well as -8, a refit scale) lowers L2 ~4% but raised
+    // SmolLM2's KLD 8% (wiki.valid, BENCHMARKS.md): absmax keeps each block's extreme exact.
+    MethodTraits{D::Q4_0, M::Rtn, {rtn<D::Q4_0>, nullptr, search<D::Q4_0, quantize_row_q4_0_search>}},
+    // Search: range search + HQQ lowers L2 ~11%, twice what hqq alone gains; KLD -9%.
+    MethodTraits{D::Q4_1, M::Search, {rtn<D::Q4_1>, hqq<D::Q4_1, quantize_row_q4_1_hqq>, search<D::Q4_1, quantize_row_q4_1_search>}},
+    // Rtn: search lowers L2 ~3% but raised SmolLM2's KLD 14% (as Q4_0).
+    MethodTraits{D::Q5_0, M::Rtn, {rtn<D::Q5_0>, nullptr, search<D::Q5_0, quantize_row_q5_0_search>}},
+    // Search: range search + HQQ lowers L2 ~10%, twice what hqq alone gains; KLD -14%.
+    MethodTraits{D::Q5_1, M::Search, {rtn<D::Q5_1>, hqq<D::Q5_1, quantize_row_q5_1_hqq>, search<D::Q5_1, quantize_row_q5_1_search>}},
+    // Search: a refit scale lowers L2 ~2% and KLD 8%; cheap, never worse than rtn per block.
     MethodTraits{D::Q8_0, M::Search, {rtn<D::Q8_0>, nullptr, quantize_row_q8_0_search}},
-    // Search: joint choice of the 4-bit scales/mins lowers L2 ~14% below ggml's.
-    MethodTraits{D::Q2_K, M::Search, {rtn<D::Q2_K>, quantize_row_q2_K_hqq, quantize_row_q2_K_search}},
-    // Search: plain-L2 scales (ggml weights by x^2) lower L2 ~4% below ggml's.
-    MethodTraits{D::Q3_K, M::Search, {rtn<D::Q3_K>, nullptr, quantize_row_q3_K_search}},
-    // Search: plain-L2 fit and joint 6-bit scale/min choice lower L2 ~3%.
-    MethodTraits{D::Q4_K, M::Search, {rtn<D::Q4_K>, quantize_row_q4_K_hqq, quantize_row_q4_K_search}},
-    // Search: plain-L2 fit and joint 6-bit scale/min choice lower L2 ~5%.
-    MethodTraits{D::Q5_K, M::Search, {rtn<D::Q5_K>, quantize_row_q5_K_hqq, quantize_row_q5_K_search}},
-    // Search: plain-L2 scales (ggml weights by x^2) lower L2 ~6% below ggml's.
-    MethodTraits{D::Q6_K, M::Search, {rtn<D::Q6_K>, nullptr, quantize_row_q6_K_search}},
-    // Search: unweighted L2 fit on both ends lowers L2 ~3% below ggml's own search.
-    MethodTraits{D::IQ4_NL, M::Search, {rtn<D::IQ4_NL>, nullptr, quantize_row_iq4_nl_search}},
+    // Search (this and the K-quants below): the reference search, or with an imatrix the
+    // weighted one (above); never worse than ggml's block on ggml's own objective.
+    MethodTraits{D::Q2_K, M::Search, {rtn<D::Q2_K>, hqq<D::Q2_K, quantize_row_q2_K_hqq>, search<D::Q2_K, quantize_row_q2_K_search>}},
+    MethodTraits{D::Q3_K, M::Search, {rtn<D::Q3_K>, nullptr, search<D::Q3_K, quantize_row_q3_K_search>}},
+    MethodTraits{D::Q4_K, M::Search, {rtn<D::Q4_K>, hqq<D::Q4_K, quantize_row_q4_K_hqq>, search<D::Q4_K, quantize_row_q4_K_search>}},
+    MethodTraits{D::Q5_K, M::Search, {rtn<D::Q5_K>, hqq<D::Q5_K, quantize_row_q5_K_hqq>, search<D::Q5_K, quantize_row_q5_K_search>}},
+    MethodTraits{D::Q6_K, M::Search, {rtn<D::Q6_K>, nullptr, search<D::Q6_K, quantize_row_q6_K_search>}},
+    // Rtn: search (an unweighted L2 fit on both ends) lowers L2 ~3% below ggml's own
+    // x^2-weighted search, but not SmolLM2's KLD (+1%, within its error).
+    MethodTraits{D::IQ4_NL, M::Rtn, {rtn<D::IQ4_NL>, nullptr, search<D::IQ4_NL, quantize_row_iq4_nl_search>}},
     // Search: L2-optimal ternary scale, well below both absmax (rtn) and absmean.
     MethodTraits{D::TQ1_0, M::Search,
                  {rtn<D::TQ1_0>, nullptr, quantize_row_tq1_0_search, quantize_row_tq1_0_absmean}},
